@@ -1,0 +1,71 @@
+/**
+ * Command-line inputs → capture files. Files named on the command line are always tried (a
+ * non-capture gets a clear error); inside directories, files are recognised by their magic
+ * bytes, not their extension, and the rest are counted as skipped.
+ */
+import { promises as fs } from 'fs';
+import * as path from 'path';
+import { sniffCaptureFormat } from '../capture/reader';
+
+export interface InputFile { path: string; label: string }
+export interface ExpandedInputs {
+  files: InputFile[];
+  /** inputs that could not be opened or listed: one message each */
+  errors: string[];
+  /** files inside directories that are not captures */
+  skipped: number;
+}
+
+async function head(file: string): Promise<Buffer | null> {
+  let h: fs.FileHandle | undefined;
+  try {
+    h = await fs.open(file, 'r');
+    const b = Buffer.alloc(4);
+    const { bytesRead } = await h.read(b, 0, 4, 0);
+    return b.subarray(0, bytesRead);
+  } catch {
+    return null;
+  } finally {
+    await h?.close();
+  }
+}
+
+async function walk(dir: string, out: InputFile[], errors: string[], counter: { skipped: number }, depth: number): Promise<void> {
+  if (depth > 64) { errors.push(`${dir}: directory nesting too deep, not descended`); return; }
+  let entries;
+  try {
+    entries = await fs.readdir(dir, { withFileTypes: true });
+  } catch (e) {
+    errors.push(`${dir}: cannot list directory (${(e as NodeJS.ErrnoException).code ?? String(e)})`);
+    return;
+  }
+  entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  for (const e of entries) {
+    const p = path.join(dir, e.name);
+    if (e.isDirectory()) await walk(p, out, errors, counter, depth + 1);
+    else if (e.isFile()) {
+      const h = await head(p);
+      if (h && sniffCaptureFormat(h)) out.push({ path: p, label: p });
+      else counter.skipped++;
+    }
+  }
+}
+
+export async function expandInputs(inputs: string[]): Promise<ExpandedInputs> {
+  const files: InputFile[] = [];
+  const errors: string[] = [];
+  const counter = { skipped: 0 };
+  for (const input of inputs) {
+    let st;
+    try {
+      st = await fs.stat(input);
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      errors.push(`${input}: ${code === 'ENOENT' ? 'no such file or directory' : `cannot open (${code ?? String(e)})`}`);
+      continue;
+    }
+    if (st.isDirectory()) await walk(input, files, errors, counter, 0);
+    else files.push({ path: input, label: input });
+  }
+  return { files, errors, skipped: counter.skipped };
+}

@@ -1,0 +1,65 @@
+/** The end-of-run summary written to stderr: what was read, what was found, what went wrong. */
+import type { SmbEvent } from '../events/event';
+import type { CaptureSummary } from '../scan/scan-capture';
+
+export interface RunTotals {
+  captures: number;
+  failed: number;
+  skippedFiles: number;
+  packets: number;
+  bytes: number;
+  tcpFlows: number;
+  smbConnections: number;
+  smbMessages: number;
+  events: number;
+  byAction: Record<string, number>;
+  byFlag: Record<string, number>;
+  anomalies: Record<string, number>;
+  encryptedSessions: number;
+}
+
+export function newTotals(): RunTotals {
+  return {
+    captures: 0, failed: 0, skippedFiles: 0, packets: 0, bytes: 0, tcpFlows: 0, smbConnections: 0,
+    smbMessages: 0, events: 0, byAction: {}, byFlag: {}, anomalies: {}, encryptedSessions: 0,
+  };
+}
+
+const bump = (m: Record<string, number>, k: string, n = 1): void => { m[k] = (m[k] ?? 0) + n; };
+
+export function addCapture(t: RunTotals, s: CaptureSummary): void {
+  t.captures++;
+  t.packets += s.packets;
+  t.bytes += s.bytes;
+  t.tcpFlows += s.tcpFlows;
+  t.smbConnections += s.smbConnections;
+  t.smbMessages += s.smbMessages;
+  for (const [k, v] of Object.entries(s.anomalies)) bump(t.anomalies, k, v);
+}
+
+export function addEvent(t: RunTotals, e: SmbEvent): void {
+  t.events++;
+  bump(t.byAction, e.action);
+  for (const f of e.flags) bump(t.byFlag, f);
+  if (e.action === 'encrypted') t.encryptedSessions++;
+}
+
+const list = (m: Record<string, number>): string =>
+  Object.keys(m).length ? Object.entries(m).sort(([a], [b]) => (a < b ? -1 : 1)).map(([k, v]) => `${k}=${v}`).join(' ') : 'none';
+
+export function formatSummary(t: RunTotals, seconds: number): string {
+  const mb = t.bytes / 1e6;
+  const lines = [
+    `smbtrail: ${t.captures} capture(s) read${t.failed ? `, ${t.failed} could not be read` : ''}` +
+      `${t.skippedFiles ? `, ${t.skippedFiles} non-capture file(s) skipped` : ''}`,
+    `  packets ${t.packets}, ${mb.toFixed(1)} MB, TCP flows ${t.tcpFlows}, SMB connections ${t.smbConnections}, SMB messages ${t.smbMessages}`,
+    `  events ${t.events}: ${list(t.byAction)}`,
+    `  flags: ${list(t.byFlag)}`,
+    `  anomalies: ${list(t.anomalies)}`,
+  ];
+  if (t.encryptedSessions) {
+    lines.push(`  note: ${t.encryptedSessions} session(s) switched to SMB3 encryption; their shares, files and users after that point are not visible`);
+  }
+  lines.push(`  time ${seconds.toFixed(2)} s, ${(seconds > 0 ? mb / seconds : 0).toFixed(1)} MB/s`);
+  return lines.join('\n');
+}

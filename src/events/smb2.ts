@@ -1,0 +1,386 @@
+/**
+ * SMB2/SMB3 messages of one TCP connection → session state → events. Requests are remembered
+ * by MessageId until their response (interim STATUS_PENDING answers skipped); an event is
+ * complete when its response arrives, or when the connection or capture ends (status null).
+ */
+import type { Packet } from '../capture/packet';
+import type { Flow } from '../tcp/flows';
+import { PEEK } from '../smb/framer';
+import { ntlmAuthenticate } from '../smb/ntlmssp';
+import {
+  accessNames, dialectName, dispositionName, FILE_DELETE_ON_CLOSE, statusName,
+} from '../smb/names';
+import {
+  Body, closeFileId, Cmd, createRequest, createResponse, FLAG_ASYNC, FLAG_RELATED, FLAG_RESPONSE,
+  negotiateDialect, parseHeader, readResponseLength, readWriteRequest, sessionSetupRequest,
+  setInfoRequest, SHARE_TYPES, Smb2Header, SMB2_HEADER_SIZE, STATUS_PENDING, transformSessionId,
+  treeConnectPath, treeConnectShareType,
+} from '../smb/smb2/records';
+import type { Action, SmbEvent } from './event';
+import { EventSink, isoTime } from './record';
+import { ConnRef, OpenFile, Session, SessionTable, Stamp, stampOf, Transfer, Tree } from './state';
+
+/** What every connection of one scan shares. */
+export interface ScanState {
+  capture: string;
+  sessions: SessionTable;
+  emit: EventSink;
+  anomaly(kind: string, n?: number): void;
+  /** request counter: wire order for sorting ties */
+  seq: number;
+  smbMessages: number;
+}
+
+interface Pending {
+  cmd: number;
+  stamp: Stamp;
+  seq: number;
+  session: Session;
+  ev?: SmbEvent;
+  file?: OpenFile;
+  /** CREATE with FILE_DELETE_ON_CLOSE: a successful open is a delete */
+  deleteOnClose?: boolean;
+}
+
+/** the previous message of a compound chain, for related operations (MS-SMB2 3.2.4.1.4) */
+interface Chain { session: Session | null; treeId: number; file: OpenFile | null }
+
+const MAX_PENDING = 4096;
+const MAX_FILES_PER_SESSION = 65_536;
+const MAX_COMPOUND = 64;
+/** largest message decoded whole; larger ones are decoded from their first KEEP_LARGE bytes */
+const MAX_KEEP = 1 << 20;
+const KEEP_LARGE = 64 << 10;
+const ALL_F = 'ffffffffffffffffffffffffffffffff';
+
+const hex8 = (n: number): string => `0x${(n >>> 0).toString(16).padStart(8, '0')}`;
+const sessionHex = (h: Smb2Header): string =>
+  `0x${(h.sessionIdHi >>> 0).toString(16).padStart(8, '0')}${(h.sessionIdLo >>> 0).toString(16).padStart(8, '0')}`;
+const stripLeading = (s: string): string => s.replace(/^\\+/, '');
+
+/** commands whose request body we decode in full (they carry names or security blobs) */
+const FULL_REQUEST = new Set<number>([Cmd.SESSION_SETUP, Cmd.TREE_CONNECT, Cmd.CREATE, Cmd.SET_INFO]);
+
+export class Smb2Connection {
+  private dialect: string | null = null;
+  private readonly pending = new Map<number, Pending>();
+  private ref: ConnRef | null = null;
+  smbSeen = false;
+
+  constructor(private readonly scan: ScanState, private readonly flow: Flow) {}
+
+  /** how much of a message to keep (see MessageSink.keep) */
+  keep(buf: Buffer, off: number, headLen: number, msgLen: number): number {
+    const magic = buf[off];
+    if (magic === 0xfd) return 52;
+    if (magic === 0xfc) return 16;
+    if (magic !== 0xfe || headLen < SMB2_HEADER_SIZE) return Math.min(msgLen, KEEP_LARGE);
+    const cmd = buf.readUInt16LE(off + 12);
+    const response = (buf.readUInt32LE(off + 16) & FLAG_RESPONSE) !== 0;
+    const next = buf.readUInt32LE(off + 20);
+    if (next === 0) {
+      if (cmd === Cmd.WRITE && !response) return SMB2_HEADER_SIZE + 48;
+      if (cmd === Cmd.READ && response) return SMB2_HEADER_SIZE + 16;
+      if (cmd === Cmd.CREATE && response) return SMB2_HEADER_SIZE + 88;
+      if (!(FULL_REQUEST.has(cmd) && !response)) return PEEK;
+    }
+    if (msgLen <= MAX_KEEP) return msgLen;
+    this.scan.anomaly('oversized_message');
+    return KEEP_LARGE;
+  }
+
+  message(buf: Buffer, off: number, kept: number, msgLen: number, at: Packet, fromA: boolean): void {
+    this.scan.smbMessages++;
+    this.smbSeen = true;
+    const magic = buf[off];
+    if (magic === 0xfe) this.smb2(buf, off, off + kept, msgLen, at, fromA);
+    else if (magic === 0xfd) this.transform(buf, off, off + kept, at, fromA);
+    else if (magic === 0xfc) this.scan.anomaly('compressed_message');
+    else this.scan.anomaly('smb1_message_not_decoded');
+  }
+
+  /** connection end: requests without a response are reported with status null */
+  close(): void {
+    for (const p of this.pending.values()) this.finish(p, null, null);
+    this.pending.clear();
+  }
+
+  private smb2(buf: Buffer, off: number, end: number, msgLen: number, at: Packet, fromA: boolean): void {
+    const chain: Chain = { session: null, treeId: 0, file: null };
+    let pos = off;
+    for (let i = 0; i < MAX_COMPOUND; i++) {
+      const h = parseHeader(buf, pos, end);
+      if (!h) { this.scan.anomaly('malformed_smb2_header'); return; }
+      const next = h.nextCommand >>> 0;
+      const msgEnd = next ? pos + next : off + msgLen;
+      const body: Body = { buf, hdr: pos, off: pos + SMB2_HEADER_SIZE, end: Math.min(msgEnd, end) };
+      const response = (h.flags & FLAG_RESPONSE) !== 0;
+      if (this.flow.clientIsA === null) this.flow.clientIsA = response ? !fromA : fromA;
+      if (response) this.response(h, body, at);
+      else this.request(h, body, at, chain);
+      if (next === 0) return;
+      if (next < SMB2_HEADER_SIZE || pos + next >= off + msgLen) { this.scan.anomaly('malformed_compound'); return; }
+      if (pos + next + SMB2_HEADER_SIZE > end) { this.scan.anomaly('compound_beyond_kept_bytes'); return; }
+      pos += next;
+    }
+    this.scan.anomaly('compound_too_long');
+  }
+
+  private conn(): ConnRef {
+    if (this.ref) return this.ref;
+    const f = this.flow, clientIsA = f.clientIsA !== false;
+    const c = clientIsA ? f.a : f.b, s = clientIsA ? f.b : f.a;
+    this.ref = { clientIp: c.ip, clientPort: c.port, serverIp: s.ip, serverPort: s.port, dialect: this.dialect };
+    return this.ref;
+  }
+
+  private session(h: Smb2Header): Session {
+    return this.scan.sessions.get(this.conn().serverIp, sessionHex(h));
+  }
+
+  private request(h: Smb2Header, b: Body, at: Packet, chain: Chain): void {
+    const related = (h.flags & FLAG_RELATED) !== 0;
+    const session = related && chain.session && h.sessionIdLo === 0xffffffff && h.sessionIdHi === 0xffffffff
+      ? chain.session : this.session(h);
+    const treeId = related && h.treeId === 0xffffffff ? chain.treeId : h.treeId;
+    chain.session = session;
+    chain.treeId = treeId;
+    const file = (fileId: string | null): OpenFile | undefined => {
+      if (fileId === null) return undefined;
+      if (related && fileId === ALL_F && chain.file) return chain.file;
+      return session.files.get(fileId) ?? this.unknownFile(session, treeId, fileId);
+    };
+    switch (h.command) {
+      case Cmd.SESSION_SETUP: {
+        const r = sessionSetupRequest(b);
+        if (!r) { this.scan.anomaly('malformed_session_setup'); return; }
+        if (r.binding) this.scan.sessions.bind(this.conn().serverIp, session);
+        const id = ntlmAuthenticate(r.blob);
+        if (!id) return;
+        session.user = id.user; session.domain = id.domain; session.workstation = id.workstation;
+        this.track(h, at, { session, ev: this.event('session_setup', at, session, null) });
+        return;
+      }
+      case Cmd.LOGOFF:
+        this.releaseSession(session);
+        return;
+      case Cmd.TREE_CONNECT: {
+        const path = treeConnectPath(b);
+        if (path === null) { this.scan.anomaly('malformed_tree_connect'); return; }
+        const ev = this.event('tree_connect', at, session, null);
+        ev.share = path;
+        this.track(h, at, { session, ev });
+        return;
+      }
+      case Cmd.TREE_DISCONNECT:
+        session.trees.delete(treeId);
+        return;
+      case Cmd.CREATE: {
+        const r = createRequest(b);
+        if (!r) { this.scan.anomaly('malformed_create'); return; }
+        const tree = this.tree(session, treeId);
+        const f: OpenFile = { path: stripLeading(r.name), tree, session, conn: this.conn(), read: null, write: null, closed: false };
+        const ev = this.event('create', at, session, tree);
+        ev.path = f.path;
+        ev.disposition = dispositionName(r.disposition);
+        ev.access = accessNames(r.desiredAccess);
+        chain.file = f;
+        this.track(h, at, { session, ev, file: f, deleteOnClose: (r.options & FILE_DELETE_ON_CLOSE) !== 0 });
+        return;
+      }
+      case Cmd.CLOSE: {
+        const id = closeFileId(b);
+        const f = file(id);
+        if (!f || id === null) return;
+        flushTransfers(this.scan, f);
+        f.closed = true;
+        if (id !== ALL_F) session.files.delete(id);
+        else for (const [k, v] of session.files) if (v === f) { session.files.delete(k); break; }
+        return;
+      }
+      case Cmd.READ:
+      case Cmd.WRITE: {
+        const r = readWriteRequest(b);
+        const f = r ? file(r.fileId) : undefined;
+        if (!r || !f) { this.scan.anomaly('malformed_read_write'); return; }
+        const t = h.command === Cmd.READ ? (f.read ??= this.transfer(at)) : (f.write ??= this.transfer(at));
+        if (h.command === Cmd.WRITE) t.bytes += r.length;
+        this.track(h, at, { session, file: f });
+        return;
+      }
+      case Cmd.SET_INFO: {
+        const r = setInfoRequest(b);
+        if (!r) { this.scan.anomaly('malformed_set_info'); return; }
+        const f = file(r.fileId);
+        if (!f) return;
+        let ev: SmbEvent | undefined;
+        if (r.newName !== undefined) {
+          ev = this.fileEvent('rename', at, f);
+          ev.new_path = stripLeading(r.newName);
+        } else if (r.deletePending === true) {
+          ev = this.fileEvent('delete', at, f);
+        }
+        if (ev) this.track(h, at, { session, ev, file: f });
+        return;
+      }
+      case Cmd.NEGOTIATE:
+        this.track(h, at, { session });
+        return;
+      default:
+        return;
+    }
+  }
+
+  private response(h: Smb2Header, b: Body, at: Packet): void {
+    if ((h.flags & FLAG_ASYNC) !== 0 && h.status === STATUS_PENDING) return; // interim: the real answer follows
+    if (h.command === Cmd.NEGOTIATE) {
+      const d = negotiateDialect(b);
+      if (d !== null && h.status === 0) {
+        this.dialect = dialectName(d);
+        if (this.ref) this.ref.dialect = this.dialect;
+      }
+    }
+    const key = (h.messageIdHi >>> 0) * 0x100000000 + (h.messageIdLo >>> 0);
+    const p = this.pending.get(key);
+    if (!p || p.cmd !== h.command) return;
+    this.pending.delete(key);
+    const ok = h.status === 0;
+    switch (p.cmd) {
+      case Cmd.TREE_CONNECT:
+        if (p.ev) {
+          p.ev.tree_id = hex8(h.treeId);
+          const st = ok ? treeConnectShareType(b) : null;
+          p.ev.share_type = st === null ? null : SHARE_TYPES[st] ?? null;
+          if (ok) p.session.trees.set(h.treeId, { id: h.treeId, share: p.ev.share, shareType: p.ev.share_type });
+        }
+        break;
+      case Cmd.CREATE:
+        if (ok && p.file && !p.file.closed) {
+          const r = createResponse(b);
+          if (r) this.register(p.session, r.fileId, p.file);
+        }
+        break;
+      case Cmd.READ:
+        if (ok && p.file?.read) p.file.read.bytes += readResponseLength(b) ?? 0;
+        break;
+    }
+    this.finish(p, h.status, at.frame);
+  }
+
+  /** an event gets its status and is emitted; transfers record their first answer */
+  private finish(p: Pending, status: number | null, responseFrame: number | null): void {
+    const t = p.cmd === Cmd.READ ? p.file?.read : p.cmd === Cmd.WRITE ? p.file?.write : undefined;
+    if (t) {
+      if (t.responseFrame === null) t.responseFrame = responseFrame;
+      if (status !== null && (t.status === null || (t.status !== 0 && status === 0))) t.status = status;
+    }
+    if (!p.ev) return;
+    p.ev.status = status === null ? null : statusName(status);
+    p.ev.response_frame = responseFrame;
+    this.scan.emit({ sec: p.stamp.sec, ns: p.stamp.ns, seq: p.seq, ev: p.ev });
+    if (p.cmd === Cmd.CREATE && p.deleteOnClose && status === 0 && p.file) {
+      const del = { ...p.ev, action: 'delete' as Action, access: [...p.ev.access] };
+      this.scan.emit({ sec: p.stamp.sec, ns: p.stamp.ns, seq: p.seq, ev: del });
+    }
+  }
+
+  private track(h: Smb2Header, at: Packet, p: Omit<Pending, 'cmd' | 'stamp' | 'seq'>): void {
+    const key = (h.messageIdHi >>> 0) * 0x100000000 + (h.messageIdLo >>> 0);
+    if (this.pending.size >= MAX_PENDING) {
+      const [oldKey, old] = this.pending.entries().next().value as [number, Pending];
+      this.pending.delete(oldKey);
+      this.finish(old, null, null);
+      this.scan.anomaly('unanswered_requests_evicted');
+    }
+    const prior = this.pending.get(key);
+    if (prior) this.finish(prior, null, null); // a reused MessageId: the first request got no answer
+    this.pending.set(key, { ...p, cmd: h.command, stamp: stampOf(at), seq: this.scan.seq++ });
+  }
+
+  private tree(session: Session, treeId: number): Tree {
+    let t = session.trees.get(treeId);
+    if (!t) {
+      // the TREE_CONNECT was before the capture: the id is all we know
+      t = { id: treeId, share: null, shareType: null };
+      session.trees.set(treeId, t);
+    }
+    return t;
+  }
+
+  private unknownFile(session: Session, treeId: number, fileId: string): OpenFile {
+    const f: OpenFile = { path: null, tree: this.tree(session, treeId), session, conn: this.conn(), read: null, write: null, closed: false };
+    this.register(session, fileId, f);
+    return f;
+  }
+
+  private register(session: Session, fileId: string, f: OpenFile): void {
+    if (session.files.size >= MAX_FILES_PER_SESSION) {
+      // handles never closed (lost CLOSEs, hostile clients): report the oldest and let it go
+      const [k, old] = session.files.entries().next().value as [string, OpenFile];
+      flushTransfers(this.scan, old);
+      session.files.delete(k);
+      this.scan.anomaly('open_files_evicted');
+    }
+    session.files.set(fileId, f);
+  }
+
+  private transfer(at: Packet): Transfer {
+    return { first: stampOf(at), seq: this.scan.seq++, responseFrame: null, bytes: 0, status: null };
+  }
+
+  private event(action: Action, at: Packet, session: Session, tree: Tree | null): SmbEvent {
+    return newEvent(this.scan.capture, action, stampOf(at), this.conn(), session, tree, null);
+  }
+
+  private fileEvent(action: Action, at: Packet, f: OpenFile): SmbEvent {
+    return newEvent(this.scan.capture, action, stampOf(at), this.conn(), f.session, f.tree, f.path);
+  }
+
+  private releaseSession(session: Session): void {
+    for (const f of new Set(session.files.values())) flushTransfers(this.scan, f);
+    this.scan.sessions.remove(session);
+  }
+
+  private transform(buf: Buffer, off: number, end: number, at: Packet, fromA: boolean): void {
+    this.scan.anomaly('encrypted_message');
+    const sid = transformSessionId(buf, off, end);
+    if (!sid) return;
+    const id = `0x${(sid[1] >>> 0).toString(16).padStart(8, '0')}${(sid[0] >>> 0).toString(16).padStart(8, '0')}`;
+    if (this.flow.clientIsA === null) this.flow.clientIsA = this.flow.b.port === 445 || this.flow.b.port === 139 || !fromA;
+    const session = this.scan.sessions.get(this.conn().serverIp, id);
+    if (session.encryptedReported) return;
+    session.encryptedReported = true;
+    const ev = this.event('encrypted', at, session, null);
+    this.scan.emit({ sec: at.tsSec, ns: at.tsNs, seq: this.scan.seq++, ev });
+  }
+}
+
+export function newEvent(capture: string, action: Action, s: Stamp, c: ConnRef, session: Session, tree: Tree | null, path: string | null): SmbEvent {
+  return {
+    ts: isoTime(s), capture, frame: s.frame, response_frame: null,
+    src_ip: c.clientIp, src_port: c.clientPort, dst_ip: c.serverIp, dst_port: c.serverPort,
+    smb_dialect: c.dialect, session_id: session.id, user: session.user, domain: session.domain,
+    workstation: session.workstation, action, share: tree ? tree.share : null,
+    share_type: tree ? tree.shareType : null, tree_id: tree ? hex8(tree.id) : null, path, new_path: null,
+    status: null, disposition: null, access: [], bytes: null, flags: [], attack: [], severity: 'info',
+  };
+}
+
+/** read/write totals of a handle become two events, dated by their first operation */
+export function flushTransfers(scan: ScanState, f: OpenFile): void {
+  for (const [action, t] of [['read', f.read], ['write', f.write]] as const) {
+    if (!t) continue;
+    const ev = newEvent(scan.capture, action, t.first, f.conn, f.session, f.tree, f.path);
+    ev.response_frame = t.responseFrame;
+    ev.bytes = t.bytes;
+    ev.status = t.status === null ? null : statusName(t.status);
+    scan.emit({ sec: t.first.sec, ns: t.first.ns, seq: t.seq, ev });
+  }
+  f.read = null;
+  f.write = null;
+}
+
+/** the capture ended: every handle still open reports its transfers */
+export function flushAllTransfers(scan: ScanState): void {
+  for (const s of scan.sessions.all()) for (const f of new Set(s.files.values())) flushTransfers(scan, f);
+}

@@ -1,0 +1,115 @@
+/**
+ * What the events stage remembers between messages: sessions (with their user, trees and open
+ * files), keyed so that ids never leak between servers, and the time/frame of a packet.
+ */
+import type { Packet } from '../capture/packet';
+
+/** When and where in the capture something happened (copied out of the reused Packet). */
+export interface Stamp { sec: number; ns: number; digits: number; frame: number }
+
+export const stampOf = (p: Packet): Stamp => ({ sec: p.tsSec, ns: p.tsNs, digits: p.tsDigits, frame: p.frame });
+
+export interface Tree {
+  id: number;
+  /** UNC path as the client sent it; null when the TREE_CONNECT was not captured */
+  share: string | null;
+  shareType: 'disk' | 'pipe' | 'print' | null;
+}
+
+/** Bytes moved through one handle, reported once at CLOSE (or when the capture ends). */
+export interface Transfer {
+  first: Stamp;
+  /** wire order of the first operation */
+  seq: number;
+  responseFrame: number | null;
+  bytes: number;
+  /** first status seen, upgraded to success if any operation succeeded */
+  status: number | null;
+}
+
+export interface OpenFile {
+  /** null when the CREATE was not captured */
+  path: string | null;
+  tree: Tree;
+  session: Session;
+  /** the connection the CREATE came on: endpoints for the read/write events */
+  conn: ConnRef;
+  read: Transfer | null;
+  write: Transfer | null;
+  /** closed before its CREATE response arrived (a compound CREATE+CLOSE) */
+  closed: boolean;
+}
+
+export interface ConnRef {
+  clientIp: string; clientPort: number; serverIp: string; serverPort: number; dialect: string | null;
+}
+
+export interface Session {
+  /** "0x" + 16 hex digits */
+  id: string;
+  serverIp: string;
+  user: string | null;
+  domain: string | null;
+  workstation: string | null;
+  trees: Map<number, Tree>;
+  files: Map<string, OpenFile>;
+  encryptedReported: boolean;
+}
+
+/** Sessions of one scan. Session binding (multichannel) makes one session reachable from several servers' addresses. */
+export class SessionTable {
+  private readonly byKey = new Map<string, Session>();
+  /** session id → sessions with that id, for channels whose binding was not captured */
+  private readonly byId = new Map<string, Session[]>();
+  private count = 0;
+
+  constructor(private readonly maxSessions = 50_000, private readonly onEvict: (s: Session) => void = () => {}) {}
+
+  get size(): number { return this.count; }
+
+  find(serverIp: string, id: string): Session | undefined {
+    const s = this.byKey.get(`${serverIp}|${id}`);
+    if (s) return s;
+    const same = this.byId.get(id);
+    // only an unambiguous id may be borrowed from another address (a bound channel we did not see bind)
+    return same && same.length === 1 ? same[0] : undefined;
+  }
+
+  get(serverIp: string, id: string): Session {
+    const found = this.find(serverIp, id);
+    if (found) return found;
+    if (this.count >= this.maxSessions) this.evictOldest();
+    const s: Session = {
+      id, serverIp, user: null, domain: null, workstation: null, trees: new Map(), files: new Map(), encryptedReported: false,
+    };
+    this.byKey.set(`${serverIp}|${id}`, s);
+    const list = this.byId.get(id);
+    if (list) list.push(s); else this.byId.set(id, [s]);
+    this.count++;
+    return s;
+  }
+
+  /** a channel bound to an existing session on another address (SMB 3 multichannel) */
+  bind(serverIp: string, s: Session): void {
+    this.byKey.set(`${serverIp}|${s.id}`, s);
+  }
+
+  remove(s: Session): void {
+    for (const [k, v] of this.byKey) if (v === s) this.byKey.delete(k);
+    const list = this.byId.get(s.id);
+    if (list) {
+      const rest = list.filter((x) => x !== s);
+      if (rest.length) this.byId.set(s.id, rest); else this.byId.delete(s.id);
+    }
+    this.count--;
+  }
+
+  all(): Session[] {
+    return [...new Set(this.byKey.values())];
+  }
+
+  private evictOldest(): void {
+    const first = this.byKey.values().next().value as Session | undefined;
+    if (first) { this.onEvict(first); this.remove(first); }
+  }
+}

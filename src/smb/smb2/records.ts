@@ -1,0 +1,223 @@
+/**
+ * SMB2/SMB3 wire records (MS-SMB2 section 2.2), decoded from the bytes the framer kept.
+ * Fixed parts are binary-parser structures; variable parts (names, buffers) are read by
+ * offset, always bounds-checked against what was captured. A decoder returns null when the
+ * bytes cannot be the record they claim to be: the caller counts that as malformed.
+ */
+import { Parser } from 'binary-parser';
+
+export const SMB2_HEADER_SIZE = 64;
+
+export const enum Cmd {
+  NEGOTIATE = 0, SESSION_SETUP = 1, LOGOFF = 2, TREE_CONNECT = 3, TREE_DISCONNECT = 4, CREATE = 5,
+  CLOSE = 6, FLUSH = 7, READ = 8, WRITE = 9, LOCK = 10, IOCTL = 11, CANCEL = 12, ECHO = 13,
+  QUERY_DIRECTORY = 14, CHANGE_NOTIFY = 15, QUERY_INFO = 16, SET_INFO = 17, OPLOCK_BREAK = 18,
+}
+
+export const FLAG_RESPONSE = 0x1, FLAG_ASYNC = 0x2, FLAG_RELATED = 0x4;
+export const STATUS_PENDING = 0x00000103;
+
+export interface Smb2Header {
+  structureSize: number;
+  creditCharge: number;
+  status: number;
+  command: number;
+  credit: number;
+  flags: number;
+  nextCommand: number;
+  messageIdLo: number;
+  messageIdHi: number;
+  /** sync: Reserved + TreeId; async: the two halves of AsyncId */
+  word0: number;
+  treeId: number;
+  sessionIdLo: number;
+  sessionIdHi: number;
+}
+
+const headerP = new Parser()
+  .endianness('little')
+  .uint32('protocolId')
+  .uint16('structureSize')
+  .uint16('creditCharge')
+  .uint32('status')
+  .uint16('command')
+  .uint16('credit')
+  .uint32('flags')
+  .uint32('nextCommand')
+  .uint32('messageIdLo')
+  .uint32('messageIdHi')
+  .uint32('word0')
+  .uint32('treeId')
+  .uint32('sessionIdLo')
+  .uint32('sessionIdHi');
+
+export function parseHeader(buf: Buffer, off: number, end: number): Smb2Header | null {
+  if (end - off < SMB2_HEADER_SIZE) return null;
+  const h = headerP.parse(buf.subarray(off, off + SMB2_HEADER_SIZE)) as Smb2Header;
+  return h.structureSize === 64 ? h : null;
+}
+
+/** A record's body: bytes [off, end) of buf, where off is the start of the SMB2 header. */
+export interface Body { buf: Buffer; hdr: number; off: number; end: number }
+
+function fixed<T>(p: Parser, size: number, b: Body): T | null {
+  if (b.end - b.off < size) return null;
+  return p.parse(b.buf.subarray(b.off, b.off + size)) as T;
+}
+
+/** UTF-16LE string at an offset from the SMB2 header, or null when it is outside the capture */
+function utf16At(b: Body, offsetFromHeader: number, length: number): string | null {
+  const s = b.hdr + offsetFromHeader;
+  if (length === 0) return '';
+  if (offsetFromHeader < SMB2_HEADER_SIZE || s + length > b.end || (length & 1)) return null;
+  return b.buf.toString('utf16le', s, s + length);
+}
+
+const fileIdHex = (b: Body, at: number): string => b.buf.toString('hex', at, at + 16);
+
+// ---- NEGOTIATE ----------------------------------------------------------------------------
+const negotiateResponseP = new Parser().endianness('little')
+  .uint16('structureSize').uint16('securityMode').uint16('dialect');
+export function negotiateDialect(b: Body): number | null {
+  const r = fixed<{ structureSize: number; dialect: number }>(negotiateResponseP, 6, b);
+  return r && r.structureSize === 65 ? r.dialect : null;
+}
+
+// ---- SESSION_SETUP -------------------------------------------------------------------------
+const sessionSetupRequestP = new Parser().endianness('little')
+  .uint16('structureSize').uint8('flags').uint8('securityMode').uint32('capabilities')
+  .uint32('channel').uint16('bufferOffset').uint16('bufferLength');
+export interface SessionSetupRequest { binding: boolean; blob: Buffer }
+export function sessionSetupRequest(b: Body): SessionSetupRequest | null {
+  const r = fixed<{ structureSize: number; flags: number; bufferOffset: number; bufferLength: number }>(sessionSetupRequestP, 16, b);
+  if (!r || r.structureSize !== 25) return null;
+  const s = b.hdr + r.bufferOffset;
+  const e = Math.min(b.end, s + r.bufferLength);
+  return { binding: (r.flags & 1) !== 0, blob: s < e && r.bufferOffset >= SMB2_HEADER_SIZE ? b.buf.subarray(s, e) : Buffer.alloc(0) };
+}
+
+const sessionSetupResponseP = new Parser().endianness('little').uint16('structureSize').uint16('sessionFlags');
+/** SessionFlags: 1 guest, 2 null session, 4 encrypt data */
+export function sessionSetupFlags(b: Body): number | null {
+  const r = fixed<{ structureSize: number; sessionFlags: number }>(sessionSetupResponseP, 4, b);
+  return r && r.structureSize === 9 ? r.sessionFlags : null;
+}
+
+// ---- TREE_CONNECT --------------------------------------------------------------------------
+const treeConnectRequestP = new Parser().endianness('little')
+  .uint16('structureSize').uint16('flags').uint16('pathOffset').uint16('pathLength');
+export function treeConnectPath(b: Body): string | null {
+  const r = fixed<{ structureSize: number; flags: number; pathOffset: number; pathLength: number }>(treeConnectRequestP, 8, b);
+  if (!r || r.structureSize !== 9) return null;
+  const path = utf16At(b, r.pathOffset, r.pathLength);
+  // SMB 3.1.1 TREE_CONNECT extension (flag 0x4): implementations differ on what PathOffset counts
+  // from; when the header-relative reading is not a UNC path, read it relative to the extension
+  if ((r.flags & 0x4) !== 0 && (path === null || !path.startsWith('\\\\'))) {
+    const alt = utf16At(b, SMB2_HEADER_SIZE + 8 + r.pathOffset, r.pathLength);
+    if (alt !== null && alt.startsWith('\\\\')) return alt;
+  }
+  return path;
+}
+
+const treeConnectResponseP = new Parser().endianness('little')
+  .uint16('structureSize').uint8('shareType');
+export const SHARE_TYPES: Record<number, 'disk' | 'pipe' | 'print'> = { 1: 'disk', 2: 'pipe', 3: 'print' };
+export function treeConnectShareType(b: Body): number | null {
+  const r = fixed<{ structureSize: number; shareType: number }>(treeConnectResponseP, 3, b);
+  return r && r.structureSize === 16 ? r.shareType : null;
+}
+
+// ---- CREATE --------------------------------------------------------------------------------
+const createRequestP = new Parser().endianness('little')
+  .uint16('structureSize').uint8('securityFlags').uint8('oplock').uint32('impersonation')
+  .seek(16) // SmbCreateFlags, Reserved
+  .uint32('desiredAccess').uint32('fileAttributes').uint32('shareAccess')
+  .uint32('disposition').uint32('options').uint16('nameOffset').uint16('nameLength');
+export interface CreateRequest { name: string; desiredAccess: number; disposition: number; options: number }
+export function createRequest(b: Body): CreateRequest | null {
+  const r = fixed<CreateRequest & { structureSize: number; nameOffset: number; nameLength: number }>(createRequestP, 48, b);
+  if (!r || r.structureSize !== 57) return null;
+  const name = utf16At(b, r.nameOffset, r.nameLength);
+  if (name === null) return null;
+  return { name, desiredAccess: r.desiredAccess >>> 0, disposition: r.disposition, options: r.options >>> 0 };
+}
+
+const createResponseP = new Parser().endianness('little')
+  .uint16('structureSize').uint8('oplock').uint8('flags').uint32('createAction');
+export interface CreateResponse { createAction: number; fileId: string }
+export function createResponse(b: Body): CreateResponse | null {
+  const r = fixed<{ structureSize: number; createAction: number }>(createResponseP, 8, b);
+  if (!r || r.structureSize !== 89 || b.end - b.off < 80) return null;
+  return { createAction: r.createAction, fileId: fileIdHex(b, b.off + 64) };
+}
+
+// ---- READ / WRITE --------------------------------------------------------------------------
+const readWriteRequestP = new Parser().endianness('little')
+  .uint16('structureSize').uint16('dataOffset').uint32('length');
+export interface ReadWriteRequest { length: number; fileId: string }
+/** READ and WRITE requests share the layout that matters: Length at 4, FileId at 16 */
+export function readWriteRequest(b: Body): ReadWriteRequest | null {
+  const r = fixed<{ structureSize: number; length: number }>(readWriteRequestP, 8, b);
+  if (!r || r.structureSize !== 49 || b.end - b.off < 32) return null;
+  return { length: r.length >>> 0, fileId: fileIdHex(b, b.off + 16) };
+}
+
+const readResponseP = new Parser().endianness('little')
+  .uint16('structureSize').uint8('dataOffset').uint8('reserved').uint32('dataLength');
+export function readResponseLength(b: Body): number | null {
+  const r = fixed<{ structureSize: number; dataLength: number }>(readResponseP, 8, b);
+  return r && r.structureSize === 17 ? r.dataLength >>> 0 : null;
+}
+const writeResponseP = new Parser().endianness('little')
+  .uint16('structureSize').uint16('reserved').uint32('count');
+export function writeResponseCount(b: Body): number | null {
+  const r = fixed<{ structureSize: number; count: number }>(writeResponseP, 8, b);
+  return r && r.structureSize === 17 ? r.count >>> 0 : null;
+}
+
+// ---- SET_INFO ------------------------------------------------------------------------------
+const setInfoRequestP = new Parser().endianness('little')
+  .uint16('structureSize').uint8('infoType').uint8('infoClass').uint32('bufferLength')
+  .uint16('bufferOffset');
+export const INFO_FILE = 1;
+export const FileRenameInformation = 10, FileDispositionInformation = 13, FileDispositionInformationEx = 64;
+export interface SetInfoRequest {
+  fileId: string;
+  infoType: number;
+  infoClass: number;
+  /** FileRenameInformation target */
+  newName?: string;
+  /** FileDispositionInformation(Ex): true when the file is to be deleted */
+  deletePending?: boolean;
+}
+export function setInfoRequest(b: Body): SetInfoRequest | null {
+  const r = fixed<{ structureSize: number; infoType: number; infoClass: number; bufferLength: number; bufferOffset: number }>(setInfoRequestP, 10, b);
+  if (!r || r.structureSize !== 33 || b.end - b.off < 32) return null;
+  const out: SetInfoRequest = { fileId: fileIdHex(b, b.off + 16), infoType: r.infoType, infoClass: r.infoClass };
+  if (r.infoType !== INFO_FILE) return out;
+  const s = b.hdr + r.bufferOffset, e = s + r.bufferLength;
+  if (r.bufferOffset < SMB2_HEADER_SIZE || e > b.end) return out;
+  if (r.infoClass === FileRenameInformation && r.bufferLength >= 20) {
+    // SMB2 variant: ReplaceIfExists(1) Reserved(7) RootDirectory(8) FileNameLength(4) FileName
+    const nameLen = b.buf.readUInt32LE(s + 16);
+    if (s + 20 + nameLen <= e && (nameLen & 1) === 0) out.newName = b.buf.toString('utf16le', s + 20, s + 20 + nameLen);
+  } else if (r.infoClass === FileDispositionInformation && r.bufferLength >= 1) {
+    out.deletePending = b.buf[s] !== 0;
+  } else if (r.infoClass === FileDispositionInformationEx && r.bufferLength >= 4) {
+    out.deletePending = (b.buf.readUInt32LE(s) & 1) !== 0;
+  }
+  return out;
+}
+
+// ---- CLOSE ---------------------------------------------------------------------------------
+export function closeFileId(b: Body): string | null {
+  if (b.end - b.off < 24 || b.buf.readUInt16LE(b.off) !== 24) return null;
+  return fileIdHex(b, b.off + 8);
+}
+
+// ---- TRANSFORM (0xFD) ----------------------------------------------------------------------
+/** SessionId of an SMB3 TRANSFORM_HEADER as [lo, hi], or null when fewer than 52 bytes were kept */
+export function transformSessionId(buf: Buffer, off: number, end: number): [number, number] | null {
+  if (end - off < 52) return null;
+  return [buf.readUInt32LE(off + 44), buf.readUInt32LE(off + 48)];
+}

@@ -1,0 +1,137 @@
+/**
+ * TCP connections of one capture: a table keyed by the address/port 4-tuple (both directions
+ * map to one flow), each with two reassembled half-streams. Bounded: the oldest flow is
+ * evicted when the table is full, and a closed flow is released at once.
+ */
+import type { Packet } from '../capture/packet';
+import { TcpSegment, TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN, formatIp, ipKey } from '../net/decode';
+import { HalfStream, ReassemblyLimits, ReassemblyStats, StreamConsumer } from './reassembly';
+
+export interface Endpoint { ip: string; port: number }
+
+export interface Flow {
+  id: number;
+  /** table key of the direction first seen */
+  key: string;
+  /** endpoint "a" is the source of the first packet seen */
+  a: Endpoint;
+  b: Endpoint;
+  /** true when a is the client; null until the handshake, ports or SMB say which */
+  clientIsA: boolean | null;
+  half: [HalfStream, HalfStream];
+  firstFrame: number;
+  /** set by the consumer when the flow carries no SMB: its packets are then dropped early */
+  ignored: boolean;
+  closed: [boolean, boolean];
+}
+
+export interface FlowHandler {
+  /** consumers for a→b and b→a */
+  open(flow: Flow): [StreamConsumer, StreamConsumer];
+  close(flow: Flow): void;
+}
+
+export interface FlowTableLimits {
+  maxFlows: number;
+  reassembly: ReassemblyLimits;
+}
+
+export const DEFAULT_FLOW_LIMITS = (): FlowTableLimits => ({
+  maxFlows: 100_000,
+  reassembly: { perStream: 4 << 20, total: { limit: 256 << 20, used: 0 } },
+});
+
+const SMB_PORTS = new Set([445, 139]);
+
+export class FlowTable {
+  private readonly flows = new Map<string, Flow>();
+  private nextId = 1;
+  readonly stats: ReassemblyStats & { flows: number; evicted: number } = {
+    retransmitted: 0, overlaps: 0, outOfOrder: 0, gaps: 0, gapBytes: 0, budgetGaps: 0, flows: 0, evicted: 0,
+  };
+
+  constructor(private readonly handler: FlowHandler, private readonly limits: FlowTableLimits = DEFAULT_FLOW_LIMITS()) {}
+
+  segment(s: TcpSegment, p: Packet): void {
+    const d = s.data;
+    const src = ipKey(d, s.srcOff, s.ipVersion), dst = ipKey(d, s.dstOff, s.ipVersion);
+    const fwd = `${src}/${s.srcPort}>${dst}/${s.dstPort}`;
+    let flow = this.flows.get(fwd);
+    let fromA = true;
+    if (flow === undefined) {
+      flow = this.flows.get(`${dst}/${s.dstPort}>${src}/${s.srcPort}`);
+      fromA = false;
+    }
+    const syn = (s.flags & TCP_SYN) !== 0;
+    if (flow !== undefined && syn && !(s.flags & TCP_ACK) && fromA && flow.closed[0]) {
+      this.end(flow, p); // the 4-tuple is reused by a new connection
+      flow = undefined;
+    }
+    if (flow === undefined) {
+      // a flow starts with a SYN or with data; stray ACKs and FINs of unknown flows are noise
+      if (!syn && s.payloadLen === 0) return;
+      flow = this.create(fwd, s, p);
+      fromA = true;
+    }
+    if (flow.ignored) return;
+    const me = fromA ? 0 : 1;
+    const mine = flow.half[me], theirs = flow.half[1 - me];
+    if (syn) {
+      mine.syn(s.seq);
+      if (flow.clientIsA === null) flow.clientIsA = (s.flags & TCP_ACK) ? !fromA : fromA;
+    }
+    if (s.flags & TCP_ACK) {
+      if (theirs.peerAck < 0 || ((s.ack - theirs.peerAck) | 0) > 0) theirs.peerAck = s.ack;
+    }
+    if (s.payloadLen > 0) mine.segment(syn ? (s.seq + 1) >>> 0 : s.seq, d, s.payloadOff, s.payloadLen, p);
+    if (s.flags & (TCP_FIN | TCP_RST)) {
+      flow.closed[me] = true;
+      if (s.flags & TCP_RST || flow.closed[1 - me]) this.end(flow, p);
+    }
+  }
+
+  /** the capture ended: flush every flow still open */
+  finish(p: Packet): void {
+    for (const flow of [...this.flows.values()]) this.end(flow, p);
+  }
+
+  get size(): number { return this.flows.size; }
+
+  private create(key: string, s: TcpSegment, p: Packet): Flow {
+    if (this.flows.size >= this.limits.maxFlows) {
+      const oldest = this.flows.values().next().value as Flow;
+      this.stats.evicted++;
+      this.end(oldest, p);
+    }
+    const d = s.data;
+    const a = { ip: formatIp(d, s.srcOff, s.ipVersion), port: s.srcPort };
+    const b = { ip: formatIp(d, s.dstOff, s.ipVersion), port: s.dstPort };
+    let clientIsA: boolean | null = null;
+    if (SMB_PORTS.has(b.port) && !SMB_PORTS.has(a.port)) clientIsA = true;
+    else if (SMB_PORTS.has(a.port) && !SMB_PORTS.has(b.port)) clientIsA = false;
+    const flow: Flow = {
+      id: this.nextId++, key, a, b, clientIsA, firstFrame: p.frame, ignored: false, closed: [false, false],
+      half: undefined as unknown as [HalfStream, HalfStream], // set below: the handler needs the flow first
+    };
+    const [ca, cb] = this.handler.open(flow);
+    flow.half = [
+      new HalfStream(ca, this.limits.reassembly, this.stats),
+      new HalfStream(cb, this.limits.reassembly, this.stats),
+    ];
+    this.flows.set(key, flow);
+    this.stats.flows++;
+    return flow;
+  }
+
+  private end(flow: Flow, p: Packet): void {
+    if (this.flows.get(flow.key) !== flow) return;
+    this.flows.delete(flow.key);
+    if (!flow.ignored) {
+      flow.half[0].flush(p);
+      flow.half[1].flush(p);
+    }
+    flow.half[0].dispose();
+    flow.half[1].dispose();
+    this.handler.close(flow);
+  }
+}

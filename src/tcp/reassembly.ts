@@ -1,0 +1,143 @@
+/**
+ * One direction of a TCP connection put back in sequence order. In-order data is handed on
+ * without copying; only out-of-order segments are copied, within per-direction and global
+ * budgets. Holes the receiver has acknowledged (the capture missed them) and holes that outgrow
+ * the budget become gaps, which the consumer must resynchronise after.
+ */
+import type { Packet } from '../capture/packet';
+
+export interface StreamConsumer {
+  /** bytes in sequence; `at` is the packet that made them available (valid during the call) */
+  data(buf: Buffer, off: number, len: number, at: Packet): void;
+  /** `bytes` of the stream were never captured (0 when unknown) */
+  gap(bytes: number): void;
+}
+
+export interface ReassemblyStats {
+  retransmitted: number;
+  overlaps: number;
+  outOfOrder: number;
+  gaps: number;
+  gapBytes: number;
+  budgetGaps: number;
+}
+
+export interface ReassemblyLimits {
+  /** out-of-order bytes held per direction */
+  perStream: number;
+  /** out-of-order bytes held across all streams */
+  total: { limit: number; used: number };
+}
+
+interface Held { seq: number; buf: Buffer }
+
+/** signed distance a - b in sequence space */
+const seqDiff = (a: number, b: number): number => (a - b) | 0;
+
+export class HalfStream {
+  private nextSeq = -1;
+  private held: Held[] = [];
+  private heldBytes = 0;
+  /** highest ACK the peer sent: data below it was received, so a hole below it is a capture loss */
+  peerAck = -1;
+
+  constructor(
+    readonly consumer: StreamConsumer,
+    private readonly limits: ReassemblyLimits,
+    private readonly stats: ReassemblyStats,
+  ) {}
+
+  /** the SYN fixes the initial sequence number; data starts one after it */
+  syn(seq: number): void {
+    if (this.nextSeq < 0) this.nextSeq = (seq + 1) >>> 0;
+  }
+
+  segment(seq: number, buf: Buffer, off: number, len: number, at: Packet): void {
+    if (len <= 0) return;
+    if (this.nextSeq < 0) this.nextSeq = seq;
+    let d = seqDiff(seq, this.nextSeq);
+    if (d < 0) {
+      if (len + d <= 0) { this.stats.retransmitted++; return; }
+      this.stats.overlaps++;
+      off -= d; len += d; d = 0;
+    }
+    if (d > 0) {
+      if (this.peerAck >= 0 && seqDiff(this.peerAck, seq) >= 0) {
+        this.skipTo(seq); // the hole was acknowledged by the receiver: it is lost, not late
+      } else {
+        this.hold(seq, buf, off, len, at);
+        return;
+      }
+    }
+    this.deliver(buf, off, len, at);
+    this.drain(at);
+  }
+
+  /** end of the connection or of the capture: whatever is held is delivered across its holes */
+  flush(at: Packet): void {
+    while (this.held.length) {
+      this.skipTo(this.held[0].seq);
+      this.drain(at);
+    }
+  }
+
+  private deliver(buf: Buffer, off: number, len: number, at: Packet): void {
+    this.nextSeq = (this.nextSeq + len) >>> 0;
+    this.consumer.data(buf, off, len, at);
+  }
+
+  private skipTo(seq: number): void {
+    const missing = seqDiff(seq, this.nextSeq);
+    if (missing <= 0) return;
+    this.stats.gaps++;
+    this.stats.gapBytes += missing;
+    this.nextSeq = seq >>> 0;
+    this.consumer.gap(missing);
+  }
+
+  private drain(at: Packet): void {
+    const held = this.held;
+    while (held.length) {
+      const h = held[0];
+      const d = seqDiff(h.seq, this.nextSeq);
+      if (d > 0) return;
+      held.shift();
+      this.release(h.buf.length);
+      const skip = -d;
+      if (skip < h.buf.length) this.deliver(h.buf, skip, h.buf.length - skip, at);
+      else this.stats.retransmitted++;
+    }
+  }
+
+  private hold(seq: number, buf: Buffer, off: number, len: number, at: Packet): void {
+    this.stats.outOfOrder++;
+    const t = this.limits.total;
+    if (this.heldBytes + len > this.limits.perStream || t.used + len > t.limit) {
+      // over budget: stop waiting for the hole and resume from what we hold
+      this.stats.budgetGaps++;
+      if (this.held.length) this.flush(at);
+      this.skipTo(seq);
+      this.deliver(buf, off, len, at);
+      return;
+    }
+    const copy = Buffer.from(buf.subarray(off, off + len));
+    const held = this.held;
+    let i = held.length;
+    while (i > 0 && seqDiff(held[i - 1].seq, seq) > 0) i--;
+    held.splice(i, 0, { seq, buf: copy });
+    this.heldBytes += len;
+    t.used += len;
+  }
+
+  private release(n: number): void {
+    this.heldBytes -= n;
+    this.limits.total.used -= n;
+  }
+
+  /** bytes held; returned to the global budget when the flow is dropped */
+  dispose(): void {
+    this.limits.total.used -= this.heldBytes;
+    this.heldBytes = 0;
+    this.held = [];
+  }
+}
