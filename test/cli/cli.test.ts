@@ -1,0 +1,143 @@
+/**
+ * The command line as a user meets it: exit statuses, one-line errors, formats, filters.
+ * Runs the compiled CLI (npm test compiles first) on the lab captures.
+ */
+import { spawnSync } from 'child_process';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import * as zlib from 'zlib';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { EVENT_FIELDS } from '../../src/events/event';
+
+const ROOT = path.resolve(__dirname, '../..');
+const CLI = path.join(ROOT, 'dist/cli/main.js');
+const CAPTURES = path.join(ROOT, 'captures');
+
+function run(args: string[], opts: { cwd?: string } = {}) {
+  const r = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', cwd: opts.cwd ?? ROOT, maxBuffer: 1 << 28 });
+  return { code: r.status, out: r.stdout, err: r.stderr };
+}
+const noStack = (s: string): boolean => !/^\s+at .+:\d+:\d+\)?$/m.test(s);
+
+/** the lab capture with the most SMB2 events of interest (ADMIN$ copy) or any capture */
+function labCapture(pattern: RegExp): string {
+  const names = fs.existsSync(CAPTURES) ? fs.readdirSync(CAPTURES).filter((n) => /\.(pcap|pcapng)(\.gz)?$/.test(n)) : [];
+  const hit = names.find((n) => pattern.test(n)) ?? names[0];
+  if (!hit) throw new Error('no lab captures in captures/');
+  return path.join(CAPTURES, hit);
+}
+
+let tmp = '';
+beforeAll(() => {
+  expect(fs.existsSync(CLI), 'dist/cli/main.js is built by `npm test` (tsc) first').toBe(true);
+  tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'smbtrail-cli-'));
+});
+
+describe('usage', () => {
+  it('--help teaches the command, formats and exit statuses', () => {
+    const r = run(['--help']);
+    expect(r.code).toBe(0);
+    for (const s of ['--format', '--min-severity', '--action', '--output', 'Exit status']) expect(r.out).toContain(s);
+  });
+  it('no input is a usage error (exit 2, one line, a hint)', () => {
+    const r = run([]);
+    expect(r.code).toBe(2);
+    expect(r.err).toMatch(/smbtrail: .*\n/);
+    expect(noStack(r.err)).toBe(true);
+  });
+  it('an unknown option or action is a usage error', () => {
+    expect(run(['--frobnicate', 'x.pcap']).code).toBe(2);
+    const r = run([labCapture(/./), '--action', 'explode']);
+    expect(r.code).toBe(2);
+    expect(r.err).toContain('unknown action "explode"');
+  });
+});
+
+describe('unreadable inputs', () => {
+  it('a missing file: exit 1, one clear line, others still processed', () => {
+    const r = run([path.join(tmp, 'nope.pcap'), labCapture(/./), '-f', 'jsonl']);
+    expect(r.code).toBe(1);
+    expect(r.err).toMatch(/nope\.pcap: no such file or directory/);
+    expect(r.out.trim().split('\n').length).toBeGreaterThan(0);
+    expect(noStack(r.err)).toBe(true);
+  });
+  it('a file that is not a capture: exit 1 naming why, no stack trace', () => {
+    const junk = path.join(tmp, 'notes.pcap');
+    fs.writeFileSync(junk, '<html>this is not a capture</html>');
+    const r = run([junk]);
+    expect(r.code).toBe(1);
+    expect(r.err).toMatch(/notes\.pcap: .*(not a pcap|pcapng)/i);
+    expect(noStack(r.err)).toBe(true);
+  });
+  it('a truncated capture is read up to the cut and the cut is counted (exit 0)', () => {
+    const src = fs.readFileSync(labCapture(/admin|smb2/i));
+    const cut = path.join(tmp, 'cut.pcap');
+    fs.writeFileSync(cut, src.subarray(0, Math.floor(src.length * 0.6) + 3));
+    const r = run([cut, '-f', 'jsonl']);
+    expect(r.code).toBe(0);
+    expect(r.err).toMatch(/truncated/);
+  });
+});
+
+describe('directories and formats', () => {
+  it('walks a directory, skips non-captures by magic and counts them', () => {
+    const dir = path.join(tmp, 'tree', 'sub');
+    fs.mkdirSync(dir, { recursive: true });
+    fs.copyFileSync(labCapture(/admin/i), path.join(dir, 'renamed.bin'));
+    fs.writeFileSync(path.join(tmp, 'tree', 'readme.txt'), 'hello');
+    const r = run([path.join(tmp, 'tree'), '-f', 'jsonl']);
+    expect(r.code).toBe(0);
+    expect(r.err).toMatch(/1 capture\(s\) read, 1 non-capture file\(s\) skipped/);
+    expect(r.out).toContain('renamed.bin');
+  });
+  it('JSON lines carry every field in schema order; CSV has the same columns', () => {
+    const cap = labCapture(/admin/i);
+    const j = run([cap, '-f', 'jsonl', '-q']);
+    expect(j.code).toBe(0);
+    const lines = j.out.trim().split('\n');
+    expect(lines.length).toBeGreaterThan(3);
+    for (const l of lines) expect(Object.keys(JSON.parse(l))).toEqual([...EVENT_FIELDS]);
+    const c = run([cap, '-f', 'csv', '-q']);
+    expect(c.out.split('\n')[0]).toBe(EVENT_FIELDS.join(','));
+    expect(c.out.trim().split('\n').length).toBe(lines.length + 1);
+  });
+  it('events are ordered by time, capture, frame', () => {
+    const r = run([CAPTURES, '-f', 'jsonl', '-q']);
+    const evs = r.out.trim().split('\n').map((l) => JSON.parse(l) as { ts: string; capture: string; frame: number });
+    for (let i = 1; i < evs.length; i++) {
+      const a = evs[i - 1], b = evs[i];
+      const ta = Date.parse(a.ts), tb = Date.parse(b.ts);
+      expect(ta <= tb).toBe(true);
+    }
+  });
+  it('gzip-compressed captures give the same events as the plain file', () => {
+    const cap = labCapture(/admin/i);
+    const gz = path.join(tmp, 'same.pcap.gz');
+    fs.writeFileSync(gz, zlib.gzipSync(fs.readFileSync(cap)));
+    const strip = (s: string) => s.trim().split('\n').map((l) => { const o = JSON.parse(l); delete o.capture; return JSON.stringify(o); });
+    expect(strip(run([gz, '-f', 'jsonl', '-q']).out)).toEqual(strip(run([cap, '-f', 'jsonl', '-q']).out));
+  });
+  it('-o writes the events to a file; the summary stays on stderr', () => {
+    const out = path.join(tmp, 'timeline.csv');
+    const r = run([labCapture(/admin/i), '-f', 'csv', '-o', out]);
+    expect(r.code).toBe(0);
+    expect(r.out).toBe('');
+    expect(fs.readFileSync(out, 'utf8').split('\n')[0]).toBe(EVENT_FIELDS.join(','));
+    expect(r.err).toMatch(/events \d+/);
+  });
+  it('--min-severity and --action filter', () => {
+    const cap = labCapture(/admin/i);
+    const high = run([cap, '-f', 'jsonl', '-q', '--min-severity', 'high']).out.trim().split('\n').filter(Boolean).map((l) => JSON.parse(l));
+    expect(high.length).toBeGreaterThan(0);
+    expect(high.every((e) => e.severity === 'high')).toBe(true);
+    const tc = run([cap, '-f', 'jsonl', '-q', '--action', 'tree_connect,session_setup']).out.trim().split('\n').map((l) => JSON.parse(l));
+    expect(new Set(tc.map((e) => e.action))).toEqual(new Set(['tree_connect', 'session_setup']));
+  });
+  it('the table has no escape sequences when stdout is not a terminal', () => {
+    const r = run([labCapture(/admin/i)]);
+    expect(r.code).toBe(0);
+    expect(r.out).not.toContain('\x1b');
+    expect(r.out).toContain('ADMIN$');
+  });
+});
