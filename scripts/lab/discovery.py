@@ -1,0 +1,70 @@
+#!/usr/bin/python3
+"""Share and account discovery with impacket's library (run by run.sh in the client namespace):
+wkssvc NetrWkstaGetInfo, samr domain/user/group/alias enumeration.
+usage: discovery.py SERVER_NAME SERVER_IP DOMAIN USER PASSWORD CLIENT_NAME
+"""
+import sys
+
+from impacket.smbconnection import SMBConnection
+from impacket.dcerpc.v5 import transport, srvs, wkst, samr
+
+srv, ip, dom, user, pw, host = sys.argv[1:7]
+
+
+def step(what, fn, *a, **kw):
+    try:
+        r = fn(*a, **kw)
+        print('ok  ', what)
+        return r
+    except Exception as e:
+        print('fail', what, '-', str(e).splitlines()[0][:120])
+        return None
+
+
+conn = SMBConnection(srv, ip, myName=host)
+conn.login(user, pw, dom)
+
+
+def bind(pipe, uuid):
+    t = transport.SMBTransport(ip, filename=pipe, smb_connection=conn)
+    d = t.get_dce_rpc()
+    d.connect()
+    d.bind(uuid)
+    return d
+
+
+d = bind(r'\srvsvc', srvs.MSRPC_UUID_SRVS)
+r = step('NetShareEnumAll', srvs.hNetrShareEnum, d, 1)
+if r:
+    for s in r['InfoStruct']['ShareInfo']['Level1']['Buffer']:
+        print('   share', s['shi1_netname'][:-1])
+step('NetrServerGetInfo', srvs.hNetrServerGetInfo, d, 101)
+d.disconnect()
+
+d = bind(r'\wkssvc', wkst.MSRPC_UUID_WKST)
+step('NetrWkstaGetInfo', wkst.hNetrWkstaGetInfo, d, 100)
+d.disconnect()
+
+d = bind(r'\samr', samr.MSRPC_UUID_SAMR)
+r = step('SamrConnect', samr.hSamrConnect, d)
+if r:
+    sh = r['ServerHandle']
+    doms = step('SamrEnumerateDomainsInSamServer', samr.hSamrEnumerateDomainsInSamServer, d, sh)
+    for e in (doms['Buffer']['Buffer'] if doms else []):
+        name = e['Name']
+        lr = step('SamrLookupDomainInSamServer ' + name, samr.hSamrLookupDomainInSamServer, d, sh, name)
+        if not lr:
+            continue
+        od = step('SamrOpenDomain', samr.hSamrOpenDomain, d, sh, domainId=lr['DomainId'])
+        if not od:
+            continue
+        dh = od['DomainHandle']
+        u = step('SamrEnumerateUsersInDomain', samr.hSamrEnumerateUsersInDomain, d, dh)
+        for x in (u['Buffer']['Buffer'] if u else []):
+            print('   user', name, x['Name'], x['RelativeId'])
+        step('SamrEnumerateGroupsInDomain', samr.hSamrEnumerateGroupsInDomain, d, dh)
+        step('SamrEnumerateAliasesInDomain', samr.hSamrEnumerateAliasesInDomain, d, dh)
+        step('SamrCloseHandle domain', samr.hSamrCloseHandle, d, dh)
+    step('SamrCloseHandle server', samr.hSamrCloseHandle, d, sh)
+d.disconnect()
+conn.logoff()
