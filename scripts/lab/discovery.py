@@ -1,12 +1,13 @@
 #!/usr/bin/python3
 """Share and account discovery with impacket's library (run by run.sh in the client namespace):
-wkssvc NetrWkstaGetInfo, samr domain/user/group/alias enumeration.
+wkssvc NetrWkstaGetInfo, samr domain/user/group/alias enumeration, lsarpc policy query and
+SID -> name lookups (RID cycling over a few well-known RIDs).
 usage: discovery.py SERVER_NAME SERVER_IP DOMAIN USER PASSWORD CLIENT_NAME
 """
 import sys
 
 from impacket.smbconnection import SMBConnection
-from impacket.dcerpc.v5 import transport, srvs, wkst, samr
+from impacket.dcerpc.v5 import transport, srvs, wkst, samr, lsad, lsat
 
 srv, ip, dom, user, pw, host = sys.argv[1:7]
 
@@ -66,5 +67,20 @@ if r:
         step('SamrEnumerateAliasesInDomain', samr.hSamrEnumerateAliasesInDomain, d, dh)
         step('SamrCloseHandle domain', samr.hSamrCloseHandle, d, dh)
     step('SamrCloseHandle server', samr.hSamrCloseHandle, d, sh)
+d.disconnect()
+
+d = bind(r'\lsarpc', lsat.MSRPC_UUID_LSAT)
+r = step('LsarOpenPolicy2', lsad.hLsarOpenPolicy2, d, lsad.MAXIMUM_ALLOWED | lsat.POLICY_LOOKUP_NAMES)
+if r:
+    ph = r['PolicyHandle']
+    q = step('LsarQueryInformationPolicy', lsad.hLsarQueryInformationPolicy, d, ph,
+             lsad.POLICY_INFORMATION_CLASS.PolicyAccountDomainInformation)
+    if q:
+        sid = q['PolicyInformation']['PolicyAccountDomainInfo']['DomainSid'].formatCanonical()
+        lk = step('LsarLookupSids', lsat.hLsarLookupSids, d, ph, ['%s-%d' % (sid, rid) for rid in (500, 501, 512, 1000, 1001)])
+        if lk:
+            for n in lk['TranslatedNames']['Names']:
+                print('   sid name', n['Name'])
+    step('LsarClose', lsad.hLsarClose, d, ph)
 d.disconnect()
 conn.logoff()
