@@ -18,6 +18,7 @@ import {
 } from '../smb/smb2/records';
 import type { Action, SmbEvent } from './event';
 import { EventSink, isoTime } from './record';
+import { complete, Pending, PendingTable } from './pending';
 import { ConnRef, OpenFile, Session, SessionTable, Stamp, stampOf, Transfer, Tree } from './state';
 
 /** What every connection of one scan shares. */
@@ -31,21 +32,9 @@ export interface ScanState {
   smbMessages: number;
 }
 
-interface Pending {
-  cmd: number;
-  stamp: Stamp;
-  seq: number;
-  session: Session;
-  ev?: SmbEvent;
-  file?: OpenFile;
-  /** CREATE with FILE_DELETE_ON_CLOSE: a successful open is a delete */
-  deleteOnClose?: boolean;
-}
-
 /** the previous message of a compound chain, for related operations (MS-SMB2 3.2.4.1.4) */
 interface Chain { session: Session | null; treeId: number; file: OpenFile | null }
 
-const MAX_PENDING = 4096;
 const MAX_FILES_PER_SESSION = 65_536;
 const MAX_COMPOUND = 64;
 /** largest message decoded whole; larger ones are decoded from their first KEEP_LARGE bytes */
@@ -53,7 +42,8 @@ const MAX_KEEP = 1 << 20;
 const KEEP_LARGE = 64 << 10;
 const ALL_F = 'ffffffffffffffffffffffffffffffff';
 
-const hex8 = (n: number): string => `0x${(n >>> 0).toString(16).padStart(8, '0')}`;
+const messageKey = (h: Smb2Header): number => (h.messageIdHi >>> 0) * 0x100000000 + (h.messageIdLo >>> 0);
+export const hex8 = (n: number): string => `0x${(n >>> 0).toString(16).padStart(8, '0')}`;
 const sessionHex = (h: Smb2Header): string =>
   `0x${(h.sessionIdHi >>> 0).toString(16).padStart(8, '0')}${(h.sessionIdLo >>> 0).toString(16).padStart(8, '0')}`;
 const stripLeading = (s: string): string => s.replace(/^\\+/, '');
@@ -63,11 +53,13 @@ const FULL_REQUEST = new Set<number>([Cmd.SESSION_SETUP, Cmd.TREE_CONNECT, Cmd.C
 
 export class Smb2Connection {
   private dialect: string | null = null;
-  private readonly pending = new Map<number, Pending>();
+  private readonly pending: PendingTable;
   private ref: ConnRef | null = null;
   smbSeen = false;
 
-  constructor(private readonly scan: ScanState, private readonly flow: Flow) {}
+  constructor(private readonly scan: ScanState, private readonly flow: Flow) {
+    this.pending = new PendingTable(scan);
+  }
 
   /** how much of a message to keep (see MessageSink.keep) */
   keep(buf: Buffer, off: number, headLen: number, msgLen: number): number {
@@ -101,8 +93,7 @@ export class Smb2Connection {
 
   /** connection end: requests without a response are reported with status null */
   close(): void {
-    for (const p of this.pending.values()) this.finish(p, null, null);
-    this.pending.clear();
+    this.pending.drain();
   }
 
   private smb2(buf: Buffer, off: number, end: number, msgLen: number, at: Packet, fromA: boolean): void {
@@ -185,7 +176,7 @@ export class Smb2Connection {
         ev.disposition = dispositionName(r.disposition);
         ev.access = accessNames(r.desiredAccess);
         chain.file = f;
-        this.track(h, at, { session, ev, file: f, deleteOnClose: (r.options & FILE_DELETE_ON_CLOSE) !== 0 });
+        this.track(h, at, { session, ev, file: f, alsoDelete: (r.options & FILE_DELETE_ON_CLOSE) !== 0 });
         return;
       }
       case Cmd.CLOSE: {
@@ -205,7 +196,7 @@ export class Smb2Connection {
         if (!r || !f) { this.scan.anomaly('malformed_read_write'); return; }
         const t = h.command === Cmd.READ ? (f.read ??= this.transfer(at)) : (f.write ??= this.transfer(at));
         if (h.command === Cmd.WRITE) t.bytes += r.length;
-        this.track(h, at, { session, file: f });
+        this.track(h, at, { session, file: f, transfer: t });
         return;
       }
       case Cmd.SET_INFO: {
@@ -240,10 +231,8 @@ export class Smb2Connection {
         if (this.ref) this.ref.dialect = this.dialect;
       }
     }
-    const key = (h.messageIdHi >>> 0) * 0x100000000 + (h.messageIdLo >>> 0);
-    const p = this.pending.get(key);
-    if (!p || p.cmd !== h.command) return;
-    this.pending.delete(key);
+    const p = this.pending.take(messageKey(h), h.command);
+    if (!p) return;
     const ok = h.status === 0;
     switch (p.cmd) {
       case Cmd.TREE_CONNECT:
@@ -264,37 +253,11 @@ export class Smb2Connection {
         if (ok && p.file?.read) p.file.read.bytes += readResponseLength(b) ?? 0;
         break;
     }
-    this.finish(p, h.status, at.frame);
-  }
-
-  /** an event gets its status and is emitted; transfers record their first answer */
-  private finish(p: Pending, status: number | null, responseFrame: number | null): void {
-    const t = p.cmd === Cmd.READ ? p.file?.read : p.cmd === Cmd.WRITE ? p.file?.write : undefined;
-    if (t) {
-      if (t.responseFrame === null) t.responseFrame = responseFrame;
-      if (status !== null && (t.status === null || (t.status !== 0 && status === 0))) t.status = status;
-    }
-    if (!p.ev) return;
-    p.ev.status = status === null ? null : statusName(status);
-    p.ev.response_frame = responseFrame;
-    this.scan.emit({ sec: p.stamp.sec, ns: p.stamp.ns, seq: p.seq, ev: p.ev });
-    if (p.cmd === Cmd.CREATE && p.deleteOnClose && status === 0 && p.file) {
-      const del = { ...p.ev, action: 'delete' as Action, access: [...p.ev.access] };
-      this.scan.emit({ sec: p.stamp.sec, ns: p.stamp.ns, seq: p.seq, ev: del });
-    }
+    complete(this.scan, p, h.status, at.frame);
   }
 
   private track(h: Smb2Header, at: Packet, p: Omit<Pending, 'cmd' | 'stamp' | 'seq'>): void {
-    const key = (h.messageIdHi >>> 0) * 0x100000000 + (h.messageIdLo >>> 0);
-    if (this.pending.size >= MAX_PENDING) {
-      const [oldKey, old] = this.pending.entries().next().value as [number, Pending];
-      this.pending.delete(oldKey);
-      this.finish(old, null, null);
-      this.scan.anomaly('unanswered_requests_evicted');
-    }
-    const prior = this.pending.get(key);
-    if (prior) this.finish(prior, null, null); // a reused MessageId: the first request got no answer
-    this.pending.set(key, { ...p, cmd: h.command, stamp: stampOf(at), seq: this.scan.seq++ });
+    this.pending.add(messageKey(h), { ...p, cmd: h.command, stamp: stampOf(at), seq: this.scan.seq++ });
   }
 
   private tree(session: Session, treeId: number): Tree {

@@ -1,0 +1,247 @@
+import * as fs from 'fs';
+import * as zlib from 'zlib';
+import { CaptureParser, newInfo } from './framed';
+import { CaptureError, CaptureInfo, PacketSink } from './packet';
+import { isPcapMagic, PcapParser } from './pcap';
+import { BT_SHB, PcapngParser } from './pcapng';
+
+export type CaptureFormat = 'pcap' | 'pcapng' | 'gzip';
+
+/**
+ * Read size. Large enough that per-read overhead (a syscall, a promise) vanishes, small enough that
+ * two buffers stay well inside the memory budget; measured by scripts/bench-reader.ts.
+ */
+export const DEFAULT_CHUNK = 4 << 20;
+const GUNZIP_CHUNK = 1 << 20;
+
+export interface ReadOptions {
+  /** bytes per read (default DEFAULT_CHUNK) */
+  chunkSize?: number;
+}
+
+/** Format from a file's first bytes (4 suffice; 12 let a pcapng header be checked more strictly). */
+export function sniffCaptureFormat(firstBytes: Buffer): CaptureFormat | null {
+  if (firstBytes.length >= 2 && firstBytes[0] === 0x1f && firstBytes[1] === 0x8b) return 'gzip';
+  if (firstBytes.length < 4) return null;
+  const magic = firstBytes.readUInt32LE(0);
+  if (isPcapMagic(magic)) return 'pcap';
+  if (magic === BT_SHB) {
+    if (firstBytes.length < 12) return 'pcapng';
+    const bom = firstBytes.readUInt32LE(8);
+    return bom === 0x1a2b3c4d || bom === 0x4d3c2b1a ? 'pcapng' : null;
+  }
+  return null;
+}
+
+/**
+ * A parser for pcap or pcapng chosen from the first bytes pushed into it; throws CaptureError from
+ * push() when they are neither. `gzip` only marks the info and the error messages.
+ */
+export function createCaptureParser(sink: PacketSink, gzip = false): CaptureParser {
+  return new SniffingParser(sink, gzip);
+}
+
+/** Synchronous whole-buffer parse (tests, small inputs). Gzip is inflated in memory. */
+export function parseCaptureBuffer(buf: Buffer, sink: PacketSink): CaptureInfo {
+  const format = sniffCaptureFormat(buf);
+  if (format === null) throw notCapture(buf, buf.length, false);
+  if (format !== 'gzip') {
+    const parser = createCaptureParser(sink);
+    parser.push(buf);
+    return parser.end();
+  }
+  const parser = createCaptureParser(sink, true);
+  const { data, error } = gunzipPartial(buf);
+  parser.push(data);
+  if (error !== null) gzipFailure(parser, error);
+  return parser.end();
+}
+
+/**
+ * Streams a capture file through `sink`. Resolves with the file's facts; rejects only with
+ * CaptureError (not a capture, unreadable) or with whatever the sink itself throws.
+ */
+export async function readCapture(path: string, sink: PacketSink, options: ReadOptions = {}): Promise<CaptureInfo> {
+  const chunkSize = Math.max(4096, options.chunkSize ?? DEFAULT_CHUNK);
+  const fh = await fs.promises.open(path, 'r').catch((err: unknown) => {
+    throw ioError(err);
+  });
+  try {
+    const first = Buffer.allocUnsafe(chunkSize);
+    const n = await readAt(fh, first, 0);
+    if (n === 0) throw new CaptureError('empty file');
+    const format = sniffCaptureFormat(first.subarray(0, n));
+    if (format === null) throw notCapture(first, n, false);
+    if (format === 'gzip') return await readGzip(fh, sink, chunkSize);
+    return await readPlain(fh, createCaptureParser(sink), first, n, chunkSize);
+  } finally {
+    await fh.close().catch(() => undefined);
+  }
+}
+
+/**
+ * Double buffering: the next chunk is read (on the libuv thread pool) while this one is parsed,
+ * so the copy out of the page cache overlaps the parse. One promise per chunk, none per packet.
+ */
+async function readPlain(fh: fs.promises.FileHandle, parser: CaptureParser, first: Buffer, n: number, chunkSize: number): Promise<CaptureInfo> {
+  let cur: Buffer = first;
+  let curLen = n;
+  let spare: Buffer = Buffer.allocUnsafe(chunkSize);
+  let pos = n;
+  while (curLen > 0) {
+    const pending = readAt(fh, spare, pos);
+    let more: boolean;
+    try {
+      more = parser.push(cur.subarray(0, curLen));
+    } catch (err) {
+      await pending.catch(() => undefined);
+      throw err;
+    }
+    const got = await pending;
+    if (!more) break;
+    pos += got;
+    [cur, spare] = [spare, cur];
+    curLen = got;
+  }
+  return parser.end();
+}
+
+async function readGzip(fh: fs.promises.FileHandle, sink: PacketSink, chunkSize: number): Promise<CaptureInfo> {
+  const parser = createCaptureParser(sink, true);
+  const src = fh.createReadStream({ start: 0, highWaterMark: chunkSize, autoClose: false });
+  const gunzip = zlib.createGunzip({ chunkSize: GUNZIP_CHUNK });
+  src.on('error', (err) => gunzip.destroy(ioError(err)));
+  src.pipe(gunzip);
+  try {
+    for await (const chunk of gunzip) {
+      if (!parser.push(chunk as Buffer)) break;
+    }
+  } catch (err) {
+    if (!isZlibError(err)) throw err;
+    gzipFailure(parser, err);
+  } finally {
+    src.unpipe(gunzip);
+    src.destroy();
+    gunzip.destroy();
+  }
+  return parser.end();
+}
+
+/** Corrupt or cut-off gzip: an anomaly once the capture has started, else the file is unreadable. */
+function gzipFailure(parser: CaptureParser, err: Error & { code?: string }): void {
+  const truncated = err.code === 'Z_BUF_ERROR' || /unexpected end/i.test(err.message);
+  if (!parser.started) {
+    throw new CaptureError(truncated ? 'truncated gzip file' : `corrupt gzip data (${err.message})`);
+  }
+  parser.abort(truncated ? 'gzip_truncated' : 'gzip_corrupt');
+}
+
+function isZlibError(err: unknown): err is Error & { code?: string } {
+  const code: unknown = err instanceof Error ? (err as NodeJS.ErrnoException).code : undefined;
+  return typeof code === 'string' && code.startsWith('Z_');
+}
+
+/** gunzipSync, keeping what could be inflated before a truncation or corruption. */
+function gunzipPartial(buf: Buffer): { data: Buffer; error: (Error & { code?: string }) | null } {
+  try {
+    return { data: zlib.gunzipSync(buf), error: null };
+  } catch (err) {
+    const error = err as Error & { code?: string };
+    try {
+      return { data: zlib.gunzipSync(buf, { finishFlush: zlib.constants.Z_SYNC_FLUSH }), error };
+    } catch {
+      return { data: Buffer.alloc(0), error };
+    }
+  }
+}
+
+async function readAt(fh: fs.promises.FileHandle, buf: Buffer, pos: number): Promise<number> {
+  try {
+    const { bytesRead } = await fh.read(buf, 0, buf.length, pos);
+    return bytesRead;
+  } catch (err) {
+    throw ioError(err);
+  }
+}
+
+const IO_REASONS: Record<string, string> = {
+  ENOENT: 'no such file or directory',
+  EACCES: 'permission denied',
+  EPERM: 'operation not permitted',
+  EISDIR: 'is a directory',
+  ENOTDIR: 'a path component is not a directory',
+  EIO: 'input/output error',
+  EMFILE: 'too many open files',
+  ELOOP: 'too many symbolic links',
+  ENAMETOOLONG: 'file name too long',
+};
+
+/** An fs error as a one-line CaptureError with the reason but not Node's stack or path echo. */
+export function ioError(err: unknown): CaptureError {
+  if (err instanceof CaptureError) return err;
+  const e = err as NodeJS.ErrnoException;
+  const code = typeof e?.code === 'string' ? e.code : '';
+  const reason = IO_REASONS[code] ?? (String(e?.message ?? err).split(',')[0].replace(/^E[A-Z]+: /, '') || 'read failed');
+  return new CaptureError(`cannot read file: ${reason}${code ? ` (${code})` : ''}`);
+}
+
+function notCapture(buf: Buffer, n: number, gzip: boolean): CaptureError {
+  if (n === 0) return new CaptureError(gzip ? 'gzip content is empty' : 'empty file');
+  const what = gzip ? 'gzip content is not a pcap/pcapng file' : 'not a pcap/pcapng file';
+  if (n < 4) return new CaptureError(`${what} (only ${n} byte${n === 1 ? '' : 's'})`);
+  const hex = Array.from(buf.subarray(0, 4), (b) => b.toString(16).padStart(2, '0')).join(' ');
+  return new CaptureError(`${what} (starts with ${hex})`);
+}
+
+/** Holds the first 4 bytes, picks the parser they name, then forwards everything to it. */
+class SniffingParser implements CaptureParser {
+  private inner: CaptureParser | null = null;
+  private readonly head = Buffer.alloc(4);
+  private headLen = 0;
+  private readonly pending: CaptureInfo;
+
+  constructor(
+    private readonly sink: PacketSink,
+    private readonly gzip: boolean,
+  ) {
+    this.pending = newInfo('pcap');
+    this.pending.gzip = gzip;
+  }
+
+  get info(): CaptureInfo {
+    return this.inner === null ? this.pending : this.inner.info;
+  }
+
+  get started(): boolean {
+    return this.inner !== null && this.inner.started;
+  }
+
+  push(chunk: Buffer): boolean {
+    if (this.inner !== null) return this.inner.push(chunk);
+    const take = Math.min(4 - this.headLen, chunk.length);
+    chunk.copy(this.head, this.headLen, 0, take);
+    this.headLen += take;
+    if (this.headLen < 4) return true;
+    this.inner = this.choose();
+    this.inner.push(this.head);
+    return this.inner.push(chunk.subarray(take));
+  }
+
+  abort(kind: string): void {
+    this.inner?.abort(kind);
+  }
+
+  end(): CaptureInfo {
+    if (this.inner === null) throw notCapture(this.head, this.headLen, this.gzip);
+    return this.inner.end();
+  }
+
+  private choose(): CaptureParser {
+    const format = sniffCaptureFormat(this.head);
+    if (format === 'gzip') throw new CaptureError('gzip content is itself gzip (nested gzip is not supported)');
+    if (format === null) throw notCapture(this.head, 4, this.gzip);
+    const parser = format === 'pcap' ? new PcapParser(this.sink) : new PcapngParser(this.sink);
+    parser.info.gzip = this.gzip;
+    return parser;
+  }
+}

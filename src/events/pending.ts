@@ -1,0 +1,72 @@
+/**
+ * Requests waiting for their response, per connection, keyed by message id (SMB2 MessageId,
+ * SMB1 PID+MID). Bounded: the oldest unanswered request is reported (status null) when full.
+ */
+import type { Action, SmbEvent } from './event';
+import type { ScanState } from './smb2';
+import { OpenFile, Session, Stamp, Transfer } from './state';
+import { statusName } from '../smb/names';
+
+export interface Pending {
+  cmd: number;
+  stamp: Stamp;
+  seq: number;
+  session: Session;
+  /** the event this request makes; it is emitted with the response's status */
+  ev?: SmbEvent;
+  file?: OpenFile;
+  /** READ/WRITE: the handle's running total that this answer belongs to */
+  transfer?: Transfer;
+  /** an open that deletes (FILE_DELETE_ON_CLOSE): on success a delete event follows the create */
+  alsoDelete?: boolean;
+}
+
+const MAX_PENDING = 4096;
+
+/** the response (or its absence: status null) completes a request */
+export function complete(scan: ScanState, p: Pending, status: number | null, responseFrame: number | null): void {
+  const t = p.transfer;
+  if (t) {
+    if (t.responseFrame === null) t.responseFrame = responseFrame;
+    if (status !== null && (t.status === null || (t.status !== 0 && status === 0))) t.status = status;
+  }
+  if (!p.ev) return;
+  p.ev.status = status === null ? null : statusName(status);
+  p.ev.response_frame = responseFrame;
+  scan.emit({ sec: p.stamp.sec, ns: p.stamp.ns, seq: p.seq, ev: p.ev });
+  if (p.alsoDelete && status === 0) {
+    const del: SmbEvent = { ...p.ev, action: 'delete' as Action, access: [...p.ev.access] };
+    scan.emit({ sec: p.stamp.sec, ns: p.stamp.ns, seq: p.seq, ev: del });
+  }
+}
+
+export class PendingTable {
+  private readonly map = new Map<number, Pending>();
+
+  constructor(private readonly scan: ScanState) {}
+
+  add(key: number, p: Pending): void {
+    if (this.map.size >= MAX_PENDING) {
+      const [oldKey, old] = this.map.entries().next().value as [number, Pending];
+      this.map.delete(oldKey);
+      complete(this.scan, old, null, null);
+      this.scan.anomaly('unanswered_requests_evicted');
+    }
+    const prior = this.map.get(key);
+    if (prior) complete(this.scan, prior, null, null); // a reused id: the first request got no answer
+    this.map.set(key, p);
+  }
+
+  take(key: number, cmd: number): Pending | undefined {
+    const p = this.map.get(key);
+    if (!p || p.cmd !== cmd) return undefined;
+    this.map.delete(key);
+    return p;
+  }
+
+  /** the connection ended: what is left never got an answer */
+  drain(): void {
+    for (const p of this.map.values()) complete(this.scan, p, null, null);
+    this.map.clear();
+  }
+}

@@ -1,0 +1,224 @@
+import Table from 'cli-table3';
+import { SmbEvent, Severity } from '../events/event';
+import { forTerminal } from './sanitize';
+import { WrapMode, displayWidth, wrapText } from './width';
+
+export interface TableOptions {
+  /** ANSI colours for the severity; false means not a single escape sequence in the output */
+  color: boolean;
+  /** terminal width the whole table must fit in (borders included) */
+  columns: number;
+}
+
+export const DEFAULT_COLUMNS = 120;
+export const NO_EVENTS = 'no SMB events';
+export const TABLE_HEAD = ['time', 'client → server', 'user', 'action', 'target', 'status', 'flags'] as const;
+
+interface ColumnSpec {
+  /** wire strings wrap anywhere (every character is evidence), our own texts at spaces */
+  wrap: WrapMode;
+  /** shrunk below this only when every column is already at its soft minimum */
+  soft: number;
+  /** never shrunk below this; the table overflows a terminal narrower than the sum */
+  hard: number;
+}
+
+// Same order as TABLE_HEAD. Soft minimums: time splits into date / time of day (15), an IPv4
+// client → server pair into two lines (16), the target keeps the most room as it is what a
+// responder reads first. They add up to 97, which fits the 98 columns of content that a
+// 120-column terminal leaves after the 22 columns of borders and padding. The hard minimums
+// (48 + 22) make 70 columns the narrowest terminal the table fits in.
+const COLUMNS: readonly ColumnSpec[] = [
+  { wrap: 'word', soft: 15, hard: 8 },
+  { wrap: 'word', soft: 16, hard: 8 },
+  { wrap: 'char', soft: 12, hard: 6 },
+  { wrap: 'word', soft: 8, hard: 6 },
+  { wrap: 'char', soft: 24, hard: 8 },
+  { wrap: 'word', soft: 10, hard: 6 },
+  { wrap: 'word', soft: 12, hard: 6 },
+];
+const FLAGS_COLUMN = 6;
+const PADDING = 1; // each side of every cell
+const SEVERITY_SGR: Partial<Record<Severity, string>> = {
+  high: '\x1b[31m',
+  medium: '\x1b[33m',
+  low: '\x1b[36m',
+};
+const SGR_DEFAULT_FG = '\x1b[39m';
+
+/**
+ * Rows per cli-table3 table. cli-table3 lays out a whole table at once: from about 100 000 rows
+ * its `push.apply` overflows the stack, and it slows down more than linearly well before that.
+ * So the rows are drawn in blocks with the same column widths and stitched together; the
+ * result is the same text as one big table.
+ */
+export const BLOCK_ROWS = 500;
+
+/** The events as a bordered table fitted to `columns`, or a one-line note when there are none. */
+export function renderTable(events: readonly SmbEvent[], opts: TableOptions): string {
+  return [...tableChunks(events, opts)].join('').slice(0, -1);
+}
+
+/**
+ * The same text as renderTable plus a final newline, in pieces of at most `blockRows` events,
+ * so that a long table can be written (and abandoned on EPIPE) as it is drawn.
+ */
+export function* tableChunks(
+  events: readonly SmbEvent[],
+  opts: TableOptions,
+  blockRows = BLOCK_ROWS,
+): Generator<string> {
+  if (events.length === 0) {
+    yield NO_EVENTS + '\n';
+    return;
+  }
+  const rows = events.map(eventCells);
+  const widths = fitWidths(naturalWidths([[...TABLE_HEAD], ...rows]), usableColumns(opts.columns));
+  const step = Math.max(1, Math.floor(blockRows));
+  for (let start = 0; start < rows.length; start += step) {
+    const end = Math.min(rows.length, start + step);
+    const table = newTable(widths, start === 0);
+    for (let r = start; r < end; r++) {
+      const colour = opts.color ? SEVERITY_SGR[events[r].severity] : undefined;
+      table.push(rows[r].map((text, i) => wrapCell(text, widths, i, i === FLAGS_COLUMN ? colour : undefined)));
+    }
+    yield stitch(table.toString(), widths, start > 0, end < rows.length) + '\n';
+  }
+}
+
+function newTable(widths: readonly number[], withHead: boolean): Table.Table {
+  return new Table({
+    head: withHead ? TABLE_HEAD.map((text, i) => wrapCell(text, widths, i)) : [],
+    colWidths: widths.map((w) => w + 2 * PADDING),
+    // Cells arrive wrapped (see width.ts); cli-table3's wrapping would corrupt emoji and CJK.
+    wordWrap: false,
+    // cli-table3 colours the head red and the borders grey by default, even off a TTY.
+    style: { head: [], border: [], 'padding-left': PADDING, 'padding-right': PADDING },
+  });
+}
+
+/** Joins one block to its neighbours: no top border after the first, a row separator instead of the bottom border. */
+function stitch(block: string, widths: readonly number[], hasBefore: boolean, hasAfter: boolean): string {
+  let text = hasBefore ? block.slice(block.indexOf('\n') + 1) : block;
+  if (hasAfter) {
+    const separator = '├' + widths.map((w) => '─'.repeat(w + 2 * PADDING)).join('┼') + '┤';
+    text = text.slice(0, text.lastIndexOf('\n') + 1) + separator;
+  }
+  return text;
+}
+
+/** The seven cell texts of one event, sanitised, before wrapping. */
+export function eventCells(e: SmbEvent): string[] {
+  return [
+    formatTime(e.ts),
+    formatEndpoints(e),
+    formatUser(e),
+    formatAction(e),
+    formatTarget(e),
+    formatStatus(e.status),
+    forTerminal([e.severity, ...e.flags].join(' ')),
+  ];
+}
+
+/**
+ * `2023-06-30T12:49:11.369218123Z` → `2023-06-30 12:49:11.369218`: microseconds are enough to
+ * tell events apart on screen; truncated, not rounded, so the second never changes. The full
+ * value is in CSV and JSON.
+ */
+export function formatTime(ts: string): string {
+  const m = /^(\d{4}-\d{2}-\d{2})T(\d{2}:\d{2}:\d{2})(?:\.(\d+))?Z$/.exec(ts);
+  if (m === null) return forTerminal(ts);
+  return `${m[1]} ${m[2]}${m[3] === undefined ? '' : '.' + m[3].slice(0, 6)}`;
+}
+
+/** `client:port → server`; the server port only when it is not 445, as SMB is found on any port. */
+function formatEndpoints(e: SmbEvent): string {
+  const client = `${hostForPort(e.src_ip)}:${e.src_port}`;
+  const server = e.dst_port === 445 ? forTerminal(e.dst_ip) : `${hostForPort(e.dst_ip)}:${e.dst_port}`;
+  return `${client} → ${server}`;
+}
+
+function hostForPort(ip: string): string {
+  return ip.includes(':') ? `[${forTerminal(ip)}]` : forTerminal(ip);
+}
+
+function formatUser(e: SmbEvent): string {
+  if (e.user === null) return '';
+  return e.domain ? `${forTerminal(e.domain)}\\${forTerminal(e.user)}` : forTerminal(e.user);
+}
+
+function formatAction(e: SmbEvent): string {
+  return e.bytes === null ? e.action : `${e.action} ${e.bytes} B`;
+}
+
+/** `\\server\share\path`, and a rename's new name on its own line after an arrow. */
+function formatTarget(e: SmbEvent): string {
+  const share = e.share === null ? '' : forTerminal(e.share);
+  const path = e.path ? forTerminal(e.path) : '';
+  let target = share !== '' && path !== '' ? `${share}\\${path}` : share + path;
+  if (e.new_path !== null) target += `\n→ ${forTerminal(e.new_path)}`;
+  return target;
+}
+
+/** `STATUS_ACCESS_DENIED` → `ACCESS_DENIED`: the prefix is on every name and costs width. */
+function formatStatus(status: string | null): string {
+  if (status === null) return 'no response';
+  return forTerminal(status.startsWith('STATUS_') ? status.slice('STATUS_'.length) : status);
+}
+
+function wrapCell(text: string, widths: readonly number[], column: number, sgr?: string): string {
+  const lines = wrapText(text, widths[column], COLUMNS[column].wrap);
+  // Colour per line so that every line cli-table3 draws opens and closes its own colour.
+  return (sgr === undefined ? lines : lines.map((l) => sgr + l + SGR_DEFAULT_FG)).join('\n');
+}
+
+function usableColumns(columns: number): number {
+  const total = Number.isFinite(columns) && columns > 0 ? Math.floor(columns) : DEFAULT_COLUMNS;
+  const borders = COLUMNS.length + 1;
+  return total - borders - 2 * PADDING * COLUMNS.length;
+}
+
+/** Widest line (at forced breaks only) of each column over all rows. */
+function naturalWidths(rows: readonly string[][]): number[] {
+  const widths = COLUMNS.map(() => 1);
+  for (const row of rows) {
+    row.forEach((text, i) => {
+      for (const line of text.split('\n')) widths[i] = Math.max(widths[i], displayWidth(line));
+    });
+  }
+  return widths;
+}
+
+/**
+ * Content widths that add up to at most `budget`: the widest column gives up a column at a
+ * time, first down to the soft minimums, then down to the hard ones. Narrow columns keep
+ * their natural width, so short values never wrap just because a path is long.
+ */
+export function fitWidths(natural: readonly number[], budget: number): number[] {
+  const widths = [...natural];
+  shrink(widths, budget, COLUMNS.map((c) => c.soft));
+  shrink(widths, budget, COLUMNS.map((c) => c.hard));
+  return widths;
+}
+
+function shrink(widths: number[], budget: number, floors: readonly number[]): void {
+  let excess = widths.reduce((a, b) => a + b, 0) - budget;
+  while (excess > 0) {
+    let widest = -1;
+    widths.forEach((w, i) => {
+      if (w > floors[i] && (widest < 0 || w > widths[widest])) widest = i;
+    });
+    if (widest < 0) return;
+    // Jump straight to the next-widest level (or the floor, or the budget) instead of
+    // decrementing one by one: a 32 KB path name must not cost 32 K passes.
+    const next = Math.max(floors[widest], nextLevel(widths, floors, widest), widths[widest] - excess);
+    const step = Math.max(1, widths[widest] - next);
+    widths[widest] -= step;
+    excess -= step;
+  }
+}
+
+/** Width of the widest other column that can still shrink (0 when none). */
+function nextLevel(widths: readonly number[], floors: readonly number[], except: number): number {
+  return widths.reduce((m, w, i) => (i !== except && w > floors[i] ? Math.max(m, w) : m), 0);
+}

@@ -1,0 +1,109 @@
+/**
+ * Display width and wrapping for table cells.
+ *
+ * Why not cli-table3's own `wordWrap`: its character wrap slices by UTF-16 length, which cuts
+ * emoji in half (lone surrogates, printed as U+FFFD) and lets CJK text overflow so that it gets
+ * truncated with `…` — a forensic table must neither corrupt nor hide a file name. So cells are
+ * wrapped here, by grapheme cluster, and cli-table3 only draws them.
+ *
+ * cli-table3 pads and truncates by its own measure (string-width 4). The width computed here is
+ * never smaller than that measure for any grapheme, so a line wrapped to N columns here is never
+ * truncated by cli-table3; at worst a few emoji sequences are counted wider than they look.
+ */
+
+const segmenter = new Intl.Segmenter(undefined, { granularity: 'grapheme' });
+const PRINTABLE_ASCII = /^[\x20-\x7e]*$/;
+const WIDE_EMOJI = /[\p{Extended_Pictographic}\p{Regional_Indicator}\p{Emoji_Modifier}]/u;
+
+/** Terminal columns taken by a string without control characters (sanitise first). */
+export function displayWidth(s: string): number {
+  if (PRINTABLE_ASCII.test(s)) return s.length;
+  let width = 0;
+  for (const ch of s) width += codePointWidth(ch);
+  return width;
+}
+
+function codePointWidth(ch: string): number {
+  const cp = ch.codePointAt(0) ?? 0;
+  if (cp <= 0x1f || (cp >= 0x7f && cp <= 0x9f)) return 0;
+  if (cp >= 0x300 && cp <= 0x36f) return 0; // combining diacritics join the previous letter
+  if (isFullwidth(cp) || WIDE_EMOJI.test(ch)) return 2;
+  return 1;
+}
+
+/** East Asian Wide/Fullwidth ranges, the same table string-width 4 (used by cli-table3) uses. */
+function isFullwidth(cp: number): boolean {
+  if (cp < 0x1100) return false;
+  return (
+    cp <= 0x115f ||
+    cp === 0x2329 ||
+    cp === 0x232a ||
+    (cp >= 0x2e80 && cp <= 0x3247 && cp !== 0x303f) ||
+    (cp >= 0x3250 && cp <= 0x4dbf) ||
+    (cp >= 0x4e00 && cp <= 0xa4c6) ||
+    (cp >= 0xa960 && cp <= 0xa97c) ||
+    (cp >= 0xac00 && cp <= 0xd7a3) ||
+    (cp >= 0xf900 && cp <= 0xfaff) ||
+    (cp >= 0xfe10 && cp <= 0xfe19) ||
+    (cp >= 0xfe30 && cp <= 0xfe6b) ||
+    (cp >= 0xff01 && cp <= 0xff60) ||
+    (cp >= 0xffe0 && cp <= 0xffe6) ||
+    (cp >= 0x1b000 && cp <= 0x1b001) ||
+    (cp >= 0x1f200 && cp <= 0x1f251) ||
+    (cp >= 0x20000 && cp <= 0x3fffd)
+  );
+}
+
+/**
+ * 'char' breaks anywhere between grapheme clusters and keeps every character (wire strings:
+ * a space in a file name is evidence). 'word' breaks at spaces, which it drops, and falls back
+ * to 'char' for a word longer than the width (our own short texts: time, status, flags).
+ * '\n' in the text is a forced break.
+ */
+export type WrapMode = 'char' | 'word';
+
+export function wrapText(text: string, width: number, mode: WrapMode): string[] {
+  const lines: string[] = [];
+  for (const paragraph of text.split('\n')) {
+    lines.push(...(mode === 'char' ? breakAnywhere(paragraph, width) : breakAtSpaces(paragraph, width)));
+  }
+  return lines;
+}
+
+function breakAnywhere(s: string, width: number): string[] {
+  if (displayWidth(s) <= width) return [s];
+  const lines: string[] = [];
+  let line = '';
+  let used = 0;
+  for (const { segment } of segmenter.segment(s)) {
+    const w = displayWidth(segment);
+    // A grapheme wider than the whole column still gets a line of its own: never dropped.
+    if (used + w > width && line !== '') {
+      lines.push(line);
+      line = '';
+      used = 0;
+    }
+    line += segment;
+    used += w;
+  }
+  lines.push(line);
+  return lines;
+}
+
+function breakAtSpaces(s: string, width: number): string[] {
+  const lines: string[] = [];
+  let line = '';
+  for (const word of s.split(' ').filter((w) => w !== '')) {
+    const joined = line === '' ? word : line + ' ' + word;
+    if (displayWidth(joined) <= width) {
+      line = joined;
+      continue;
+    }
+    if (line !== '') lines.push(line);
+    const pieces = breakAnywhere(word, width);
+    line = pieces.pop() ?? '';
+    lines.push(...pieces);
+  }
+  lines.push(line);
+  return lines;
+}

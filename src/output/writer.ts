@@ -1,0 +1,192 @@
+import { SmbEvent } from '../events/event';
+import { CSV_EOL, CSV_HEADER, toCsvRow } from './csv';
+import { toJsonLine } from './jsonl';
+import { TableOptions, tableChunks } from './table';
+
+export type OutputFormat = 'table' | 'csv' | 'jsonl';
+export const OUTPUT_FORMATS: readonly OutputFormat[] = ['table', 'csv', 'jsonl'];
+
+export interface EventWriter {
+  /**
+   * Queue one event. Returns false while the output is backed up (like a Node stream); a
+   * caller that can pause should then `await drained()`. Ignoring it is safe: the events
+   * wait in memory.
+   */
+  write(e: SmbEvent): boolean;
+  /** Resolves when the output has taken what it was given (at once when nothing is waiting). */
+  drained(): Promise<void>;
+  /**
+   * Write everything still buffered (the whole table for `table`) and wait until the stream
+   * has accepted it. Does not end `out` (process.stdout must stay open; a file stream is the
+   * caller's to end). Rejects with the stream's error, except EPIPE.
+   */
+  end(): Promise<void>;
+  /**
+   * True once the reader went away (EPIPE, as in `smbtrail x.pcap | head`): later events are
+   * dropped quietly and the caller may stop scanning early. Not an error.
+   */
+  readonly closed: boolean;
+}
+
+/** Strings are collected up to this many UTF-16 units before one write to the stream. */
+export const FLUSH_CHARS = 64 * 1024;
+
+/** CSV and JSON lines stream out as events arrive; the table needs all rows for its widths. */
+export function createEventWriter(
+  format: OutputFormat,
+  out: NodeJS.WritableStream,
+  opts: TableOptions,
+): EventWriter {
+  const sink = new BufferedSink(out);
+  switch (format) {
+    case 'table':
+      return tableWriter(sink, opts);
+    case 'csv':
+      sink.push(CSV_HEADER + CSV_EOL);
+      return lineWriter(sink, (e) => toCsvRow(e) + CSV_EOL);
+    case 'jsonl':
+      return lineWriter(sink, (e) => toJsonLine(e) + '\n');
+    default:
+      throw new Error(`unknown output format: ${String(format)}`);
+  }
+}
+
+function lineWriter(sink: BufferedSink, format: (e: SmbEvent) => string): EventWriter {
+  let ended = false;
+  return {
+    write(e) {
+      if (ended) throw new Error('event written after end()');
+      return sink.push(format(e));
+    },
+    drained: () => sink.drained(),
+    end() {
+      ended = true;
+      return sink.finish();
+    },
+    get closed() {
+      return sink.closed;
+    },
+  };
+}
+
+function tableWriter(sink: BufferedSink, opts: TableOptions): EventWriter {
+  const events: SmbEvent[] = [];
+  let ended = false;
+  return {
+    write(e) {
+      if (ended) throw new Error('event written after end()');
+      events.push(e);
+      return true;
+    },
+    drained: () => Promise.resolve(),
+    async end() {
+      ended = true;
+      // Block by block, so a huge table neither sits in memory twice nor keeps being drawn
+      // for a reader that has gone (`| head`).
+      for (const chunk of tableChunks(events, opts)) {
+        if (sink.stopped) break;
+        sink.push(chunk);
+        await sink.drained();
+      }
+      return sink.finish();
+    },
+    get closed() {
+      return sink.closed;
+    },
+  };
+}
+
+/**
+ * Joins small strings into large writes (one write per line would cost a syscall per event on
+ * a synchronous stdout) and honours backpressure: after the stream returns false nothing more
+ * is written to it until 'drain'; text keeps collecting here meanwhile.
+ */
+class BufferedSink {
+  private parts: string[] = [];
+  private size = 0;
+  /** set while the stream has said "enough" and we wait for its 'drain' */
+  private pendingDrain: Promise<void> | null = null;
+  /** no more output possible (reader gone, error or stream closed) */
+  stopped = false;
+  private failure: Error | null = null;
+  /** settles when the stream has handled the last chunk given to it */
+  private lastWrite: Promise<void> = Promise.resolve();
+  private readonly stoppedSignal: Promise<void>;
+  private stop!: () => void;
+  closed = false;
+
+  constructor(private readonly out: NodeJS.WritableStream) {
+    this.stoppedSignal = new Promise((resolve) => (this.stop = resolve));
+    // Without an 'error' listener an EPIPE on stdout is an uncaught exception with a stack trace.
+    out.on('error', (err: Error) => this.onStreamError(err));
+    out.on('close', () => this.onStreamClose());
+  }
+
+  push(text: string): boolean {
+    if (this.stopped) return true;
+    this.parts.push(text);
+    this.size += text.length;
+    if (this.size >= FLUSH_CHARS) this.flush();
+    return this.pendingDrain === null;
+  }
+
+  async drained(): Promise<void> {
+    // A flush right after a drain can start a new wait, hence the loop.
+    while (this.pendingDrain !== null) await this.pendingDrain;
+  }
+
+  async finish(): Promise<void> {
+    await this.drained();
+    this.flush();
+    await Promise.race([this.lastWrite, this.stoppedSignal]);
+    if (this.failure !== null) throw this.failure;
+  }
+
+  private flush(): void {
+    if (this.pendingDrain !== null || this.stopped || this.size === 0) return;
+    const chunk = this.parts.join('');
+    this.parts = [];
+    this.size = 0;
+    let accepted = true;
+    // Errors come through the 'error' listener; the callback only tells us the chunk is done.
+    this.lastWrite = new Promise((resolve) => {
+      accepted = this.out.write(chunk, () => resolve());
+    });
+    if (!accepted) this.waitForDrain();
+  }
+
+  private waitForDrain(): void {
+    this.pendingDrain = this.drainOrStop().then(() => {
+      this.pendingDrain = null;
+      if (this.size >= FLUSH_CHARS) this.flush();
+    });
+  }
+
+  private drainOrStop(): Promise<void> {
+    return Promise.race([
+      new Promise<void>((resolve) => this.out.once('drain', () => resolve())),
+      this.stoppedSignal,
+    ]);
+  }
+
+  private onStreamError(err: Error): void {
+    if (this.stopped) return;
+    if ((err as NodeJS.ErrnoException).code === 'EPIPE') this.closed = true;
+    else this.failure = err;
+    this.halt();
+  }
+
+  private onStreamClose(): void {
+    if (this.stopped) return;
+    // A stream closed under us with text still to come lost events: say so, do not hang.
+    if (this.size > 0 || this.pendingDrain !== null) this.failure = new Error('output closed before all events were written');
+    this.halt();
+  }
+
+  private halt(): void {
+    this.stopped = true;
+    this.parts = [];
+    this.size = 0;
+    this.stop();
+  }
+}
