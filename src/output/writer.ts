@@ -102,18 +102,19 @@ function tableWriter(sink: BufferedSink, opts: TableOptions): EventWriter {
  * is written to it until 'drain'; text keeps collecting here meanwhile.
  */
 class BufferedSink {
+  /** the reader went away (EPIPE) */
+  closed = false;
+  /** no more output possible: reader gone, stream error or stream closed */
+  stopped = false;
   private parts: string[] = [];
   private size = 0;
   /** set while the stream has said "enough" and we wait for its 'drain' */
   private pendingDrain: Promise<void> | null = null;
-  /** no more output possible (reader gone, error or stream closed) */
-  stopped = false;
   private failure: Error | null = null;
   /** settles when the stream has handled the last chunk given to it */
   private lastWrite: Promise<void> = Promise.resolve();
   private readonly stoppedSignal: Promise<void>;
   private stop!: () => void;
-  closed = false;
 
   constructor(private readonly out: NodeJS.WritableStream) {
     this.stoppedSignal = new Promise((resolve) => (this.stop = resolve));
@@ -179,7 +180,9 @@ class BufferedSink {
   private onStreamClose(): void {
     if (this.stopped) return;
     // A stream closed under us with text still to come lost events: say so, do not hang.
-    if (this.size > 0 || this.pendingDrain !== null) this.failure = new Error('output closed before all events were written');
+    if (this.size > 0 || this.pendingDrain !== null) {
+      this.failure = new Error('output closed before all events were written');
+    }
     this.halt();
   }
 

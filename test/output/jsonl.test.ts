@@ -1,0 +1,77 @@
+import { describe, expect, it } from 'vitest';
+import { EVENT_FIELDS } from '../../src/events/event';
+import { toJsonLine } from '../../src/output/jsonl';
+import { HOSTILE, UNICODE, hostileEvent, makeEvent } from './fixtures';
+
+// What must never appear raw in a JSON line (JSON escaping turns all of it into \uXXXX).
+const RAW_UNSAFE = /[\x00-\x1f\x7f-\x9f\u061c\u200b\u200e\u200f\u2028\u2029\u202a-\u202e\u2060-\u206f\ufeff]/;
+
+describe('toJsonLine', () => {
+  it('writes keys in EVENT_FIELDS order', () => {
+    expect(Object.keys(JSON.parse(toJsonLine(makeEvent())))).toEqual([...EVENT_FIELDS]);
+  });
+
+  it('gives exactly this line for a plain event', () => {
+    const line = toJsonLine(makeEvent({ response_frame: null, status: null, bytes: 4096, access: [] }));
+    expect(line).toBe(
+      '{"ts":"2023-06-30T12:49:11.369218Z","capture":"captures/psexec.pcap","frame":42,' +
+        '"response_frame":null,"src_ip":"10.0.0.5","src_port":49722,"dst_ip":"10.0.0.12",' +
+        '"dst_port":445,"smb_dialect":"3.1.1","session_id":"0x0000100000000009",' +
+        '"user":"administrator","domain":"CORP","workstation":"WS01","action":"create",' +
+        '"share":"\\\\\\\\10.0.0.12\\\\ADMIN$","share_type":"disk","tree_id":"0x00000005",' +
+        '"path":"PSEXESVC.exe","new_path":null,"status":null,"disposition":"FILE_OVERWRITE_IF",' +
+        '"access":[],"bytes":4096,"flags":["ADMIN_SHARE","PSEXESVC","EXECUTABLE_WRITE"],' +
+        '"attack":["T1021.002","T1570","T1569.002"],"severity":"high"}',
+    );
+  });
+
+  it('round-trips hostile strings exactly', () => {
+    const e = hostileEvent();
+    expect(JSON.parse(toJsonLine(e))).toEqual(e);
+    for (const s of Object.values(HOSTILE)) {
+      expect(JSON.parse(toJsonLine(makeEvent({ path: s }))).path).toBe(s);
+    }
+  });
+
+  it('keeps legitimate unicode as is, unescaped', () => {
+    for (const s of Object.values(UNICODE)) {
+      const line = toJsonLine(makeEvent({ user: s }));
+      expect(line).toContain(`"user":"${s}"`);
+      expect(JSON.parse(line).user).toBe(s);
+    }
+  });
+
+  it('leaves no raw control, bidi or line-separator character in the line', () => {
+    const line = toJsonLine(hostileEvent());
+    expect(RAW_UNSAFE.test(line)).toBe(false);
+    expect(toJsonLine(makeEvent({ path: HOSTILE.lineSep }))).toContain('"path":"x\\u2028y\\u2029z"');
+    expect(toJsonLine(makeEvent({ path: HOSTILE.bidi }))).toContain('"path":"invoice\\u202egpj.exe"');
+    expect(toJsonLine(makeEvent({ path: HOSTILE.c1 }))).toContain('"path":"csi\\u009b31m"');
+    expect(toJsonLine(makeEvent({ path: HOSTILE.sgr }))).toContain('"path":"\\u001b[31mred\\u001b[0m"');
+    expect(toJsonLine(makeEvent({ path: HOSTILE.loneSurrogate }))).toContain('"path":"bad\\ud800name"');
+  });
+
+  it('is one line whatever the content', () => {
+    const line = toJsonLine(hostileEvent());
+    expect(line.split(/\r\n|\r|\n|\u2028|\u2029|\u0085/)).toHaveLength(1);
+  });
+
+  it('writes nulls as null and lists as arrays', () => {
+    const parsed = JSON.parse(
+      toJsonLine(makeEvent({ user: null, domain: null, share: null, access: [], flags: ['IPC_SHARE'] })),
+    );
+    expect(parsed.user).toBeNull();
+    expect(parsed.domain).toBeNull();
+    expect(parsed.share).toBeNull();
+    expect(parsed.access).toEqual([]);
+    expect(parsed.flags).toEqual(['IPC_SHARE']);
+  });
+
+  it('keeps every key when a producer leaves a field undefined', () => {
+    const e = makeEvent();
+    delete (e as Partial<typeof e>).disposition;
+    const parsed = JSON.parse(toJsonLine(e));
+    expect(Object.keys(parsed)).toEqual([...EVENT_FIELDS]);
+    expect(parsed.disposition).toBeNull();
+  });
+});
