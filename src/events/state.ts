@@ -67,24 +67,27 @@ export class SessionTable {
 
   get size(): number { return this.count; }
 
-  find(serverIp: string, id: string): Session | undefined {
-    const s = this.byKey.get(`${serverIp}|${id}`);
-    if (s) return s;
+  /** `scope` is the server address (SMB2 sessions span its connections) or a connection (SMB1 UIDs) */
+  find(scope: string, id: string, borrow = true): Session | undefined {
+    const s = this.byKey.get(`${scope}|${id}`);
+    if (s || !borrow) return s;
     const same = this.byId.get(id);
     // only an unambiguous id may be borrowed from another address (a bound channel we did not see bind)
     return same && same.length === 1 ? same[0] : undefined;
   }
 
-  get(serverIp: string, id: string): Session {
-    const found = this.find(serverIp, id);
+  get(scope: string, id: string, serverIp = scope, borrow = true): Session {
+    const found = this.find(scope, id, borrow);
     if (found) return found;
     if (this.count >= this.maxSessions) this.evictOldest();
     const s: Session = {
       id, serverIp, user: null, domain: null, workstation: null, trees: new Map(), files: new Map(), encryptedReported: false,
     };
-    this.byKey.set(`${serverIp}|${id}`, s);
-    const list = this.byId.get(id);
-    if (list) list.push(s); else this.byId.set(id, [s]);
+    this.byKey.set(`${scope}|${id}`, s);
+    if (borrow) {
+      const list = this.byId.get(id);
+      if (list) list.push(s); else this.byId.set(id, [s]);
+    }
     this.count++;
     return s;
   }
