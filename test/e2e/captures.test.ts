@@ -14,8 +14,7 @@ describe('lab captures match their tshark truth', () => {
   for (const tf of files) {
     const cap = tf.slice(0, -'.truth.json'.length);
     const truth = readTruth(tf);
-    // SMB1 decoding is the lateral-movement issue's work; its captures are checked there
-    it.skipIf(hasSmb1(truth))(cap.slice(CAPTURES.length + 1), async () => {
+    it(`${cap.slice(CAPTURES.length + 1)}${hasSmb1(truth) ? ' (SMB1)' : ''}`, async () => {
       const { events } = await scanEvents(cap);
       const c = compare(truth, events);
       expect(c.tree.ours).toEqual(c.tree.truth);

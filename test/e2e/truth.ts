@@ -24,8 +24,8 @@ export function truthFiles(dir: string): string[] {
 }
 
 interface Truth {
-  tree_connects?: { frame?: number; path?: string; proto: string }[];
-  creates?: { frame?: number; filename?: string; proto: string }[];
+  tree_connects?: { frame?: number | null; path?: string; proto: string }[];
+  creates?: { frame?: number | null; filename?: string; proto: string }[];
   users?: { username?: string; domain?: string; over_smb?: boolean }[];
   encryption?: { transform_header_messages?: number };
 }
@@ -43,12 +43,14 @@ export async function scanEvents(capture: string): Promise<{ events: SmbEvent[];
   return { events: recs.map((r) => r.ev), summary };
 }
 
-const key = (frame: number | undefined, v: string): string => `${frame ?? '*'}\t${v}`;
+const key = (frame: number | null | undefined, v: string): string => `${frame ?? '*'}\t${v}`;
+/** tshark prints control characters in names as \xN (no padding); our JSON keeps the character */
+export const asTshark = (s: string): string => s.replace(/[\x00-\x1f]/g, (c) => `\\x${c.charCodeAt(0).toString(16)}`);
 const sorted = (xs: string[]): string[] => [...xs].sort();
 
 /** multisets of "frame<TAB>value" for truth and for our events, ready for toEqual */
 export function compare(truth: Truth, events: SmbEvent[]) {
-  const frameless = (xs: { frame?: number }[]) => xs.some((x) => x.frame === undefined);
+  const frameless = (xs: { frame?: number | null }[]) => xs.some((x) => x.frame == null);
   const tc = truth.tree_connects ?? [], cr = truth.creates ?? [];
   const ourTree = events.filter((e) => e.action === 'tree_connect');
   const ourCreate = events.filter((e) => e.action === 'create');
@@ -59,7 +61,7 @@ export function compare(truth: Truth, events: SmbEvent[]) {
     },
     create: {
       truth: sorted(cr.map((c) => key(c.frame, (c.filename ?? '').replace(/^\\+/, '')))),
-      ours: sorted(ourCreate.map((e) => key(frameless(cr) ? undefined : e.frame, e.path ?? ''))),
+      ours: sorted(ourCreate.map((e) => key(frameless(cr) ? undefined : e.frame, asTshark(e.path ?? '')))),
     },
     users: {
       truth: sorted([...new Set((truth.users ?? []).filter((u) => u.username && u.over_smb !== false)
