@@ -6,7 +6,8 @@ filename}, users {username, domain, hostname, over_smb} -- must be identical (us
 truth.py against ../shared/corpus). --all also compares statuses, dialects, encryption, request
 and status counts and DCE/RPC binds/requests (frame, interface, opnum, operation).
 --events: compare two lab runs: frames, timestamps, ports, ids and names that impacket
-chooses at random (8-letter .exe names, service names, SMB/pipe ids) are ignored; order is kept.
+chooses at random (8-letter .exe names, 4-letter service names) and interim STATUS_PENDING
+responses (timing) are ignored; the order of events is kept.
 Exit 0 when equal; prints the differences otherwise.
 """
 import json
@@ -17,9 +18,8 @@ args = [a for a in sys.argv[1:] if not a.startswith('--')]
 events, full = '--events' in sys.argv, '--all' in sys.argv
 a, b = (json.load(open(p)) for p in args[:2])
 
-RANDOM = [(re.compile(r'\b[A-Za-z]{8}\.exe\b'), 'RANDOM.exe'),         # psexec.py upload name
-          (re.compile(r'(?<=RemCom_)[A-Za-z0-9]+'), 'X'),              # RemCom pipes
-          (re.compile(r'\b[a-zA-Z]{4}\b(?=$)'), 'SVC4')]                # psexec.py 4-letter service names
+RANDOM = [(re.compile(r'^[A-Za-z]{8}\.exe$'), 'RANDOM.exe'),           # psexec.py upload name
+          (re.compile(r'(?<=RemCom_)[A-Za-z0-9]+'), 'X')]               # RemCom pipes (if reached)
 
 
 def norm(s):
@@ -44,7 +44,10 @@ def view(t):
         v['transform_header_messages'] = (t.get('encryption') or {}).get('transform_header_messages')
         v['smb2_request_counts'] = t.get('smb2_request_counts')
         v['smb1_request_counts'] = t.get('smb1_request_counts')
-        v['nt_status_counts'] = t.get('nt_status_counts')
+        nc = t.get('nt_status_counts') or {}
+        if events:  # interim STATUS_PENDING responses depend on timing, not on what the client did
+            nc = {k: {s: n for s, n in (v or {}).items() if not s.startswith('STATUS_PENDING')} for k, v in nc.items()}
+        v['nt_status_counts'] = nc
         d = t.get('dcerpc') or {}
         v['binds'] = [(fr(x), x.get('pkt_type'), x.get('interface'), x.get('transport'), norm(x.get('pipe'))) for x in d.get('binds', [])]
         v['requests'] = [(fr(x), x.get('interface'), x.get('opnum'), x.get('operation'), x.get('transport')) for x in d.get('requests', [])]
