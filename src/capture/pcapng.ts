@@ -88,12 +88,12 @@ export class PcapngParser extends FramedParser {
   }
 
   protected record(buf: Buffer, off: number, len: number): void {
-    if (this.u32(buf, off) === BT_SHB) this.le = sectionIsLE(buf, off) === true;
-    if (this.u32(buf, off + len - 4) !== len) {
-      this.fail('bad_block_length');
-      return;
-    }
-    this.block(buf, off, len);
+    const isShb = this.u32(buf, off) === BT_SHB;
+    if (isShb) this.le = sectionIsLE(buf, off) === true;
+    const trailer = this.u32(buf, off + len - 4);
+    if (trailer === len) this.block(buf, off, len);
+    else if (isShb) this.badSection(`bad pcapng section header length ${len} (trailer says ${trailer})`);
+    else this.fail('bad_block_length');
   }
 
   /** The hot loop: EPBs wholly inside the chunk are handled inline, other blocks via frame()/record(). */
