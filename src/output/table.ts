@@ -24,17 +24,17 @@ interface ColumnSpec {
 }
 
 // Same order as TABLE_HEAD. Soft minimums: time splits into date / time of day (15), an IPv4
-// client → server pair into two lines (16), the target keeps the most room as it is what a
-// responder reads first. They add up to 97, which fits the 98 columns of content that a
+// client ip:port → server into two lines (18), the action column holds "session_setup" (13),
+// the target keeps the most room as it is what a responder reads first. They add up to 98, which fits the 98 columns of content that a
 // 120-column terminal leaves after the 22 columns of borders and padding. The hard minimums
 // (48 + 22) make 70 columns the narrowest terminal the table fits in.
 const COLUMNS: readonly ColumnSpec[] = [
   { wrap: 'word', soft: 15, hard: 8 },
-  { wrap: 'word', soft: 16, hard: 8 },
-  { wrap: 'char', soft: 12, hard: 6 },
+  { wrap: 'word', soft: 18, hard: 8 },
+  { wrap: 'char', soft: 10, hard: 6 },
+  { wrap: 'word', soft: 13, hard: 6 },
+  { wrap: 'char', soft: 22, hard: 8 },
   { wrap: 'word', soft: 8, hard: 6 },
-  { wrap: 'char', soft: 24, hard: 8 },
-  { wrap: 'word', soft: 10, hard: 6 },
   { wrap: 'word', soft: 12, hard: 6 },
 ];
 const FLAGS_COLUMN = 6;
