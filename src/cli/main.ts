@@ -134,12 +134,16 @@ export async function main(argv: string[]): Promise<number> {
     .version()
     .wrap(Math.min(110, process.stdout.columns || 100))
     .fail((msg, err) => {
-      if (err) throw err;
-      process.stderr.write(`smbtrail: ${msg}\nTry 'smbtrail --help'.\n`);
-      usage = true;
-      code = 2;
+      // yargs would go on to run the command: stop here with a usage error instead
+      throw err && !(err instanceof UsageError) && !msg ? err : new UsageError(msg || oneLine(err));
     });
-  await parser.parseAsync();
+  try {
+    await parser.parseAsync();
+  } catch (e) {
+    if (!(e instanceof UsageError)) throw e;
+    process.stderr.write(`smbtrail: ${e.message}\nTry 'smbtrail --help'.\n`);
+    return 2;
+  }
   return usage ? 2 : code;
 }
 

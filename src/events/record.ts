@@ -9,7 +9,7 @@ export type EventSink = (r: EventRecord) => void;
 
 /** ISO 8601 UTC with as many fraction digits as the capture recorded */
 export function isoTime(s: Stamp): string {
-  const base = new Date(s.sec * 1000).toISOString().slice(0, 19);
+  const base = civil(s.sec);
   if (s.digits <= 0) return `${base}Z`;
   const frac = String(s.ns).padStart(9, '0').slice(0, Math.min(9, s.digits));
   return `${base}.${frac}Z`;
@@ -21,4 +21,28 @@ export function compareRecords(a: EventRecord, b: EventRecord): number {
     || (a.ev.capture < b.ev.capture ? -1 : a.ev.capture > b.ev.capture ? 1 : 0)
     || a.ev.frame - b.ev.frame
     || a.seq - b.seq;
+}
+
+const pad = (n: number, w: number): string => String(n).padStart(w, '0');
+
+/**
+ * Seconds since the epoch → "YYYY-MM-DDTHH:MM:SS" for any integer (pcapng allows 64-bit
+ * timestamps far beyond what Date accepts; hostile files use them). Days → civil date after
+ * Howard Hinnant's algorithm; years beyond 9999 get the ISO 8601 expanded "+" form.
+ */
+export function civil(sec: number): string {
+  const s = Math.floor(sec);
+  const days = Math.floor(s / 86400);
+  const rem = s - days * 86400;
+  const z = days + 719468;
+  const era = Math.floor(z / 146097);
+  const doe = z - era * 146097;
+  const yoe = Math.floor((doe - Math.floor(doe / 1460) + Math.floor(doe / 36524) - Math.floor(doe / 146096)) / 365);
+  const doy = doe - (365 * yoe + Math.floor(yoe / 4) - Math.floor(yoe / 100));
+  const mp = Math.floor((5 * doy + 2) / 153);
+  const d = doy - Math.floor((153 * mp + 2) / 5) + 1;
+  const m = mp < 10 ? mp + 3 : mp - 9;
+  const y = yoe + era * 400 + (m <= 2 ? 1 : 0);
+  const year = y >= 0 && y <= 9999 ? pad(y, 4) : `${y < 0 ? '-' : '+'}${pad(Math.abs(y), 6)}`;
+  return `${year}-${pad(m, 2)}-${pad(d, 2)}T${pad(Math.floor(rem / 3600), 2)}:${pad(Math.floor(rem / 60) % 60, 2)}:${pad(rem % 60, 2)}`;
 }
