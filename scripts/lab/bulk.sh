@@ -6,6 +6,7 @@
 #   OUTDIR/smb3-bulk-mixed.pcap  the same SMB sessions while unrelated TCP runs beside them
 #                                (HTTP downloads with curl from a python3 http.server, port 8080)
 # SIZE_MB=N scales the SMB payload (default 960: 3 sessions x (put + get) x 160 MB).
+# HTTP_RATE (curl --limit-rate, default 40M bytes/s) keeps tcpdump from dropping in the mixed run.
 # Same lab as run.sh (needs root; two network namespaces in 198.18.10.0/24; private smbd);
 # do not run it at the same time as run.sh (they share the scratch dir and namespace names).
 set -euo pipefail
@@ -28,6 +29,12 @@ net_up
 write_identity
 reset_shares
 cli_conf
+# pace both veth ends: at full speed the veth backlog overflows and TCP retransmits (real, but
+# noise in a benchmark); a token bucket (tbf) on both ends keeps the capture free of losses. BULK_RATE=0 turns it off.
+if [ "${BULK_RATE:-1600mbit}" != 0 ]; then
+  ip netns exec "$NS_SRV" tc qdisc replace dev "$IF_SRV" root tbf rate "${BULK_RATE:-1600mbit}" burst 256kb latency 50ms
+  ip netns exec "$NS_CLI" tc qdisc replace dev "$IF_CLI" root tbf rate "${BULK_RATE:-1600mbit}" burst 256kb latency 50ms
+fi
 srv_start "   server signing = disabled
    server smb encrypt = off"
 
@@ -59,7 +66,8 @@ http_up() {
 # background HTTP load: downloads, one after another, until told to stop
 http_load() {
   ( while [ ! -e "$LAB_WORK/run/http.stop" ]; do
-      ip netns exec "$NS_CLI" curl -s -o /dev/null --noproxy '*' "http://$SRV_IP:8080/archive.tar" || true
+      ip netns exec "$NS_CLI" curl -s -o /dev/null --noproxy '*' --limit-rate "${HTTP_RATE:-40M}" \
+        "http://$SRV_IP:8080/archive.tar" || true
       sleep 0.2
     done ) &
   echo $! >"$LAB_WORK/run/httpload.pid"
@@ -69,7 +77,7 @@ one() { # one NAME mixed?
   local name=$1 mixed=$2 f="$OUTDIR/$1.pcap" t0=$SECONDS
   log "capturing $f"
   rm -f "$f"
-  ip netns exec "$NS_SRV" tcpdump -i "$IF_SRV" -s 0 -n -B 131072 -Z root --immediate-mode -w "$f" ip \
+  ip netns exec "$NS_SRV" tcpdump -i "$IF_SRV" -s 0 -n -B 262144 -Z root --immediate-mode -w "$f" ip \
     >"$LAB_WORK/run/tcpdump.err" 2>&1 &
   echo $! >"$LAB_WORK/run/tcpdump.pid"
   local i; for i in $(seq 1 100); do grep -q "listening on" "$LAB_WORK/run/tcpdump.err" && break; sleep 0.05; done
@@ -82,6 +90,8 @@ one() { # one NAME mixed?
   fi
   cap_stop
   log "  $(grep -E 'captured|dropped' "$LAB_WORK/run/tcpdump.err" | tr '\n' ' ')"
+  grep -q '^0 packets dropped by kernel' "$LAB_WORK/run/tcpdump.err" \
+    || log "  WARNING: tcpdump dropped packets: the capture has gaps (lower HTTP_RATE or use a faster disk)"
   log "  $(stat -c %s "$f") bytes, $(capinfos -c -M "$f" | sed -n 's/^Number of packets: *//p') packets, $((SECONDS - t0)) s"
 }
 
