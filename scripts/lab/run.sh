@@ -174,10 +174,9 @@ run_scenario() {
   cap_stop
   srv_stop
   rm -f "$OUT/$name.pcap" "$OUT/$name.pcapng" "$OUT/$name.pcap.truth.json" "$OUT/$name.pcapng.truth.json"
-  log "  raw: $(capinfos -c "$LAB_WORK/$name.pcap" | sed -n "s/^Number of packets: *//p") packets"
   if [ "$FMT" = pcapng ]; then editcap -F pcapng "$LAB_WORK/$name.pcap" "$cap"; else cp "$LAB_WORK/$name.pcap" "$cap"; fi
   "$PY" "$LAB_DIR/truth.py" "$cap" --name "$(basename "$cap")" >"$cap.truth.json"
-  log "  $(capinfos -c "$cap" | sed -n 's/^Number of packets: *//p') packets, $(stat -c %s "$cap") bytes, $((SECONDS - t0))s"
+  log "  $(capinfos -c -M "$cap" | sed -n 's/^Number of packets: *//p') packets, $(stat -c %s "$cap") bytes, $((SECONDS - t0))s"
 }
 
 main() {
