@@ -268,7 +268,9 @@ export class Smb2Connection {
   }
 
   private track(h: Smb2Header, at: Packet, p: Omit<Pending, 'cmd' | 'stamp' | 'seq'>): void {
-    this.pending.add(messageKey(h), { ...p, cmd: h.command, stamp: stampOf(at), seq: this.scan.seq++ });
+    const q = p as Pending;
+    q.cmd = h.command; q.stamp = stampOf(at); q.seq = this.scan.seq++;
+    this.pending.add(messageKey(h), q);
   }
 
   private tree(session: Session, treeId: number): Tree {

@@ -16,10 +16,16 @@ function jsonEscape(ch: string): string {
  * a missing field as null so every line has the same keys.
  */
 export function toJsonLine(e: SmbEvent): string {
-  const ordered: Record<string, unknown> = {};
-  for (const key of EVENT_FIELDS) ordered[key] = e[key] ?? null;
+  let out = '{';
+  for (let i = 0; i < EVENT_FIELDS.length; i++) {
+    // one stringify per value with the key text precomputed: several times faster than building
+    // an ordered copy of the event and stringifying that
+    out += KEY_PREFIX[i] + (JSON.stringify(e[EVENT_FIELDS[i]] ?? null) as string);
+  }
   // Only string contents can hold these characters (keys and punctuation are ASCII), so a
   // replacement over the whole text stays valid JSON.
-  return JSON.stringify(ordered).replace(UNSAFE_RAW_IN_JSON, jsonEscape);
+  return (out + '}').replace(UNSAFE_RAW_IN_JSON, jsonEscape);
 }
+
+const KEY_PREFIX = EVENT_FIELDS.map((k, i) => `${i ? ',' : ''}${JSON.stringify(k)}:`);
 
