@@ -3,30 +3,15 @@
  * smbtrail command line: inputs → scan → sorted events → table / CSV / JSON lines, with a
  * summary on stderr. Exit status: 0 processed, 1 some input unreadable, 2 usage error.
  */
-import * as fs from 'fs';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
-import { CaptureError } from '../capture/packet';
-import type { Action, Severity, SmbEvent } from '../events/event';
-import { compareRecords, EventRecord } from '../events/record';
-import { applyFlagRules, SEVERITY_RANK } from '../detect/rules';
-import { createEventWriter, OUTPUT_FORMATS, OutputFormat } from '../output';
-import { scanCapture } from '../scan/scan-capture';
-import { expandInputs } from './inputs';
-import { addCapture, addEvent, formatSummary, newTotals } from './summary';
+import type { Action, Severity } from '../events/event';
+import { OUTPUT_FORMATS, OutputFormat } from '../output';
+import { defaultJobs } from '../scan/jobs';
+import { runScan, UsageError } from './run-scan';
 
 const ACTIONS: Action[] = ['session_setup', 'tree_connect', 'create', 'read', 'write', 'rename', 'delete', 'encrypted'];
 const SEVERITIES: Severity[] = ['info', 'low', 'medium', 'high'];
-
-interface ScanArgs {
-  inputs: string[];
-  format: OutputFormat;
-  output?: string;
-  minSeverity: Severity;
-  action?: string[];
-  quiet: boolean;
-  color?: boolean;
-}
 
 function parseActions(raw: string[] | undefined): Set<string> | null {
   if (!raw || raw.length === 0) return null;
@@ -40,58 +25,7 @@ function parseActions(raw: string[] | undefined): Set<string> | null {
   return out;
 }
 
-class UsageError extends Error {}
-
 const oneLine = (e: unknown): string => (e instanceof Error ? e.message : String(e)).split('\n')[0];
-
-async function runScan(args: ScanArgs): Promise<number> {
-  const started = process.hrtime.bigint();
-  const actions = parseActions(args.action);
-  const minRank = SEVERITY_RANK[args.minSeverity];
-  const totals = newTotals();
-  const records: EventRecord[] = [];
-  const keep = (r: EventRecord): void => {
-    applyFlagRules(r.ev);
-    if (SEVERITY_RANK[r.ev.severity] < minRank) return;
-    if (actions && !actions.has(r.ev.action)) return;
-    records.push(r);
-  };
-
-  const expanded = await expandInputs(args.inputs);
-  totals.skippedFiles = expanded.skipped;
-  let failed = expanded.errors.length;
-  for (const msg of expanded.errors) process.stderr.write(`smbtrail: ${msg}\n`);
-  for (const f of expanded.files) {
-    try {
-      addCapture(totals, await scanCapture(f.path, f.label, keep));
-    } catch (e) {
-      failed++;
-      if (e instanceof CaptureError) process.stderr.write(`smbtrail: ${f.label}: ${oneLine(e)}\n`);
-      else {
-        process.stderr.write(`smbtrail: ${f.label}: internal error, capture abandoned: ${oneLine(e)} (please report this file)\n`);
-        if (process.env.SMBTRAIL_DEBUG) process.stderr.write(`${(e as Error).stack}\n`);
-      }
-    }
-  }
-  totals.failed = failed;
-
-  records.sort(compareRecords);
-  const out = args.output ? fs.createWriteStream(args.output) : process.stdout;
-  const tty = !args.output && process.stdout.isTTY === true;
-  const color = args.color ?? (tty && !process.env.NO_COLOR);
-  const writer = createEventWriter(args.format, out, { color, columns: tty ? process.stdout.columns || 120 : 120 });
-  for (const r of records) {
-    addEvent(totals, r.ev);
-    if (!writer.write(r.ev)) await writer.drained();
-    if (writer.closed) break;
-  }
-  await writer.end();
-  if (args.output) await new Promise<void>((res, rej) => (out as fs.WriteStream).end((err?: Error | null) => (err ? rej(err) : res())));
-
-  const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-  if (!args.quiet) process.stderr.write(`${formatSummary(totals, seconds)}\n`);
-  return failed > 0 ? 1 : 0;
-}
 
 export async function main(argv: string[]): Promise<number> {
   let code = 0;
@@ -110,6 +44,10 @@ export async function main(argv: string[]): Promise<number> {
       .option('min-severity', { choices: SEVERITIES, default: 'info', describe: 'only events at or above this severity' })
       .option('action', { type: 'string', array: true, describe: `only these actions (comma-separated or repeated): ${ACTIONS.join(', ')}` })
       .option('quiet', { alias: 'q', type: 'boolean', default: false, describe: 'no summary on stderr' })
+      .option('jobs', { alias: 'j', type: 'number', default: defaultJobs(), describe: 'capture files scanned in parallel (worker threads); the output is the same for any value' })
+      .option('stitch', { type: 'boolean', default: false, describe: 'the inputs are one sensor\'s rotated files (tcpdump -C/-G, dumpcap ring buffer): scan them in time order as one stream, so sessions and TCP streams continue across files' })
+      .option('progress', { type: 'boolean', describe: 'progress bar on stderr (default: when stderr is a terminal and not --quiet)' })
+      .option('per-file', { type: 'boolean', default: false, describe: 'one summary line per capture file on stderr' })
       .option('color', { type: 'boolean', describe: 'colour the table by severity (default: when stdout is a terminal and NO_COLOR is unset)' })
       .example('$0 captures/', 'table of every SMB event in every capture under captures/')
       .example('$0 scan incident.pcapng.gz -f csv -o timeline.csv', 'CSV timeline for a spreadsheet')
@@ -118,10 +56,13 @@ export async function main(argv: string[]): Promise<number> {
         '1 some input could not be read (each named on stderr; the others are still processed); 2 usage error.'),
     async (a) => {
       try {
+        const jobs = a.jobs as number;
+        if (!Number.isInteger(jobs) || jobs < 1) throw new UsageError(`--jobs must be a whole number ≥ 1 (got ${String(a.jobs)})`);
+        const actions = parseActions(a.action as string[] | undefined);
         code = await runScan({
           inputs: a.inputs as string[], format: a.format as OutputFormat, output: a.output,
-          minSeverity: a['min-severity'] as Severity, action: a.action as string[] | undefined,
-          quiet: a.quiet, color: a.color,
+          minSeverity: a['min-severity'] as Severity, actions: actions ? [...actions] : null,
+          quiet: a.quiet, color: a.color, jobs, stitch: a.stitch, progress: a.progress, perFile: a['per-file'],
         });
       } catch (e) {
         if (e instanceof UsageError) { process.stderr.write(`smbtrail: ${e.message}\n`); code = 2; usage = true; }

@@ -84,11 +84,11 @@ export class Smb1Handler {
   }
 
   private event(action: Action, at: Packet, s: Session, tree: Tree | null, path: string | null): SmbEvent {
-    return newEvent(this.scan.capture, action, stampOf(at), this.conn(), s, tree, path);
+    return newEvent(action, stampOf(at, this.scan.capture), this.conn(), s, tree, path);
   }
 
   private track(key: number, cmd: number, at: Packet, p: Omit<Pending, 'cmd' | 'stamp' | 'seq'>): void {
-    this.pending.add(key + cmd, { ...p, cmd, stamp: stampOf(at), seq: this.scan.seq++ });
+    this.pending.add(key + cmd, { ...p, cmd, stamp: stampOf(at, this.scan.capture), seq: this.scan.seq++ });
     const base = key;
     const list = this.chains.get(base);
     if (list) { if (!list.includes(cmd)) list.push(cmd); } else this.chains.set(base, [cmd]);
@@ -96,7 +96,7 @@ export class Smb1Handler {
   }
 
   private transfer(at: Packet): Transfer {
-    return { first: stampOf(at), seq: this.scan.seq++, responseFrame: null, bytes: 0, status: null };
+    return { first: stampOf(at, this.scan.capture), seq: this.scan.seq++, responseFrame: null, bytes: 0, status: null };
   }
 
   private request(h: Smb1Header, k: Block, base: number, at: Packet): void {

@@ -269,7 +269,7 @@ export class Smb2Connection {
 
   private track(h: Smb2Header, at: Packet, p: Omit<Pending, 'cmd' | 'stamp' | 'seq'>): void {
     const q = p as Pending;
-    q.cmd = h.command; q.stamp = stampOf(at); q.seq = this.scan.seq++;
+    q.cmd = h.command; q.stamp = stampOf(at, this.scan.capture); q.seq = this.scan.seq++;
     this.pending.add(messageKey(h), q);
   }
 
@@ -301,15 +301,15 @@ export class Smb2Connection {
   }
 
   private transfer(at: Packet): Transfer {
-    return { first: stampOf(at), seq: this.scan.seq++, responseFrame: null, bytes: 0, status: null };
+    return { first: stampOf(at, this.scan.capture), seq: this.scan.seq++, responseFrame: null, bytes: 0, status: null };
   }
 
   private event(action: Action, at: Packet, session: Session, tree: Tree | null): SmbEvent {
-    return newEvent(this.scan.capture, action, stampOf(at), this.conn(), session, tree, null);
+    return newEvent(action, stampOf(at, this.scan.capture), this.conn(), session, tree, null);
   }
 
   private fileEvent(action: Action, at: Packet, f: OpenFile): SmbEvent {
-    return newEvent(this.scan.capture, action, stampOf(at), this.conn(), f.session, f.tree, f.path);
+    return newEvent(action, stampOf(at, this.scan.capture), this.conn(), f.session, f.tree, f.path);
   }
 
   private releaseSession(session: Session): void {
@@ -331,9 +331,9 @@ export class Smb2Connection {
   }
 }
 
-export function newEvent(capture: string, action: Action, s: Stamp, c: ConnRef, session: Session, tree: Tree | null, path: string | null): SmbEvent {
+export function newEvent(action: Action, s: Stamp, c: ConnRef, session: Session, tree: Tree | null, path: string | null): SmbEvent {
   return {
-    ts: isoTime(s), capture, frame: s.frame, response_frame: null,
+    ts: isoTime(s), capture: s.capture, frame: s.frame, response_frame: null,
     src_ip: c.clientIp, src_port: c.clientPort, dst_ip: c.serverIp, dst_port: c.serverPort,
     smb_dialect: c.dialect, session_id: session.id, user: session.user, domain: session.domain,
     workstation: session.workstation, action, share: tree ? tree.share : null,
@@ -346,7 +346,7 @@ export function newEvent(capture: string, action: Action, s: Stamp, c: ConnRef, 
 export function flushTransfers(scan: ScanState, f: OpenFile): void {
   for (const [action, t] of [['read', f.read], ['write', f.write]] as const) {
     if (!t) continue;
-    const ev = newEvent(scan.capture, action, t.first, f.conn, f.session, f.tree, f.path);
+    const ev = newEvent(action, t.first, f.conn, f.session, f.tree, f.path);
     ev.response_frame = t.responseFrame;
     ev.bytes = t.bytes;
     ev.status = t.status === null ? null : statusName(t.status);

@@ -5,9 +5,10 @@
 import type { Packet } from '../capture/packet';
 
 /** When and where in the capture something happened (copied out of the reused Packet). */
-export interface Stamp { sec: number; ns: number; digits: number; frame: number }
+/** `capture` is the file the frame belongs to (several files form one stream with --stitch) */
+export interface Stamp { sec: number; ns: number; digits: number; frame: number; capture: string }
 
-export const stampOf = (p: Packet): Stamp => ({ sec: p.tsSec, ns: p.tsNs, digits: p.tsDigits, frame: p.frame });
+export const stampOf = (p: Packet, capture: string): Stamp => ({ sec: p.tsSec, ns: p.tsNs, digits: p.tsDigits, frame: p.frame, capture });
 
 export interface Tree {
   id: number;

@@ -28,8 +28,18 @@ export function newSummary(capture: string): CaptureSummary {
   return { capture, info: null, packets: 0, bytes: 0, tcpFlows: 0, smbConnections: 0, smbMessages: 0, anomalies: {} };
 }
 
+export interface CapturePipeline {
+  sink: PacketSink;
+  /** the next packets come from another file of the same stream (--stitch): events name it */
+  setCapture(label: string): void;
+  /** flushes what is still open; the summary covers every packet the sink saw */
+  finish(): CaptureSummary;
+}
+
 /** The per-capture pipeline as a PacketSink; `finish()` flushes what is still open. */
-export function createCapturePipeline(capture: string, emit: EventSink): { sink: PacketSink; finish(): CaptureSummary } {
+export function createCapturePipeline(
+  capture: string, emit: EventSink, onBytes?: (bytes: number) => void,
+): CapturePipeline {
   const summary = newSummary(capture);
   const anomalies = summary.anomalies;
   const anomaly = (kind: string, n = 1): void => { anomalies[kind] = (anomalies[kind] ?? 0) + n; };
@@ -38,6 +48,7 @@ export function createCapturePipeline(capture: string, emit: EventSink): { sink:
   const connOf = new WeakMap<Flow, Smb2Connection>();
   let smbConnections = 0;
   let lastPacket: Packet | null = null;
+  let seen = 0;
 
   const flows = new FlowTable({
     open(flow: Flow) {
@@ -64,6 +75,7 @@ export function createCapturePipeline(capture: string, emit: EventSink): { sink:
   const sink: PacketSink = {
     packet(p: Packet) {
       summary.packets++;
+      if (onBytes !== undefined) onBytes((seen += p.capLen + 16));
       lastPacket = p;
       if (decode(p)) flows.segment(result.seg, p);
       else if (result.skip) anomaly(result.skip);
@@ -84,12 +96,18 @@ export function createCapturePipeline(capture: string, emit: EventSink): { sink:
     if (st.evicted) anomaly('tcp_flows_evicted', st.evicted);
     return summary;
   }
-  return { sink, finish };
+  function setCapture(label: string): void {
+    scan.capture = label;
+    summary.capture = label;
+  }
+  return { sink, setCapture, finish };
 }
 
 /** Reads and scans one capture file; a CaptureError propagates for the caller to report. */
-export async function scanCapture(path: string, label: string, emit: EventSink): Promise<CaptureSummary> {
-  const pipe = createCapturePipeline(label, emit);
+export async function scanCapture(
+  path: string, label: string, emit: EventSink, onBytes?: (bytes: number) => void,
+): Promise<CaptureSummary> {
+  const pipe = createCapturePipeline(label, emit, onBytes);
   const info = await readCapture(path, pipe.sink);
   const summary = pipe.finish();
   summary.info = info;

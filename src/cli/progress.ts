@@ -1,0 +1,47 @@
+/**
+ * Progress on stderr while a batch runs: files done/total, bytes, MB/s, ETA. Only on a
+ * terminal (or when asked with --progress), never mixed into stdout.
+ */
+import { SingleBar } from 'cli-progress';
+
+export interface Progress {
+  fileDone(size: number): void;
+  /** bytes read so far of a file still being scanned (replaces its previous figure) */
+  partial(key: string, bytes: number): void;
+  clearPartial(key: string): void;
+  stop(): void;
+}
+
+const NONE: Progress = { fileDone() {}, partial() {}, clearPartial() {}, stop() {} };
+
+export function createProgress(enabled: boolean, files: number, totalBytes: number): Progress {
+  if (!enabled) return NONE;
+  const started = Date.now();
+  let doneBytes = 0, doneFiles = 0;
+  const partials = new Map<string, number>();
+  const bar = new SingleBar({
+    stream: process.stderr,
+    format: 'smbtrail {bar} {percentage}% | {files}/{totalFiles} files | {mb}/{totalMb} MB | {rate} MB/s | ETA {eta_formatted}',
+    barsize: 24,
+    hideCursor: true,
+    clearOnComplete: true,
+    etaBuffer: 20,
+    fps: 5,
+    noTTYOutput: !process.stderr.isTTY,
+    notTTYSchedule: 2000,
+  });
+  const mb = (b: number): string => (b / 1e6).toFixed(0);
+  const payload = () => {
+    const seen = doneBytes + [...partials.values()].reduce((a, b) => a + b, 0);
+    const secs = Math.max(0.001, (Date.now() - started) / 1000);
+    return { seen, files: doneFiles, totalFiles: files, mb: mb(seen), totalMb: mb(totalBytes), rate: (seen / 1e6 / secs).toFixed(0) };
+  };
+  bar.start(Math.max(1, totalBytes), 0, payload());
+  const update = () => { const p = payload(); bar.update(Math.min(p.seen, Math.max(1, totalBytes)), p); };
+  return {
+    fileDone(size) { doneBytes += size; doneFiles++; update(); },
+    partial(key, bytes) { partials.set(key, bytes); update(); },
+    clearPartial(key) { partials.delete(key); },
+    stop() { bar.stop(); },
+  };
+}

@@ -1,0 +1,119 @@
+/**
+ * The scan command: inputs → (worker threads | stitched stream) → sorted events → writer, with
+ * progress and per-file lines on stderr and the summary at the end.
+ */
+import * as fs from 'fs';
+import type { Severity } from '../events/event';
+import { compareRecords, EventRecord } from '../events/record';
+import { SEVERITY_RANK } from '../detect/rules';
+import { createEventWriter, OutputFormat } from '../output';
+import { EventFilter } from '../scan/filter';
+import { JobCallbacks, runJobs } from '../scan/jobs';
+import { runStitched } from '../scan/stitch';
+import { expandInputs, InputFile } from './inputs';
+import { createProgress } from './progress';
+import { addCapture, addEvent, formatSummary, newTotals } from './summary';
+
+export interface ScanOptions {
+  inputs: string[];
+  format: OutputFormat;
+  output?: string;
+  minSeverity: Severity;
+  actions: string[] | null;
+  quiet: boolean;
+  color?: boolean;
+  jobs: number;
+  stitch: boolean;
+  progress?: boolean;
+  perFile: boolean;
+}
+
+/** A problem with the command itself (exit status 2), e.g. an output file that cannot be written. */
+export class UsageError extends Error {}
+
+function openOutput(file: string | undefined): NodeJS.WritableStream {
+  if (!file) return process.stdout;
+  let fd: number;
+  try {
+    fd = fs.openSync(file, 'w');
+  } catch (e) {
+    throw new UsageError(`cannot write ${file}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
+  }
+  return fs.createWriteStream(file, { fd });
+}
+
+function sizeOf(f: InputFile): number {
+  try { return fs.statSync(f.path).size; } catch { return 0; }
+}
+
+export async function runScan(o: ScanOptions): Promise<number> {
+  const started = process.hrtime.bigint();
+  const filter: EventFilter = { minRank: SEVERITY_RANK[o.minSeverity], actions: o.actions };
+  const totals = newTotals();
+  const out = openOutput(o.output);
+
+  const expanded = await expandInputs(o.inputs);
+  totals.skippedFiles = expanded.skipped;
+  let failed = expanded.errors.length;
+  for (const msg of expanded.errors) process.stderr.write(`smbtrail: ${msg}\n`);
+
+  const sizes = new Map(expanded.files.map((f) => [f.label, sizeOf(f)]));
+  const showProgress = o.progress ?? (!o.quiet && process.stderr.isTTY === true);
+  const progress = createProgress(showProgress, expanded.files.length, [...sizes.values()].reduce((a, b) => a + b, 0));
+  const eventsPerFile = new Map<string, number>();
+  const records: EventRecord[] = [];
+
+  const cb: JobCallbacks = {
+    events(batch) {
+      for (const r of batch) {
+        records.push(r);
+        eventsPerFile.set(r.ev.capture, (eventsPerFile.get(r.ev.capture) ?? 0) + 1);
+      }
+    },
+    done(file, summary, seconds) {
+      addCapture(totals, summary);
+      progress.clearPartial(file.label);
+      progress.fileDone(sizes.get(file.label) ?? 0);
+      if (o.perFile) {
+        const an = Object.entries(summary.anomalies).map(([k, v]) => `${k}=${v}`).join(' ') || 'none';
+        process.stderr.write(`smbtrail: ${file.label}: ${summary.packets} packets, ${(summary.bytes / 1e6).toFixed(1)} MB, ` +
+          `${summary.smbMessages} SMB messages, ${eventsPerFile.get(file.label) ?? 0} events, anomalies: ${an}, ${seconds.toFixed(2)} s\n`);
+      }
+    },
+    failed(file, message, internal) {
+      failed++;
+      progress.clearPartial(file.label);
+      progress.fileDone(sizes.get(file.label) ?? 0);
+      process.stderr.write(internal
+        ? `smbtrail: ${file.label}: internal error, capture abandoned: ${message} (please report this file)\n`
+        : `smbtrail: ${file.label}: ${message}\n`);
+    },
+    progress(file, bytes) {
+      progress.partial(file.label, Math.min(bytes, sizes.get(file.label) ?? bytes));
+    },
+  };
+
+  try {
+    if (o.stitch) await runStitched(expanded.files, filter, cb);
+    else await runJobs(expanded.files, o.jobs, filter, cb);
+  } finally {
+    progress.stop();
+  }
+  totals.failed = failed;
+
+  records.sort(compareRecords);
+  const tty = !o.output && process.stdout.isTTY === true;
+  const color = o.color ?? (tty && !process.env.NO_COLOR);
+  const writer = createEventWriter(o.format, out, { color, columns: tty ? process.stdout.columns || 120 : 120 });
+  for (const r of records) {
+    addEvent(totals, r.ev);
+    if (!writer.write(r.ev)) await writer.drained();
+    if (writer.closed) break;
+  }
+  await writer.end();
+  if (o.output) await new Promise<void>((res, rej) => (out as fs.WriteStream).end((err?: Error | null) => (err ? rej(err) : res())));
+
+  const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+  if (!o.quiet) process.stderr.write(`${formatSummary(totals, seconds)}\n`);
+  return failed > 0 ? 1 : 0;
+}

@@ -1,0 +1,81 @@
+/**
+ * --stitch: files of one sensor split by rotation (tcpdump -C/-G, dumpcap ring buffers) are one
+ * stream. They are put in the order of their first packet and fed through one pipeline, so a
+ * session whose TREE_CONNECT is in one file and whose CREATEs are in the next keeps its share
+ * and user, and TCP streams continue across the cut.
+ */
+import { CaptureError, PacketSink } from '../capture/packet';
+import { readCapture } from '../capture/reader';
+import type { EventRecord } from '../events/record';
+import type { InputFile } from '../cli/inputs';
+import { EventFilter, flagAndFilter } from './filter';
+import { BATCH, JobCallbacks } from './jobs';
+import { createCapturePipeline, newSummary } from './scan-capture';
+
+class FirstPacket extends Error {}
+
+/** time of the first packet (seconds, fractional), null for a file without packets */
+export async function firstPacketTime(file: string): Promise<number | null> {
+  let t: number | null = null;
+  const sink: PacketSink = { packet(p) { t = p.tsSec + p.tsNs / 1e9; throw new FirstPacket(); } };
+  try {
+    await readCapture(file, sink);
+  } catch (e) {
+    if (!(e instanceof FirstPacket)) throw e;
+  }
+  return t;
+}
+
+export async function stitchOrder(files: InputFile[], cb: JobCallbacks): Promise<InputFile[]> {
+  const timed: { f: InputFile; t: number }[] = [];
+  for (const f of files) {
+    try {
+      const t = await firstPacketTime(f.path);
+      timed.push({ f, t: t ?? Number.POSITIVE_INFINITY });
+    } catch (e) {
+      cb.failed(f, (e instanceof Error ? e.message : String(e)).split('\n')[0], !(e instanceof CaptureError));
+    }
+  }
+  timed.sort((a, b) => a.t - b.t || (a.f.label < b.f.label ? -1 : a.f.label > b.f.label ? 1 : 0));
+  return timed.map((x) => x.f);
+}
+
+export async function runStitched(files: InputFile[], filter: EventFilter, cb: JobCallbacks): Promise<void> {
+  const ordered = await stitchOrder(files, cb);
+  if (!ordered.length) return;
+  let batch: EventRecord[] = [];
+  let chain: Promise<void> = Promise.resolve();
+  const flushBatch = (): void => {
+    const b = batch; batch = [];
+    chain = chain.then(() => cb.events(b));
+  };
+  const pipe = createCapturePipeline(ordered[0].label, (r) => {
+    if (!flagAndFilter(r.ev, filter)) return;
+    batch.push(r);
+    if (batch.length >= BATCH) flushBatch();
+  });
+  for (let i = 0; i < ordered.length; i++) {
+    const f = ordered[i];
+    pipe.setCapture(f.label);
+    const started = process.hrtime.bigint();
+    try {
+      const info = await readCapture(f.path, pipe.sink);
+      const s = newSummary(f.label);
+      s.info = info; s.bytes = info.bytes; s.packets = info.packets; s.anomalies = { ...info.anomalies };
+      // connection-level counts belong to the whole stream: the last file's summary carries them
+      if (i === ordered.length - 1) {
+        const all = pipe.finish();
+        s.tcpFlows = all.tcpFlows; s.smbConnections = all.smbConnections; s.smbMessages = all.smbMessages;
+        for (const [k, v] of Object.entries(all.anomalies)) s.anomalies[k] = (s.anomalies[k] ?? 0) + v;
+      }
+      if (batch.length) flushBatch();
+      await chain;
+      cb.done(f, s, Number(process.hrtime.bigint() - started) / 1e9);
+    } catch (e) {
+      cb.failed(f, (e instanceof Error ? e.message : String(e)).split('\n')[0], !(e instanceof CaptureError));
+      if (i === ordered.length - 1) pipe.finish();
+    }
+  }
+  if (batch.length) flushBatch();
+  await chain;
+}

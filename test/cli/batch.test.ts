@@ -1,0 +1,108 @@
+/**
+ * Batch scanning: worker threads give the same bytes as one thread; --stitch makes rotated
+ * files one stream; a broken file in a batch is named and the rest still processed.
+ */
+import { spawnSync } from 'child_process';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { beforeAll, describe, expect, it } from 'vitest';
+
+const ROOT = path.resolve(__dirname, '../..');
+const CLI = path.join(ROOT, 'dist/cli/main.js');
+const CAPTURES = path.join(ROOT, 'captures');
+
+function run(args: string[]) {
+  const r = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', cwd: ROOT, maxBuffer: 1 << 28 });
+  return { code: r.status, out: r.stdout, err: r.stderr };
+}
+
+/** Splits a classic pcap after the given record counts, as tcpdump -C or dumpcap rotation would. */
+function splitPcap(file: string, cuts: number[], dir: string): string[] {
+  const b = fs.readFileSync(file);
+  const le = b.readUInt32LE(0) === 0xa1b2c3d4 || b.readUInt32LE(0) === 0xa1b23c4d;
+  const rd = (o: number): number => (le ? b.readUInt32LE(o) : b.readUInt32BE(o));
+  const starts: number[] = [];
+  for (let o = 24; o + 16 <= b.length; o += 16 + rd(o + 8)) starts.push(o);
+  const bounds = [0, ...cuts, starts.length];
+  return bounds.slice(1).map((end, i) => {
+    const from = starts[bounds[i]], to = end < starts.length ? starts[end] : b.length;
+    const name = path.join(dir, `rot_${String(i).padStart(3, '0')}.pcap`);
+    fs.writeFileSync(name, Buffer.concat([b.subarray(0, 24), b.subarray(from, to)]));
+    return name;
+  });
+}
+
+const parse = (s: string) => s.trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>);
+/** what must not depend on how the capture was cut */
+const essence = (e: Record<string, unknown>) =>
+  JSON.stringify([e.ts, e.action, e.share, e.path, e.new_path, e.user, e.domain, e.status, e.bytes, e.flags, e.severity]);
+
+let tmp = '';
+beforeAll(() => {
+  tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'smbtrail-batch-'));
+});
+
+describe('--jobs', () => {
+  it('gives byte-identical output for 1 and 2 workers on a directory of captures', () => {
+    const one = run([CAPTURES, '-f', 'jsonl', '-q', '--jobs', '1']);
+    const two = run([CAPTURES, '-f', 'jsonl', '-q', '--jobs', '2']);
+    expect(one.code).toBe(0);
+    expect(parse(one.out).length).toBeGreaterThan(1000);
+    expect(two.out).toBe(one.out);
+    const csv1 = run([CAPTURES, '-f', 'csv', '-q', '-j', '1']).out;
+    expect(run([CAPTURES, '-f', 'csv', '-q', '-j', '2']).out).toBe(csv1);
+  });
+  it('rejects a nonsense job count', () => {
+    expect(run([CAPTURES, '--jobs', '0']).code).toBe(2);
+  });
+});
+
+describe('--stitch', () => {
+  it('keeps share and user across a rotation cut, like the unsplit capture', () => {
+    const src = path.join(CAPTURES, '05-admin-share-exe-copy.pcap');
+    const whole = parse(run([src, '-f', 'jsonl', '-q']).out);
+    const firstCreate = whole.find((e) => e.action === 'create') as { frame: number };
+    const firstTree = whole.find((e) => e.action === 'tree_connect') as { frame: number };
+    expect(firstTree.frame).toBeLessThan(firstCreate.frame);
+    // cut between the first tree connect and the first create; list the parts in reverse order
+    const dir = path.join(tmp, 'rot');
+    fs.mkdirSync(dir);
+    const parts = splitPcap(src, [firstCreate.frame - 2, firstCreate.frame + 10], dir).reverse();
+    const stitched = run([...parts, '-f', 'jsonl', '-q', '--stitch', '--per-file']);
+    expect(stitched.code).toBe(0);
+    const evs = parse(stitched.out);
+    expect(evs.map(essence)).toEqual(whole.map(essence));
+    // the events name the rotated file and frame they came from
+    const later = evs.find((e) => e.action === 'create') as { capture: string; frame: number };
+    expect(later.capture).toBe(parts[1]);
+    expect(later.frame).toBe(2);
+    // without --stitch the later files lose the share and the user
+    const apart = parse(run([...parts, '-f', 'jsonl', '-q']).out);
+    expect(apart.filter((e) => e.action === 'create').some((e) => e.share === null && e.user === null)).toBe(true);
+  });
+});
+
+describe('a broken file in a batch', () => {
+  it('is named in one line, the others are processed, exit status 1', () => {
+    const dir = path.join(tmp, 'mixed');
+    fs.mkdirSync(dir);
+    fs.copyFileSync(path.join(CAPTURES, '05-admin-share-exe-copy.pcap'), path.join(dir, 'a.pcap'));
+    const bad = Buffer.from(fs.readFileSync(path.join(CAPTURES, '07-psexec-footprint.pcap')).subarray(0, 24));
+    bad.writeUInt32LE(0xa1b2c3d4, 0);
+    bad.writeUInt16LE(2, 4);
+    fs.writeFileSync(path.join(dir, 'b.pcap'), Buffer.concat([bad, Buffer.from([1, 2, 3])]));
+    fs.copyFileSync(path.join(CAPTURES, '07-psexec-footprint.pcap'), path.join(dir, 'c.pcap'));
+    fs.writeFileSync(path.join(dir, 'd.pcap'), Buffer.from('\x0a\x0d\x0d\x0a garbage that claims to be pcapng', 'latin1'));
+    for (const jobs of ['1', '2']) {
+      const r = run([dir, '-f', 'jsonl', '--per-file', '--jobs', jobs]);
+      expect(r.code).toBe(1);
+      expect(r.err).toMatch(/d\.pcap: .+/);
+      expect(r.err).not.toMatch(/^\s+at /m);
+      const caps = new Set(parse(r.out).map((e) => path.basename(String(e.capture))));
+      expect(caps).toEqual(new Set(['a.pcap', 'c.pcap']));
+      expect(r.err).toMatch(/a\.pcap: \d+ packets/);
+      expect(r.err).toMatch(/b\.pcap: .*(truncated|packets)/);
+    }
+  });
+});
