@@ -1,0 +1,236 @@
+/**
+ * HalfStream: one TCP direction put back in order. Sequence numbers, holes, acknowledgements and
+ * budgets on hand-written segments; data is spelled as letters so the output reads as text.
+ */
+import { describe, expect, it } from 'vitest';
+import { HalfStream, ReassemblyLimits, ReassemblyStats } from '../../src/tcp/reassembly';
+import { pkt, StreamRecorder } from '../helpers/record';
+
+function setup(perStream = 1 << 20, total = 1 << 30) {
+  const rec = new StreamRecorder();
+  const stats: ReassemblyStats = { retransmitted: 0, overlaps: 0, outOfOrder: 0, gaps: 0, gapBytes: 0, budgetGaps: 0 };
+  const limits: ReassemblyLimits = { perStream, total: { limit: total, used: 0 } };
+  const hs = new HalfStream(rec, limits, stats);
+  /** segment with latin1 text at seq, as frame n */
+  const seg = (seq: number, text: string, frame: number): void => {
+    const b = Buffer.from(text, 'latin1');
+    hs.segment(seq >>> 0, b, 0, b.length, pkt(frame));
+  };
+  return { rec, stats, limits, hs, seg };
+}
+
+const letters = (c: string, n: number): string => c.repeat(n);
+
+describe('HalfStream', () => {
+  it('in-order segments are delivered without copying (same buffer, same offsets)', () => {
+    const { hs, stats } = setup();
+    const seen: { buf: Buffer; off: number; len: number; frame: number }[] = [];
+    (hs.consumer as StreamRecorder).data = (buf, off, len, at) => { seen.push({ buf, off, len, frame: at.frame }); };
+    hs.syn(999);
+    const big = Buffer.from('xxHELLOWORLDyy', 'latin1');
+    hs.segment(1000, big, 2, 5, pkt(1));
+    hs.segment(1005, big, 7, 5, pkt(2));
+    expect(seen.map((s) => [s.buf === big, s.off, s.len, s.frame])).toEqual([[true, 2, 5, 1], [true, 7, 5, 2]]);
+    expect(stats).toMatchObject({ outOfOrder: 0, retransmitted: 0, gaps: 0 });
+  });
+
+  it('without a SYN the first segment fixes the sequence (midstream)', () => {
+    const { rec, seg } = setup();
+    seg(123456, 'abc', 1);
+    seg(123459, 'def', 2);
+    expect(rec.items).toEqual([{ data: 'abc', frame: 1 }, { data: 'def', frame: 2 }]);
+  });
+
+  it('out-of-order segments come out in order, dated by the packet that filled the hole', () => {
+    const { rec, seg, stats, limits } = setup();
+    seg(0, 'AAAA', 1);
+    seg(8, 'CCCC', 2); // early: held
+    seg(12, 'DDDD', 3); // early: held
+    expect(limits.total.used).toBe(8);
+    seg(4, 'BBBB', 4); // fills the hole
+    expect(rec.items).toEqual([
+      { data: 'AAAA', frame: 1 },
+      { data: 'BBBB', frame: 4 },
+      { data: 'CCCC', frame: 4 },
+      { data: 'DDDD', frame: 4 },
+    ]);
+    expect(stats.outOfOrder).toBe(2);
+    expect(limits.total.used).toBe(0);
+  });
+
+  it('held segments arriving in reverse order are sorted', () => {
+    const { rec, seg } = setup();
+    seg(0, 'a', 1);
+    seg(3, 'd', 2);
+    seg(2, 'c', 3);
+    seg(1, 'b', 4);
+    expect(rec.text()).toBe('abcd');
+    expect(rec.items.slice(1).every((i) => 'frame' in i && i.frame === 4)).toBe(true);
+  });
+
+  it('a retransmission is dropped and counted', () => {
+    const { rec, seg, stats } = setup();
+    seg(0, 'abcd', 1);
+    seg(0, 'abcd', 2);
+    seg(2, 'cd', 3);
+    seg(4, 'ef', 4);
+    expect(rec.text()).toBe('abcdef');
+    expect(stats.retransmitted).toBe(2);
+    expect(stats.overlaps).toBe(0);
+  });
+
+  it('a partial overlap is trimmed to its new bytes', () => {
+    const { rec, seg, stats } = setup();
+    seg(0, 'abcdef', 1);
+    seg(4, 'EFgh', 2); // 2 old bytes (the retransmitted copy is not used), 2 new
+    expect(rec.items).toEqual([{ data: 'abcdef', frame: 1 }, { data: 'gh', frame: 2 }]);
+    expect(stats.overlaps).toBe(1);
+  });
+
+  it('a held segment overlapped by the one filling the hole is trimmed', () => {
+    const { rec, seg } = setup();
+    seg(0, 'ab', 1);
+    seg(4, 'EFGH', 2); // held
+    seg(2, 'cdef', 3); // fills the hole and covers "EF"
+    expect(rec.text()).toBe('abcdefGH');
+  });
+
+  it('a held duplicate of delivered data is dropped as a retransmission', () => {
+    const { rec, seg, stats } = setup();
+    seg(0, 'ab', 1);
+    seg(4, 'ef', 2);
+    seg(2, 'cdef', 3);
+    expect(rec.text()).toBe('abcdef');
+    expect(stats.retransmitted).toBe(1);
+  });
+
+  it('a hole the peer acknowledged is a capture loss: gap(n), then delivery continues', () => {
+    const { rec, seg, stats, hs } = setup();
+    seg(0, 'aaaa', 1);
+    hs.peerAck = 12; // the receiver acknowledged bytes we never saw
+    seg(8, 'cccc', 2);
+    seg(12, 'dddd', 3);
+    expect(rec.items).toEqual([{ data: 'aaaa', frame: 1 }, { gap: 4 }, { data: 'cccc', frame: 2 }, { data: 'dddd', frame: 3 }]);
+    expect(stats).toMatchObject({ gaps: 1, gapBytes: 4 });
+  });
+
+  it('a hole not (yet) acknowledged is waited for', () => {
+    const { rec, seg, hs } = setup();
+    seg(0, 'aaaa', 1);
+    hs.peerAck = 4;
+    seg(8, 'cccc', 2);
+    expect(rec.text()).toBe('aaaa');
+    seg(4, 'bbbb', 3);
+    expect(rec.text()).toBe('aaaabbbbcccc');
+  });
+
+  // BUG (src/tcp/reassembly.ts HalfStream.segment): when the ACK that proves a hole lost arrives
+  // after a later segment was already held, the next segment skips straight to its own sequence
+  // number: the held segment is jumped over, counted as a retransmission and its bytes lost.
+  it('the usual capture loss (lost, held, ACK beyond both, next) keeps the held segment', () => {
+    const { rec, seg, stats, hs } = setup();
+    seg(0, 'aaaa', 1);
+    // 'bbbb' at 4 was not captured
+    seg(8, 'cccc', 2); // held: nothing acknowledges the hole yet
+    hs.peerAck = 12; // the receiver's ACK for everything up to 12
+    seg(12, 'dddd', 3);
+    expect(rec.items).toEqual([{ data: 'aaaa', frame: 1 }, { gap: 4 }, { data: 'cccc', frame: 3 }, { data: 'dddd', frame: 3 }]);
+    expect(stats.gapBytes).toBe(4);
+    expect(stats.retransmitted).toBe(0);
+  });
+
+  it('a hole never filled is crossed at flush with a gap, held data then delivered', () => {
+    const { rec, seg, hs, stats, limits } = setup();
+    seg(0, 'aa', 1);
+    seg(5, 'ff', 2);
+    seg(9, 'jj', 3);
+    hs.flush(pkt(4));
+    expect(rec.items).toEqual([
+      { data: 'aa', frame: 1 }, { gap: 3 }, { data: 'ff', frame: 4 }, { gap: 2 }, { data: 'jj', frame: 4 },
+    ]);
+    expect(stats).toMatchObject({ gaps: 2, gapBytes: 5 });
+    expect(limits.total.used).toBe(0);
+  });
+
+  it('per-stream budget exceeded: stop waiting, gap, resume from what is held', () => {
+    const { rec, seg, stats, limits } = setup(10);
+    seg(0, 'aa', 1);
+    seg(4, letters('e', 6), 2); // held: 6 of 10
+    seg(10, letters('k', 6), 3); // 12 > 10: budget gap
+    expect(rec.items).toEqual([
+      { data: 'aa', frame: 1 }, { gap: 2 }, { data: 'eeeeee', frame: 3 }, { data: 'kkkkkk', frame: 3 },
+    ]);
+    expect(stats.budgetGaps).toBe(1);
+    expect(stats.gaps).toBe(1);
+    expect(limits.total.used).toBe(0);
+  });
+
+  it('the global budget is shared: one stream holding it makes another give up', () => {
+    const shared = { limit: 8, used: 0 };
+    const stats: ReassemblyStats = { retransmitted: 0, overlaps: 0, outOfOrder: 0, gaps: 0, gapBytes: 0, budgetGaps: 0 };
+    const r1 = new StreamRecorder(), r2 = new StreamRecorder();
+    const h1 = new HalfStream(r1, { perStream: 100, total: shared }, stats);
+    const h2 = new HalfStream(r2, { perStream: 100, total: shared }, stats);
+    const b = (s: string): Buffer => Buffer.from(s, 'latin1');
+    h1.segment(0, b('a'), 0, 1, pkt(1));
+    h1.segment(2, b('cccccc'), 0, 6, pkt(2)); // holds 6 of 8
+    h2.segment(0, b('x'), 0, 1, pkt(3));
+    h2.segment(5, b('zzzz'), 0, 4, pkt(4)); // 6 + 4 > 8
+    expect(r2.text()).toBe('x[gap 4]zzzz');
+    expect(stats.budgetGaps).toBe(1);
+    expect(shared.used).toBe(6);
+    h1.dispose();
+    expect(shared.used).toBe(0);
+  });
+
+  // BUG (src/tcp/reassembly.ts HalfStream.hold): over budget, the held segments are flushed first
+  // and the new one delivered after them even when it comes earlier in the sequence, so bytes
+  // come out of order (and the hole before the new segment is not reported as a gap).
+  it('over budget, a new segment that precedes the held ones is delivered first', () => {
+    const { rec, seg } = setup(10);
+    seg(0, 'aa', 1);
+    seg(8, letters('i', 6), 2); // held at 8..14
+    seg(4, 'eeeee', 3); // 5 bytes at 4..9 → 11 > 10
+    expect(rec.text()).toBe('aa[gap 2]eeeeeiiiii');
+  });
+
+  it('sequence numbers wrap around 2^32', () => {
+    const { rec, hs, seg, stats } = setup();
+    hs.syn(0xfffffff9); // data starts at 0xfffffffa
+    seg(0xfffffffa, 'abc', 1);
+    seg(0xfffffffd, 'defgh', 2); // crosses 2^32
+    seg(0x00000002, 'ij', 3);
+    expect(rec.text()).toBe('abcdefghij');
+    // out of order across the wrap
+    seg(0x00000008, 'mn', 4);
+    seg(0x00000004, 'kl', 5); // hole 6..8 remains
+    seg(0x00000006, 'xx', 6);
+    expect(rec.text()).toBe('abcdefghijklxxmn');
+    seg(0xfffffffe, 'zz', 7); // an old retransmission from before the wrap
+    expect(stats.retransmitted).toBe(1);
+    expect(rec.text()).toBe('abcdefghijklxxmn');
+  });
+
+  it('a hole acknowledged across the wrap becomes a gap of the right size', () => {
+    const { rec, hs, seg } = setup();
+    seg(0xfffffffe, 'ab', 1);
+    hs.peerAck = 6;
+    seg(3, 'ddd', 2);
+    expect(rec.text()).toBe('ab[gap 3]ddd');
+  });
+
+  it('a second SYN (retransmitted) does not move the start', () => {
+    const { rec, hs, seg } = setup();
+    hs.syn(10);
+    seg(11, 'ab', 1);
+    hs.syn(10);
+    seg(13, 'cd', 2);
+    expect(rec.text()).toBe('abcd');
+  });
+
+  it('zero-length segments are ignored', () => {
+    const { rec, hs } = setup();
+    hs.segment(5, Buffer.alloc(0), 0, 0, pkt(1));
+    expect(rec.items).toEqual([]);
+  });
+});
