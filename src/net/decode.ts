@@ -136,6 +136,10 @@ export function createDecoder(): { decode(p: Packet): boolean; result: DecodeRes
 /** Printable address for the 4 or 16 bytes at off (RFC 5952 compressed form for IPv6). */
 export function formatIp(d: Buffer, off: number, version: number): string {
   if (version === 4) return `${d[off]}.${d[off + 1]}.${d[off + 2]}.${d[off + 3]}`;
+  // IPv4-mapped addresses keep the dotted quad (RFC 5952 section 5)
+  let mapped = d.readUInt16BE(off + 10) === 0xffff;
+  for (let i = 0; mapped && i < 10; i++) if (d[off + i] !== 0) mapped = false;
+  if (mapped) return `::ffff:${formatIp(d, off + 12, 4)}`;
   const words: number[] = [];
   for (let i = 0; i < 8; i++) words.push(d.readUInt16BE(off + i * 2));
   // longest run of zero words (length ≥ 2) becomes "::"

@@ -62,10 +62,11 @@ export class HalfStream {
       off -= d; len += d; d = 0;
     }
     if (d > 0) {
-      if (this.peerAck >= 0 && seqDiff(this.peerAck, seq) >= 0) {
+      if (this.held.length === 0 && this.peerAck >= 0 && seqDiff(this.peerAck, seq) >= 0) {
         this.skipTo(seq); // the hole was acknowledged by the receiver: it is lost, not late
       } else {
         this.hold(seq, buf, off, len, at);
+        this.crossAckedHoles(at);
         return;
       }
     }
@@ -111,22 +112,26 @@ export class HalfStream {
 
   private hold(seq: number, buf: Buffer, off: number, len: number, at: Packet): void {
     this.stats.outOfOrder++;
-    const t = this.limits.total;
-    if (this.heldBytes + len > this.limits.perStream || t.used + len > t.limit) {
-      // over budget: stop waiting for the hole and resume from what we hold
-      this.stats.budgetGaps++;
-      if (this.held.length) this.flush(at);
-      this.skipTo(seq);
-      this.deliver(buf, off, len, at);
-      return;
-    }
-    const copy = Buffer.from(buf.subarray(off, off + len));
     const held = this.held;
     let i = held.length;
     while (i > 0 && seqDiff(held[i - 1].seq, seq) > 0) i--;
-    held.splice(i, 0, { seq, buf: copy });
+    held.splice(i, 0, { seq, buf: Buffer.from(buf.subarray(off, off + len)) });
     this.heldBytes += len;
+    const t = this.limits.total;
     t.used += len;
+    if (this.heldBytes > this.limits.perStream || t.used > t.limit) {
+      // over budget: stop waiting for the hole and deliver what is held, in sequence order
+      this.stats.budgetGaps++;
+      this.flush(at);
+    }
+  }
+
+  /** a hole below what the receiver acknowledged was lost by the capture, not delayed */
+  private crossAckedHoles(at: Packet): void {
+    while (this.held.length && this.peerAck >= 0 && seqDiff(this.peerAck, this.held[0].seq) >= 0) {
+      this.skipTo(this.held[0].seq);
+      this.drain(at);
+    }
   }
 
   private release(n: number): void {
