@@ -48,7 +48,7 @@ export function pcapFile(frames: Frame[], linkType: number = LINKTYPE.ETHERNET, 
   hdr.writeUInt32LE(0, 12); // sigfigs
   hdr.writeUInt32LE(snapLen, 16);
   hdr.writeUInt32LE(linkType, 20);
-  const parts = [hdr];
+  const parts: Buffer[] = [hdr];
   for (const f of frames) {
     const r = Buffer.alloc(16);
     r.writeUInt32LE(f.sec, 0);

@@ -212,17 +212,24 @@ export class Smb2Client {
 export interface ScanResult {
   events: SmbEvent[];
   records: EventRecord[];
+  /** for each event (same order): the frame being processed when it was emitted, 0 = at finish() */
+  emittedAt: number[];
   summary: CaptureSummary;
 }
 
 /** Runs a pcap held in memory through the whole pipeline; events in output order. */
 export function scanPcap(pcap: Buffer, label = 'mem.pcap'): ScanResult {
-  const records: EventRecord[] = [];
-  const pipe = createCapturePipeline(label, (r) => records.push(r));
-  parseCaptureBuffer(pcap, pipe.sink);
+  const got: { r: EventRecord; at: number }[] = [];
+  let current = 0;
+  const pipe = createCapturePipeline(label, (r) => got.push({ r, at: current }));
+  parseCaptureBuffer(pcap, { packet(p) { current = p.frame; pipe.sink.packet(p); } });
+  current = 0;
   const summary = pipe.finish();
-  records.sort(compareRecords);
-  return { events: records.map((r) => r.ev), records, summary };
+  got.sort((a, b) => compareRecords(a.r, b.r));
+  return { events: got.map((g) => g.r.ev), records: got.map((g) => g.r), emittedAt: got.map((g) => g.at), summary };
 }
 
 export const scanBuilder = (cap: CaptureBuilder, label?: string): ScanResult => scanPcap(cap.pcap(), label);
+
+/** events of one action */
+export const only = (r: ScanResult, action: string): SmbEvent[] => r.events.filter((e) => e.action === action);

@@ -222,9 +222,13 @@ describe('formatIp (RFC 5952)', () => {
     expect(formatIp(Buffer.from([9, 192, 0, 2, 255]), 1, 4)).toBe('192.0.2.255');
   });
 
-  // BUG (src/net/decode.ts formatIp): RFC 5952 section 5 recommends mixed notation for
-  // IPv4-mapped addresses (::ffff:0:0/96), which is what Wireshark/tshark print.
+  // RFC 5952 section 5 recommends mixed notation for IPv4-mapped addresses (::ffff:0:0/96),
+  // as Wireshark/tshark print them (fixed in 0f82dfc).
   it('IPv4-mapped addresses use mixed notation (RFC 5952 section 5)', () => {
     expect(f6('::ffff:c000:0201')).toBe('::ffff:192.0.2.1');
+    expect(f6('::ffff:0:1')).toBe('::ffff:0.0.0.1');
+    // not mapped: hex words as usual
+    expect(f6('::fffe:c000:201')).toBe('::fffe:c000:201');
+    expect(f6('1::ffff:c000:201')).toBe('1::ffff:c000:201');
   });
 });

@@ -323,8 +323,8 @@ describe('SmbFramer: not SMB, hostile lengths', () => {
       const first = nbss(M1), huge = Buffer.concat([Buffer.from([0x00, 0xff, 0xff, 0xff]), M3]), mib = noise(1 << 20);
       const sizes: number[] = [];
       const alloc = Buffer.alloc, unsafe = Buffer.allocUnsafe;
-      vi.spyOn(Buffer, 'alloc').mockImplementation((n: number, ...rest: unknown[]) => { sizes.push(n); return (alloc as (...a: unknown[]) => Buffer)(n, ...rest); });
-      vi.spyOn(Buffer, 'allocUnsafe').mockImplementation((n: number) => { sizes.push(n); return unsafe(n); });
+      vi.spyOn(Buffer, 'alloc').mockImplementation(((n: number, ...rest: unknown[]) => { sizes.push(n); return (alloc as (...a: unknown[]) => Buffer)(n, ...rest); }) as typeof Buffer.alloc);
+      vi.spyOn(Buffer, 'allocUnsafe').mockImplementation(((n: number) => { sizes.push(n); return unsafe(n); }) as typeof Buffer.allocUnsafe);
       const r = new MessageRecorder((_b, _o, h) => h); // keep only the peeked head
       const f = new SmbFramer(r, true);
       f.data(first, 0, first.length, pkt(1));
@@ -338,7 +338,7 @@ describe('SmbFramer: not SMB, hostile lengths', () => {
       const first = nbss(M1), s = Buffer.concat([Buffer.from([0x00, 0xff, 0xff, 0xff]), noise(PEEK), nbss(M3)]);
       const sizes: number[] = [];
       const unsafe = Buffer.allocUnsafe;
-      vi.spyOn(Buffer, 'allocUnsafe').mockImplementation((n: number) => { sizes.push(n); return unsafe(n); });
+      vi.spyOn(Buffer, 'allocUnsafe').mockImplementation(((n: number) => { sizes.push(n); return unsafe(n); }) as typeof Buffer.allocUnsafe);
       const r = new MessageRecorder();
       const f = new SmbFramer(r, true);
       f.data(first, 0, first.length, pkt(1));

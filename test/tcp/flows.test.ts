@@ -136,9 +136,8 @@ describe('FlowTable', () => {
     expect(table.stats).toMatchObject({ gaps: 1, gapBytes: 4 });
   });
 
-  // BUG (src/tcp/reassembly.ts HalfStream.segment, reached through FlowTable): lost segment,
-  // captured next segment, the receiver's cumulative ACK, then more data: the captured segment
-  // that was held is skipped over and lost (see reassembly.test.ts).
+  // Regression (fixed in 0f82dfc): lost segment, captured next segment, the receiver's
+  // cumulative ACK, then more data: the held segment was skipped over and lost.
   it('lost segment, held segment, ACK, next segment: the held segment is delivered', () => {
     const { opened, send } = setup();
     send(C, 40000, S, 445, 100, 0, SYN);

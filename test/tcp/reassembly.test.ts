@@ -124,9 +124,9 @@ describe('HalfStream', () => {
     expect(rec.text()).toBe('aaaabbbbcccc');
   });
 
-  // BUG (src/tcp/reassembly.ts HalfStream.segment): when the ACK that proves a hole lost arrives
-  // after a later segment was already held, the next segment skips straight to its own sequence
-  // number: the held segment is jumped over, counted as a retransmission and its bytes lost.
+  // Regression (fixed in 0f82dfc, HalfStream.segment): when the ACK that proves a hole lost
+  // arrives after a later segment was already held, the next segment skipped straight to its own
+  // sequence number: the held segment was jumped over, counted as a retransmission and lost.
   it('the usual capture loss (lost, held, ACK beyond both, next) keeps the held segment', () => {
     const { rec, seg, stats, hs } = setup();
     seg(0, 'aaaa', 1);
@@ -183,9 +183,8 @@ describe('HalfStream', () => {
     expect(shared.used).toBe(0);
   });
 
-  // BUG (src/tcp/reassembly.ts HalfStream.hold): over budget, the held segments are flushed first
-  // and the new one delivered after them even when it comes earlier in the sequence, so bytes
-  // come out of order (and the hole before the new segment is not reported as a gap).
+  // Regression (fixed in 0f82dfc, HalfStream.hold): over budget, the held segments were flushed
+  // first and the new one delivered after them even when it came earlier in the sequence.
   it('over budget, a new segment that precedes the held ones is delivered first', () => {
     const { rec, seg } = setup(10);
     seg(0, 'aa', 1);

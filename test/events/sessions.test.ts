@@ -1,0 +1,188 @@
+/**
+ * Sessions across connections: SessionTable's documented scoping (server address + session id,
+ * borrowing an unambiguous id for an unseen channel binding, explicit binding, LOGOFF), then the
+ * same through the pipeline with several TCP connections and servers.
+ */
+import { describe, expect, it } from 'vitest';
+import { SessionTable } from '../../src/events/state';
+import { ACCESS, CMD, DISPOSITION, fileId, SHARE_TYPE, smallBody } from '../helpers/build';
+import { CaptureBuilder, only, scanBuilder, Smb2Client } from '../helpers/conversation';
+
+const X = '0x0000040000000011';
+
+describe('SessionTable', () => {
+  it('a session is keyed by scope and id; the same pair finds the same object', () => {
+    const t = new SessionTable();
+    const s = t.get('10.0.0.12', X);
+    expect(s).toMatchObject({ id: X, serverIp: '10.0.0.12', user: null, encryptedReported: false });
+    expect(t.get('10.0.0.12', X)).toBe(s);
+    expect(t.get('10.0.0.12', '0x0000040000000012')).not.toBe(s);
+    expect(t.size).toBe(2);
+  });
+
+  it('an id known at exactly one other address is borrowed (a channel whose binding was not captured)', () => {
+    const t = new SessionTable();
+    const s = t.get('10.0.0.12', X);
+    expect(t.find('10.0.0.13', X)).toBe(s);
+    expect(t.find('10.0.0.13', X, false)).toBeUndefined();
+    expect(t.get('10.0.0.13', X)).toBe(s);
+    expect(t.size).toBe(1);
+  });
+
+  it('without borrowing (SMB1 scopes), ids stay apart', () => {
+    const t = new SessionTable();
+    const a = t.get('conn-1', '0x0800', 'srv', false);
+    const b = t.get('conn-2', '0x0800', 'srv', false);
+    expect(a).not.toBe(b);
+    expect(a.serverIp).toBe('srv');
+  });
+
+  it('bind() makes a session reachable from another address without borrowing', () => {
+    const t = new SessionTable();
+    const s = t.get('10.0.0.12', X);
+    t.bind('192.168.5.12', s);
+    expect(t.find('192.168.5.12', X, false)).toBe(s);
+    expect(t.all()).toEqual([s]);
+    t.remove(s);
+    expect(t.find('192.168.5.12', X)).toBeUndefined();
+    expect(t.find('10.0.0.12', X)).toBeUndefined();
+    expect(t.size).toBe(0);
+  });
+
+  it('the table is bounded: the oldest session is evicted and reported', () => {
+    const evicted: string[] = [];
+    const t = new SessionTable(2, (s) => evicted.push(s.id));
+    t.get('a', '0x1');
+    t.get('a', '0x2');
+    t.get('a', '0x3');
+    expect(evicted).toEqual(['0x1']);
+    expect(t.size).toBe(2);
+    expect(t.find('a', '0x1')).toBeUndefined();
+  });
+
+  // BUG (src/events/state.ts SessionTable.get/find): the byId list never holds two sessions
+  // (a second address always borrows the first session), so the "ambiguous id" branch is
+  // unreachable and two servers that happen to hand out the same session id share one session.
+  it.fails('two servers that each created a session with the same id make the id ambiguous for a third', () => {
+    const t = new SessionTable();
+    const a = t.get('10.0.0.12', X);
+    const b = t.get('10.0.0.13', X, '10.0.0.13', true);
+    expect(b).not.toBe(a);
+    expect(t.find('10.0.0.14', X)).toBeUndefined();
+  });
+});
+
+const SID = 0x0000040000000011n;
+const ALICE = { user: 'alice', domain: 'CORP', workstation: 'WS01' };
+
+describe('sessions through the pipeline', () => {
+  it('a second TCP connection to the same server with the session id carries user and trees (multichannel)', () => {
+    const cap = new CaptureBuilder();
+    const c1 = new Smb2Client(cap.conversation({ clientPort: 49700 }).handshake(), SID);
+    c1.sessionSetup(ALICE);
+    c1.treeConnect('\\\\10.0.0.12\\ADMIN$', 5, SHARE_TYPE.DISK);
+    const c2 = new Smb2Client(cap.conversation({ clientPort: 49800 }).handshake(), SID);
+    c2.messageId = 10;
+    c2.create(5, { name: 'via-second.txt', access: ACCESS.GENERIC_WRITE, disposition: DISPOSITION.CREATE }, fileId(1));
+    const ev = only(scanBuilder(cap), 'create');
+    expect(ev).toMatchObject([{ src_port: 49800, user: 'alice', domain: 'CORP', share: '\\\\10.0.0.12\\ADMIN$', session_id: X }]);
+  });
+
+  it('a channel bound on another server address (binding flag) carries the user', () => {
+    const cap = new CaptureBuilder();
+    const c1 = new Smb2Client(cap.conversation({ server: '10.0.0.12' }).handshake(), SID);
+    c1.sessionSetup(ALICE);
+    const c2 = new Smb2Client(cap.conversation({ server: '192.168.50.12', client: '192.168.50.5' }).handshake(), SID);
+    c2.sessionSetup(ALICE, { binding: true });
+    c2.treeConnect('\\\\fs\\share', 3);
+    const r = scanBuilder(cap);
+    expect(r.events.map((e) => [e.action, e.dst_ip, e.user])).toEqual([
+      ['session_setup', '10.0.0.12', 'alice'],
+      ['session_setup', '192.168.50.12', 'alice'],
+      ['tree_connect', '192.168.50.12', 'alice'],
+    ]);
+  });
+
+  it('an unbound use of a unique id on another server borrows it (documented: a binding we did not see)', () => {
+    const cap = new CaptureBuilder();
+    const c1 = new Smb2Client(cap.conversation({ server: '10.0.0.12' }).handshake(), SID);
+    c1.sessionSetup(ALICE);
+    const c2 = new Smb2Client(cap.conversation({ server: '10.0.0.13' }).handshake(), SID);
+    c2.create(1, { name: 'a', access: ACCESS.READ_DATA, disposition: DISPOSITION.OPEN }, fileId(1));
+    expect(only(scanBuilder(cap), 'create')).toMatchObject([{ dst_ip: '10.0.0.13', user: 'alice' }]);
+  });
+
+  // BUG (src/events/smb2.ts Smb2Connection.request SESSION_SETUP + src/events/state.ts
+  // SessionTable.find): a new (non-binding) SESSION_SETUP on another server whose session id
+  // collides with an existing one borrows that session and overwrites its user: the first
+  // server's later events are attributed to the second server's user.
+  it.fails('a fresh session on another server with a colliding id does not take over the first one', () => {
+    const cap = new CaptureBuilder();
+    const a = new Smb2Client(cap.conversation({ server: '10.0.0.12' }).handshake(), SID);
+    a.sessionSetup(ALICE);
+    a.treeConnect('\\\\10.0.0.12\\C$', 1);
+    const b = new Smb2Client(cap.conversation({ server: '10.0.0.13', clientPort: 50001 }).handshake(), SID);
+    b.sessionSetup({ user: 'bob', domain: 'OTHER', workstation: 'WS02' });
+    b.treeConnect('\\\\10.0.0.13\\IPC$', 1, SHARE_TYPE.PIPE);
+    a.create(1, { name: 'on-a.txt', access: ACCESS.READ_DATA, disposition: DISPOSITION.OPEN }, fileId(1));
+    const r = scanBuilder(cap);
+    expect(only(r, 'create').map((e) => [e.dst_ip, e.user, e.share])).toEqual([['10.0.0.12', 'alice', '\\\\10.0.0.12\\C$']]);
+  });
+
+  // BUG: same cause: once two servers have their own session with the id, a third server's
+  // unbound use of it is ambiguous and must not borrow either user.
+  it.fails('an id authenticated on two servers is not borrowed by a third', () => {
+    const cap = new CaptureBuilder();
+    new Smb2Client(cap.conversation({ server: '10.0.0.12' }).handshake(), SID).sessionSetup(ALICE);
+    new Smb2Client(cap.conversation({ server: '10.0.0.13' }).handshake(), SID).sessionSetup({ user: 'bob', domain: 'D', workstation: 'W' });
+    const c = new Smb2Client(cap.conversation({ server: '10.0.0.14' }).handshake(), SID);
+    c.create(1, { name: 'x', access: ACCESS.READ_DATA, disposition: DISPOSITION.OPEN }, fileId(1));
+    expect(only(scanBuilder(cap), 'create')).toMatchObject([{ dst_ip: '10.0.0.14', user: null }]);
+  });
+
+  it('LOGOFF releases the session: the id then starts afresh, and open handles report their totals', () => {
+    const cap = new CaptureBuilder();
+    const conv = cap.conversation().handshake();
+    const cl = new Smb2Client(conv, SID);
+    cl.sessionSetup(ALICE);
+    cl.treeConnect('\\\\10.0.0.12\\share', 5);
+    cl.create(5, { name: 'f', access: ACCESS.GENERIC_WRITE, disposition: DISPOSITION.CREATE }, fileId(1));
+    cl.write(5, fileId(1), Buffer.alloc(10));
+    const logoff = cl.exchange({ command: CMD.LOGOFF }, smallBody(), { body: smallBody() });
+    cl.create(5, { name: 'g', access: ACCESS.READ_DATA, disposition: DISPOSITION.OPEN }, fileId(2));
+    const r = scanBuilder(cap);
+    expect(only(r, 'create').map((e) => [e.path, e.user, e.share])).toEqual([['f', 'alice', '\\\\10.0.0.12\\share'], ['g', null, null]]);
+    const wi = r.events.findIndex((e) => e.action === 'write');
+    expect(r.events[wi]).toMatchObject({ bytes: 10, user: 'alice' });
+    expect(r.emittedAt[wi]).toBe(logoff.req);
+  });
+
+  it('different session ids on one connection keep their own users', () => {
+    const cap = new CaptureBuilder();
+    const conv = cap.conversation().handshake();
+    const a = new Smb2Client(conv, 0x11n);
+    a.sessionSetup(ALICE);
+    const b = new Smb2Client(conv, 0x22n);
+    b.messageId = 100;
+    b.sessionSetup({ user: 'bob', domain: 'CORP', workstation: 'WS01' });
+    a.messageId = 200;
+    a.create(1, { name: 'a', access: ACCESS.READ_DATA, disposition: DISPOSITION.OPEN }, fileId(1));
+    b.messageId = 300;
+    b.create(1, { name: 'b', access: ACCESS.READ_DATA, disposition: DISPOSITION.OPEN }, fileId(2));
+    expect(only(scanBuilder(cap), 'create').map((e) => [e.path, e.user, e.session_id])).toEqual([
+      ['a', 'alice', '0x0000000000000011'],
+      ['b', 'bob', '0x0000000000000022'],
+    ]);
+  });
+
+  it('tree ids of one session do not leak into another session on the same server', () => {
+    const cap = new CaptureBuilder();
+    const conv = cap.conversation().handshake();
+    const a = new Smb2Client(conv, 0x11n);
+    a.treeConnect('\\\\10.0.0.12\\ADMIN$', 1);
+    const b = new Smb2Client(conv, 0x22n);
+    b.messageId = 50;
+    b.create(1, { name: 'x', access: ACCESS.READ_DATA, disposition: DISPOSITION.OPEN }, fileId(1));
+    expect(only(scanBuilder(cap), 'create')).toMatchObject([{ share: null, tree_id: '0x00000001' }]);
+  });
+});
