@@ -71,8 +71,9 @@ export const FLAG_RULES: FlagRule[] = [
   },
   {
     flag: 'EXECUTABLE_WRITE', title: 'Executable or script written to an administrative share', attack: ['T1570'], severity: 'high',
+    // a rename puts its new name into the share; the old name is what is no longer there
     test: (e) => (isAdmin(e) || isDrive(e)) && writesContent(e)
-      && (isExecutableName(e.path) || (e.action === 'rename' && isExecutableName(e.new_path))),
+      && isExecutableName(e.action === 'rename' ? e.new_path : e.path),
   },
   {
     flag: 'LOOPBACK_TARGET', title: 'Share addressed on the loopback host', attack: [], severity: 'low',

@@ -19,6 +19,8 @@ export interface Pending {
   transfer?: Transfer;
   /** an open that deletes (FILE_DELETE_ON_CLOSE): on success a delete event follows the create */
   alsoDelete?: boolean;
+  /** WRITE: bytes the request carried, counted when no response was captured to say otherwise */
+  writeLength?: number;
 }
 
 const MAX_PENDING = 4096;
@@ -27,6 +29,7 @@ const MAX_PENDING = 4096;
 export function complete(scan: ScanState, p: Pending, status: number | null, responseFrame: number | null): void {
   const t = p.transfer;
   if (t) {
+    if (status === null && p.writeLength) t.bytes += p.writeLength;
     if (t.responseFrame === null) t.responseFrame = responseFrame;
     if (status !== null && (t.status === null || (t.status !== 0 && status === 0))) t.status = status;
   }
@@ -35,7 +38,7 @@ export function complete(scan: ScanState, p: Pending, status: number | null, res
   p.ev.response_frame = responseFrame;
   scan.emit({ sec: p.stamp.sec, ns: p.stamp.ns, seq: p.seq, ev: p.ev });
   if (p.alsoDelete && status === 0) {
-    const del: SmbEvent = { ...p.ev, action: 'delete' as Action, access: [...p.ev.access], flags: [], attack: [] };
+    const del: SmbEvent = { ...p.ev, action: 'delete' as Action, access: [...p.ev.access], flags: [], attack: [], severity: 'info' };
     scan.emit({ sec: p.stamp.sec, ns: p.stamp.ns, seq: p.seq, ev: del });
   }
 }

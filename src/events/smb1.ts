@@ -64,7 +64,7 @@ export class Smb1Handler {
 
   private session(uid: number): Session {
     const c = this.conn();
-    return this.scan.sessions.get(`${c.serverIp}#${this.flow.id}`, hex4(uid), c.serverIp, false);
+    return this.scan.sessions.get(`${c.serverIp}#${this.flow.id}`, hex4(uid), c.serverIp, false, false);
   }
 
   private tree(s: Session, tid: number): Tree {
@@ -148,8 +148,7 @@ export class Smb1Handler {
         const f = this.file(s, h.tid, readWriteFid(k));
         if (!f) { this.scan.anomaly('malformed_read_write'); return; }
         const t = k.command === Smb1Cmd.READ_ANDX ? (f.read ??= this.transfer(at)) : (f.write ??= this.transfer(at));
-        if (k.command === Smb1Cmd.WRITE_ANDX) t.bytes += writeLength(k);
-        this.track(base, k.command, at, { session: s, file: f, transfer: t });
+        this.track(base, k.command, at, { session: s, file: f, transfer: t, writeLength: k.command === Smb1Cmd.WRITE_ANDX ? writeLength(k) : undefined });
         return;
       }
       case Smb1Cmd.CLOSE: {
@@ -210,6 +209,9 @@ export class Smb1Handler {
       }
       case Smb1Cmd.READ_ANDX:
         if (ok && p.transfer) p.transfer.bytes += readLength(k);
+        break;
+      case Smb1Cmd.WRITE_ANDX:
+        if (ok && p.transfer) p.transfer.bytes += p.writeLength ?? 0;
         break;
     }
     complete(this.scan, p, h.status, at.frame);

@@ -12,7 +12,7 @@ import {
 } from '../smb/names';
 import {
   Body, closeFileId, Cmd, createRequest, createResponse, FLAG_ASYNC, FLAG_RELATED, FLAG_RESPONSE,
-  negotiateDialect, parseHeader, readResponseLength, readWriteRequest, sessionSetupRequest,
+  negotiateDialect, parseHeader, readResponseLength, writeResponseCount, readWriteRequest, sessionSetupRequest,
   setInfoRequest, SHARE_TYPES, Smb2Header, SMB2_HEADER_SIZE, STATUS_PENDING, transformSessionId,
   treeConnectPath, treeConnectShareType,
 } from '../smb/smb2/records';
@@ -41,6 +41,7 @@ const MAX_COMPOUND = 64;
 /** largest message decoded whole; larger ones are decoded from their first KEEP_LARGE bytes */
 const MAX_KEEP = 1 << 20;
 const KEEP_LARGE = 64 << 10;
+const STATUS_BUFFER_OVERFLOW = 0x80000005;
 const ALL_F = 'ffffffffffffffffffffffffffffffff';
 
 const messageKey = (h: Smb2Header): number => (h.messageIdHi >>> 0) * 0x100000000 + (h.messageIdLo >>> 0);
@@ -156,7 +157,10 @@ export class Smb2Connection {
       case Cmd.SESSION_SETUP: {
         const r = sessionSetupRequest(b);
         if (!r) { this.scan.anomaly('malformed_session_setup'); return; }
-        if (r.binding) this.scan.sessions.bind(this.conn().serverIp, session);
+        const server = this.conn().serverIp;
+        // a binding joins the session of another channel; any other logon is this server's own
+        const session = r.binding ? this.scan.sessions.get(server, sessionHex(h)) : this.scan.sessions.get(server, sessionHex(h), server, false);
+        if (r.binding) this.scan.sessions.bind(server, session);
         const id = ntlmAuthenticate(r.blob);
         if (!id) return;
         session.user = id.user; session.domain = id.domain; session.workstation = id.workstation;
@@ -206,8 +210,7 @@ export class Smb2Connection {
         const f = r ? file(r.fileId) : undefined;
         if (!r || !f) { this.scan.anomaly('malformed_read_write'); return; }
         const t = h.command === Cmd.READ ? (f.read ??= this.transfer(at)) : (f.write ??= this.transfer(at));
-        if (h.command === Cmd.WRITE) t.bytes += r.length;
-        this.track(h, at, { session, file: f, transfer: t });
+        this.track(h, at, { session, file: f, transfer: t, writeLength: h.command === Cmd.WRITE ? r.length : undefined });
         return;
       }
       case Cmd.SET_INFO: {
@@ -261,7 +264,11 @@ export class Smb2Connection {
         }
         break;
       case Cmd.READ:
-        if (ok && p.file?.read) p.file.read.bytes += readResponseLength(b) ?? 0;
+        // STATUS_BUFFER_OVERFLOW: a partial pipe read, which still carries data
+        if ((ok || h.status === STATUS_BUFFER_OVERFLOW) && p.transfer) p.transfer.bytes += readResponseLength(b) ?? 0;
+        break;
+      case Cmd.WRITE:
+        if (ok && p.transfer) p.transfer.bytes += writeResponseCount(b) ?? p.writeLength ?? 0;
         break;
     }
     complete(this.scan, p, h.status, at.frame);

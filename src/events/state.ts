@@ -77,7 +77,12 @@ export class SessionTable {
     return same && same.length === 1 ? same[0] : undefined;
   }
 
-  get(scope: string, id: string, serverIp = scope, borrow = true): Session {
+  /**
+   * The session `id` at `scope`, created when unknown. `borrow`: an unknown scope may use the one
+   * session with that id elsewhere (a channel whose binding was not captured). `index`: the new
+   * session can be borrowed that way (SMB2; not SMB1, whose UIDs are per connection).
+   */
+  get(scope: string, id: string, serverIp = scope, borrow = true, index = true): Session {
     const found = this.find(scope, id, borrow);
     if (found) return found;
     if (this.count >= this.maxSessions) this.evictOldest();
@@ -85,7 +90,7 @@ export class SessionTable {
       id, serverIp, user: null, domain: null, workstation: null, trees: new Map(), files: new Map(), encryptedReported: false,
     };
     this.byKey.set(`${scope}|${id}`, s);
-    if (borrow) {
+    if (index) {
       const list = this.byId.get(id);
       if (list) list.push(s); else this.byId.set(id, [s]);
     }

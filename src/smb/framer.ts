@@ -32,6 +32,9 @@ const enum State { Header, Message, Skip, Resync }
 
 const NBSS_TYPES = new Set([0x00, 0x81, 0x82, 0x83, 0x84, 0x85]);
 const SIG = Buffer.from('SMB', 'latin1');
+const EMPTY = Buffer.alloc(0);
+/** bytes kept between chunks while searching: a NetBIOS header and magic span 8, the size check 11 */
+const CARRY = 11;
 
 export function isSmbMagic(b0: number, b1: number, b2: number, b3: number): boolean {
   return (b0 === 0xfe || b0 === 0xff || b0 === 0xfd || b0 === 0xfc) && b1 === 0x53 && b2 === 0x4d && b3 === 0x42;
@@ -55,6 +58,8 @@ export class SmbFramer implements StreamConsumer {
   /** tail of the previous chunk while resynchronising (a signature may straddle chunks) */
   private carry = Buffer.alloc(0);
   private everSynced = false;
+  /** the packet being processed (the reused object): a gap that completes a message dates it */
+  private lastAt: Packet | null = null;
   private scanned = 0;
 
   constructor(private readonly sink: MessageSink, private readonly smbPort: boolean) {}
@@ -65,10 +70,11 @@ export class SmbFramer implements StreamConsumer {
       return;
     }
     if (bytes > 0 && this.state === State.Message && this.keepLen >= 0 && this.accHave === this.keepLen
-      && this.consumed + bytes < this.msgLen) {
+      && this.consumed + bytes <= this.msgLen) {
       // lost bytes inside a payload we skip anyway (a WRITE's data): the message is still usable
       this.consumed += bytes;
       this.sink.anomaly('gap_in_skipped_payload');
+      if (this.consumed === this.msgLen && this.lastAt) this.complete(this.lastAt);
       return;
     }
     if (this.state === State.Message) this.sink.anomaly('message_lost_in_gap');
@@ -76,6 +82,7 @@ export class SmbFramer implements StreamConsumer {
   }
 
   data(buf: Buffer, off: number, len: number, at: Packet): void {
+    this.lastAt = at;
     const end = off + len;
     while (off < end) {
       switch (this.state) {
@@ -94,7 +101,7 @@ export class SmbFramer implements StreamConsumer {
 
   private startResync(): void {
     this.state = State.Resync;
-    this.carry = Buffer.alloc(0);
+    this.carry = EMPTY;
     this.hdrHave = 0;
   }
 
@@ -112,6 +119,7 @@ export class SmbFramer implements StreamConsumer {
     const length = (h[ho + 1] << 16) | (h[ho + 2] << 8) | h[ho + 3];
     if (!NBSS_TYPES.has(type) || length > MAX_MESSAGE) {
       this.sink.anomaly('netbios_desync');
+      this.skipped(4);
       this.startResync();
       return off;
     }
@@ -127,7 +135,7 @@ export class SmbFramer implements StreamConsumer {
     // fast path: the whole message is in this chunk, decode it where it lies
     if (end - off >= length) {
       const head = Math.min(PEEK, length);
-      if (!this.magicOk(buf, off, head)) { this.startResync(); return off; }
+      if (!this.magicOk(buf, off, head)) { this.skipped(4); this.startResync(); return off; }
       this.everSynced = true;
       const keep = Math.min(length, this.sink.keep(buf, off, head, length));
       this.sink.message(buf, off, keep, length, at);
@@ -156,19 +164,28 @@ export class SmbFramer implements StreamConsumer {
     if (this.keepLen < 0) {
       this.consumed += n;
       if (this.accHave < want) return off + n;
-      if (!this.magicOk(this.acc, 0, this.accHave)) { this.startResync(); return off + n; }
+      if (!this.magicOk(this.acc, 0, this.accHave)) {
+        // not a message after all: search the bytes already taken in for the next real header
+        const again = Buffer.from(this.acc.subarray(0, this.accHave));
+        this.skipped(4);
+        this.startResync();
+        this.data(again, 0, again.length, at);
+        return off + n;
+      }
       this.everSynced = true;
       this.keepLen = Math.min(this.msgLen, Math.max(want, this.sink.keep(this.acc, 0, want, this.msgLen)));
       if (this.consumed < this.msgLen) return off + n; // the rest of the chunk may still be kept
     } else {
       this.consumed += take; // bytes past keepLen are counted, never copied
     }
-    if (this.consumed >= this.msgLen) {
-      this.state = State.Header;
-      this.sink.message(this.acc, 0, this.accHave, this.msgLen, at);
-      if (this.acc.length > 64 << 10) this.acc = Buffer.alloc(PEEK); // a big message must not pin memory
-    }
+    if (this.consumed >= this.msgLen) this.complete(at);
     return off + take; // whether kept or counted, the message took these bytes
+  }
+
+  private complete(at: Packet): void {
+    this.state = State.Header;
+    this.sink.message(this.acc, 0, this.accHave, this.msgLen, at);
+    if (this.acc.length > 64 << 10) this.acc = Buffer.alloc(PEEK); // a big message must not pin memory
   }
 
   private grow(n: number): void {
@@ -178,30 +195,32 @@ export class SmbFramer implements StreamConsumer {
   }
 
   private onResync(buf: Buffer, off: number, end: number, at: Packet): number {
-    // a signature straddling the previous chunk and this one
-    if (this.carry.length) {
-      const joined = Buffer.concat([this.carry, buf.subarray(off, Math.min(end, off + 16))]);
-      const q = this.findHeader(joined, 0, joined.length, this.carry.length);
-      const carried = this.carry.length;
-      this.carry = Buffer.alloc(0);
+    const prev = this.carry;
+    this.carry = EMPTY;
+    // a signature straddling the previous chunk(s) and this one
+    if (prev.length) {
+      const joined = Buffer.concat([prev, buf.subarray(off, Math.min(end, off + 16))]);
+      const q = this.findHeader(joined, 0, joined.length, prev.length);
       if (q >= 0) {
-        this.resynced(carried - q);
+        this.skipped(q);
+        this.resynced();
         this.state = State.Header;
-        this.data(joined, q, carried - q, at);
+        this.data(joined, q, prev.length - q, at);
         return off;
       }
     }
     const q = this.findHeader(buf, off, end, end - off);
     if (q < 0) {
-      const keepTail = Math.min(11, end - off);
-      this.carry = Buffer.from(buf.subarray(end - keepTail, end));
-      this.skipped(end - off - keepTail);
+      // keep the last bytes, across several short chunks if need be, for the next look
+      const tail = end - off >= CARRY ? buf.subarray(end - CARRY, end) : Buffer.concat([prev, buf.subarray(off, end)]);
+      this.carry = Buffer.from(tail.subarray(Math.max(0, tail.length - CARRY)));
+      this.skipped(prev.length + (end - off) - this.carry.length);
       this.scanned += end - off;
       if (!this.everSynced && !this.smbPort && this.scanned > GIVE_UP_SCAN) this.sink.notSmb();
       return end;
     }
-    this.skipped(q - off);
-    this.resynced(0);
+    this.skipped(prev.length + q - off);
+    this.resynced();
     this.state = State.Header;
     return q;
   }
@@ -210,7 +229,7 @@ export class SmbFramer implements StreamConsumer {
     if (n > 0 && this.everSynced) this.sink.anomaly('resync_skipped_bytes', n);
   }
 
-  private resynced(_carried: number): void {
+  private resynced(): void {
     if (this.everSynced) this.sink.anomaly('resync');
   }
 

@@ -101,7 +101,11 @@ export class FlowTable {
       if (flow.clientIsA === null) flow.clientIsA = (s.flags & TCP_ACK) ? !fromA : fromA;
     }
     if (s.flags & TCP_ACK) {
-      if (theirs.peerAck < 0 || ((s.ack - theirs.peerAck) | 0) > 0) theirs.peerAck = s.ack;
+      if (theirs.peerAck < 0 || ((s.ack - theirs.peerAck) | 0) > 0) {
+        theirs.peerAck = s.ack;
+        // an ACK alone can prove a hole lost: release what waits behind it now, not at the next segment
+        if (theirs.holding) theirs.crossAckedHoles(p);
+      }
     }
     if (s.payloadLen > 0) mine.segment(syn ? (s.seq + 1) >>> 0 : s.seq, d, s.payloadOff, s.payloadLen, p);
     if (s.flags & (TCP_FIN | TCP_RST)) {

@@ -74,6 +74,8 @@ export class HalfStream {
     this.drain(at);
   }
 
+  get holding(): boolean { return this.held.length > 0; }
+
   /** end of the connection or of the capture: whatever is held is delivered across its holes */
   flush(at: Packet): void {
     while (this.held.length) {
@@ -127,7 +129,7 @@ export class HalfStream {
   }
 
   /** a hole below what the receiver acknowledged was lost by the capture, not delayed */
-  private crossAckedHoles(at: Packet): void {
+  crossAckedHoles(at: Packet): void {
     while (this.held.length && this.peerAck >= 0 && seqDiff(this.peerAck, this.held[0].seq) >= 0) {
       this.skipTo(this.held[0].seq);
       this.drain(at);

@@ -144,7 +144,7 @@ describe('EXECUTABLE_WRITE', () => {
   // (evil.exe → evil.txt) matches because the rule tests `path` for every action; the issue
   // defines the flag as an executable "created/written/renamed into" a share. For renames the
   // test should look at new_path only.
-  it.fails('a rename from .exe to .txt is not an executable write', () => {
+  it('a rename from .exe to .txt is not an executable write', () => {
     expect(flag({ action: 'rename', share: admin, path: 'evil.exe', new_path: 'evil.txt' }).flags).toEqual(['ADMIN_SHARE']);
   });
 
@@ -239,7 +239,7 @@ describe('rules on events made by the pipeline', () => {
   // the sink flags events as they come (the CLI does), the copy inherits the create's
   // severity (flags and attack are reset, severity is not), so the delete is rated by rules
   // that do not match it.
-  it.fails('the delete-on-close event is rated by its own flags, not the create\'s', () => {
+  it('the delete-on-close event is rated by its own flags, not the create\'s', () => {
     const cap = new CaptureBuilder();
     const cl = new Smb2Client(cap.conversation().handshake(), 0x11n);
     cl.treeConnect('\\\\10.0.0.12\\ADMIN$', 1);

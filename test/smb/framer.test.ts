@@ -67,7 +67,7 @@ describe('SmbFramer: chunking', () => {
   // of the latest chunk is carried over (the previous carry is dropped when it did not match),
   // so a NetBIOS header + magic (8 bytes) spread over three or more chunks is never found. At
   // the start of a stream or after a gap, tiny segments make the framer miss messages.
-  it.fails('not yet in step, a header spread over three chunks is found', () => {
+  it('not yet in step, a header spread over three chunks is found', () => {
     const r = new MessageRecorder();
     feed(new SmbFramer(r, true), [STREAM.subarray(0, 2), STREAM.subarray(2, 6), STREAM.subarray(6)]);
     expect(r.messages.map((m) => m.bytes)).toEqual([M1, M2, M3]);
@@ -84,7 +84,7 @@ describe('SmbFramer: chunking', () => {
   });
 
   // BUG: same as above (onResync carry), one byte per chunk
-  it.fails('one byte per chunk from the very start still finds the first message', () => {
+  it('one byte per chunk from the very start still finds the first message', () => {
     const r = new MessageRecorder();
     const f = new SmbFramer(r, true);
     for (let i = 0; i < STREAM.length; i++) f.data(STREAM, i, 1, pkt(i + 1));
@@ -166,7 +166,7 @@ describe('SmbFramer: resynchronisation', () => {
 
   // BUG (src/smb/framer.ts SmbFramer.onHeader/onResync): the 4 bytes read as a bad NetBIOS
   // header before resynchronising are not added to resync_skipped_bytes (6 reported for 10).
-  it.fails('resync_skipped_bytes counts every garbage byte', () => {
+  it('resync_skipped_bytes counts every garbage byte', () => {
     const r = new MessageRecorder();
     const garbage = Buffer.from('garbage!!!', 'latin1');
     feed(new SmbFramer(r, true), [Buffer.concat([nbss(M1), garbage, nbss(M2)])]);
@@ -195,7 +195,7 @@ describe('SmbFramer: resynchronisation', () => {
   // fails, resynchronisation starts after them: a real message starting inside those bytes is
   // lost. The fast path (whole message in the chunk) rescans them, so the result depends on
   // TCP segmentation.
-  it.fails('a bogus header (type 0, plausible length) does not swallow the next message', () => {
+  it('a bogus header (type 0, plausible length) does not swallow the next message', () => {
     const r = new MessageRecorder();
     const bogus = Buffer.from([0x00, 0x00, 0x10, 0x00]); // claims 4096 bytes
     feed(new SmbFramer(r, true), [Buffer.concat([nbss(M1), bogus, nbss(M2), nbss(M3)])]);
@@ -219,7 +219,7 @@ describe('SmbFramer: resynchronisation', () => {
   // BUG (src/smb/framer.ts SmbFramer.gap): a gap that ends exactly where the skipped payload
   // ends (consumed + bytes === msgLen) is treated as losing the message; the test is `<`
   // where `<=` is meant, after which the message is complete and the framer is in step.
-  it.fails('a gap covering exactly the rest of a WRITE payload still yields the WRITE', () => {
+  it('a gap covering exactly the rest of a WRITE payload still yields the WRITE', () => {
     const w = write(9, 3000);
     const s = nbss(w);
     const r = new MessageRecorder((_b, _o, _h, m) => Math.min(m, 112));
