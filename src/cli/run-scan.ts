@@ -4,7 +4,7 @@
  */
 import * as fs from 'fs';
 import type { Severity } from '../events/event';
-import { compareRecords, EventRecord } from '../events/record';
+import { createEventSorter, SorterError } from '../events/sorter';
 import { SEVERITY_RANK } from '../detect/rules';
 import { createEventWriter, OutputFormat } from '../output';
 import { EventFilter } from '../scan/filter';
@@ -61,13 +61,22 @@ export async function runScan(o: ScanOptions): Promise<number> {
   const showProgress = o.progress ?? (!o.quiet && process.stderr.isTTY === true);
   const progress = createProgress(showProgress, expanded.files.length, [...sizes.values()].reduce((a, b) => a + b, 0));
   const eventsPerFile = new Map<string, number>();
-  const records: EventRecord[] = [];
+  // the timeline is sorted with bounded memory: beyond 50,000 events, sorted runs spill to a temp dir
+  const inMemory = Number(process.env.SMBTRAIL_SORT_RECORDS);
+  const sorter = createEventSorter(Number.isInteger(inMemory) && inMemory > 0 ? { maxInMemory: inMemory } : {});
+  let sortError: Error | null = null;
 
   const cb: JobCallbacks = {
-    events(batch) {
-      for (const r of batch) {
-        records.push(r);
-        eventsPerFile.set(r.ev.capture, (eventsPerFile.get(r.ev.capture) ?? 0) + 1);
+    async events(batch) {
+      if (sortError) return;
+      try {
+        for (const r of batch) {
+          eventsPerFile.set(r.ev.capture, (eventsPerFile.get(r.ev.capture) ?? 0) + 1);
+          if (!sorter.add(r)) await sorter.drained();
+        }
+      } catch (e) {
+        // the temp dir is full or gone: say it once at the end, keep scanning for the summary
+        sortError = e instanceof Error ? e : new Error(String(e));
       }
     },
     done(file, summary, seconds) {
@@ -101,15 +110,24 @@ export async function runScan(o: ScanOptions): Promise<number> {
   }
   totals.failed = failed;
 
-  records.sort(compareRecords);
   const tty = !o.output && process.stdout.isTTY === true;
   const color = o.color ?? (tty && !process.env.NO_COLOR);
   const writer = createEventWriter(o.format, out, { color, columns: tty ? process.stdout.columns || 120 : 120 });
-  for (const r of records) {
-    addEvent(totals, r.ev);
-    if (!writer.write(r.ev)) await writer.drained();
-    if (writer.closed) break;
+  try {
+    if (sortError) throw sortError;
+    for await (const r of sorter.finish()) {
+      addEvent(totals, r.ev);
+      if (!writer.write(r.ev)) await writer.drained();
+      if (writer.closed) break;
+    }
+  } catch (e) {
+    if (!(e instanceof SorterError)) throw e;
+    process.stderr.write(`smbtrail: cannot sort the timeline: ${e.message.split('\n')[0]}\n`);
+    failed++;
+  } finally {
+    await sorter.cleanup();
   }
+  totals.failed = failed;
   await writer.end();
   if (o.output) await new Promise<void>((res, rej) => (out as fs.WriteStream).end((err?: Error | null) => (err ? rej(err) : res())));
 

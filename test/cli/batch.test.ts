@@ -12,8 +12,8 @@ const ROOT = path.resolve(__dirname, '../..');
 const CLI = path.join(ROOT, 'dist/cli/main.js');
 const CAPTURES = path.join(ROOT, 'captures');
 
-function run(args: string[]) {
-  const r = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', cwd: ROOT, maxBuffer: 1 << 28 });
+function run(args: string[], env: Record<string, string> = {}) {
+  const r = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', cwd: ROOT, maxBuffer: 1 << 28, env: { ...process.env, ...env } });
   return { code: r.status, out: r.stdout, err: r.stderr };
 }
 
@@ -52,6 +52,12 @@ describe('--jobs', () => {
     expect(two.out).toBe(one.out);
     const csv1 = run([CAPTURES, '-f', 'csv', '-q', '-j', '1']).out;
     expect(run([CAPTURES, '-f', 'csv', '-q', '-j', '2']).out).toBe(csv1);
+  });
+  it('spilling the sort to disk (tiny in-memory budget) changes nothing in the output', () => {
+    const mem = run([CAPTURES, '-f', 'jsonl', '-q']);
+    const spilled = run([CAPTURES, '-f', 'jsonl', '-q', '-j', '2'], { SMBTRAIL_SORT_RECORDS: '300' });
+    expect(spilled.code).toBe(0);
+    expect(spilled.out).toBe(mem.out);
   });
   it('rejects a nonsense job count', () => {
     expect(run([CAPTURES, '--jobs', '0']).code).toBe(2);
