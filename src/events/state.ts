@@ -62,6 +62,8 @@ export class SessionTable {
   private readonly byKey = new Map<string, Session>();
   /** session id → sessions with that id, for channels whose binding was not captured */
   private readonly byId = new Map<string, Session[]>();
+  /** every key a session is reachable by, so that removing it does not scan the table */
+  private readonly keysOf = new Map<Session, string[]>();
   private count = 0;
 
   constructor(private readonly maxSessions = 50_000, private readonly onEvict: (s: Session) => void = () => {}) {}
@@ -90,6 +92,7 @@ export class SessionTable {
       id, serverIp, user: null, domain: null, workstation: null, trees: new Map(), files: new Map(), encryptedReported: false,
     };
     this.byKey.set(`${scope}|${id}`, s);
+    this.keysOf.set(s, [`${scope}|${id}`]);
     if (index) {
       const list = this.byId.get(id);
       if (list) list.push(s); else this.byId.set(id, [s]);
@@ -100,11 +103,17 @@ export class SessionTable {
 
   /** a channel bound to an existing session on another address (SMB 3 multichannel) */
   bind(serverIp: string, s: Session): void {
-    this.byKey.set(`${serverIp}|${s.id}`, s);
+    const key = `${serverIp}|${s.id}`;
+    if (this.byKey.get(key) === s) return;
+    this.byKey.set(key, s);
+    this.keysOf.get(s)?.push(key);
   }
 
   remove(s: Session): void {
-    for (const [k, v] of this.byKey) if (v === s) this.byKey.delete(k);
+    const keys = this.keysOf.get(s);
+    if (!keys) return;
+    this.keysOf.delete(s);
+    for (const k of keys) if (this.byKey.get(k) === s) this.byKey.delete(k);
     const list = this.byId.get(s.id);
     if (list) {
       const rest = list.filter((x) => x !== s);
@@ -114,11 +123,11 @@ export class SessionTable {
   }
 
   all(): Session[] {
-    return [...new Set(this.byKey.values())];
+    return [...this.keysOf.keys()];
   }
 
   private evictOldest(): void {
-    const first = this.byKey.values().next().value as Session | undefined;
+    const first = this.keysOf.keys().next().value as Session | undefined;
     if (first) { this.onEvict(first); this.remove(first); }
   }
 }
