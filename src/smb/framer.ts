@@ -238,11 +238,14 @@ export class SmbFramer implements StreamConsumer {
    * starts with an SMB magic begins; the header itself may extend to `end`.
    */
   private findHeader(b: Buffer, from: number, end: number, span: number): number {
+    const limit = from + span + 5; // first position of "SMB" not to consider
+    // Buffer.indexOf has no end bound: search a view, or a miss would scan the rest of the
+    // 4 MiB capture chunk this segment lies in
+    const view = b.subarray(0, Math.min(end, limit + 2));
     let i = from + 5;
-    const limit = from + span + 5;
-    while (i < end) {
-      const s = b.indexOf(SIG, i);
-      if (s < 0 || s >= limit || s + 3 > end) return -1;
+    while (i < limit) {
+      const s = view.indexOf(SIG, i);
+      if (s < 0 || s >= limit) return -1;
       const q = s - 5;
       if (q >= from && b[q] === 0 && isSmbMagic(b[s - 1], b[s], b[s + 1], b[s + 2])) {
         const len = (b[q + 1] << 16) | (b[q + 2] << 8) | b[q + 3];
