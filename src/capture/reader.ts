@@ -17,6 +17,12 @@ const GUNZIP_CHUNK = 1 << 20;
 export interface ReadOptions {
   /** bytes per read (default DEFAULT_CHUNK) */
   chunkSize?: number;
+  /**
+   * Called after each chunk is parsed; a returned promise is awaited before the next chunk.
+   * This is how a slower consumer of the packets' results (a sorter spilling to disk, a busy
+   * main thread) holds the reader back instead of letting results pile up in memory.
+   */
+  between?: () => Promise<void> | undefined;
 }
 
 /** Format from a file's first bytes (4 suffice; 12 let a pcapng header be checked more strictly). */
@@ -73,8 +79,8 @@ export async function readCapture(path: string, sink: PacketSink, options: ReadO
     const n = await readAt(fh, first, 0);
     if (n === 0) throw new CaptureError('empty file');
     // The parser itself names what is wrong with a file that is not a capture.
-    if (isGzip(first.subarray(0, n))) return await readGzip(fh, sink, chunkSize);
-    return await readPlain(fh, createCaptureParser(sink), first, n, chunkSize);
+    if (isGzip(first.subarray(0, n))) return await readGzip(fh, sink, chunkSize, options.between);
+    return await readPlain(fh, createCaptureParser(sink), first, n, chunkSize, options.between);
   } finally {
     await fh.close().catch(() => undefined);
   }
@@ -84,7 +90,10 @@ export async function readCapture(path: string, sink: PacketSink, options: ReadO
  * Double buffering: the next chunk is read (on the libuv thread pool) while this one is parsed,
  * so the copy out of the page cache overlaps the parse. One promise per chunk, none per packet.
  */
-async function readPlain(fh: fs.promises.FileHandle, parser: CaptureParser, first: Buffer, n: number, chunkSize: number): Promise<CaptureInfo> {
+async function readPlain(
+  fh: fs.promises.FileHandle, parser: CaptureParser, first: Buffer, n: number, chunkSize: number,
+  between?: () => Promise<void> | undefined,
+): Promise<CaptureInfo> {
   let cur: Buffer = first;
   let curLen = n;
   let spare: Buffer = Buffer.allocUnsafe(chunkSize);
@@ -100,6 +109,8 @@ async function readPlain(fh: fs.promises.FileHandle, parser: CaptureParser, firs
     }
     const got = await pending;
     if (!more) break;
+    const hold = between?.();
+    if (hold) await hold;
     pos += got;
     [cur, spare] = [spare, cur];
     curLen = got;
@@ -107,7 +118,9 @@ async function readPlain(fh: fs.promises.FileHandle, parser: CaptureParser, firs
   return parser.end();
 }
 
-async function readGzip(fh: fs.promises.FileHandle, sink: PacketSink, chunkSize: number): Promise<CaptureInfo> {
+async function readGzip(
+  fh: fs.promises.FileHandle, sink: PacketSink, chunkSize: number, between?: () => Promise<void> | undefined,
+): Promise<CaptureInfo> {
   const parser = createCaptureParser(sink, true);
   const src = fh.createReadStream({ start: 0, highWaterMark: chunkSize, autoClose: false });
   const gunzip = zlib.createGunzip({ chunkSize: GUNZIP_CHUNK });
@@ -116,6 +129,8 @@ async function readGzip(fh: fs.promises.FileHandle, sink: PacketSink, chunkSize:
   try {
     for await (const chunk of gunzip) {
       if (!parser.push(chunk as Buffer)) break;
+      const hold = between?.();
+      if (hold) await hold;
     }
   } catch (err) {
     if (!isZlibError(err)) throw err;

@@ -3,16 +3,16 @@
  * progress and per-file lines on stderr and the summary at the end.
  */
 import * as fs from 'fs';
-import type { Severity } from '../events/event';
+import type { Severity, SmbEvent } from '../events/event';
 import { createEventSorter, SorterError } from '../events/sorter';
 import { SEVERITY_RANK } from '../detect/rules';
 import { createEventWriter, OutputFormat } from '../output';
 import { EventFilter } from '../scan/filter';
-import { JobCallbacks, runJobs } from '../scan/jobs';
+import { FormattedEvent, JobCallbacks, ProduceOptions, runJobs } from '../scan/jobs';
 import { runStitched } from '../scan/stitch';
 import { expandInputs, InputFile } from './inputs';
 import { createProgress } from './progress';
-import { addCapture, addEvent, formatSummary, newTotals } from './summary';
+import { addCapture, addTally, formatSummary, newTotals } from './summary';
 
 export interface ScanOptions {
   inputs: string[];
@@ -49,6 +49,7 @@ function sizeOf(f: InputFile): number {
 export async function runScan(o: ScanOptions): Promise<number> {
   const started = process.hrtime.bigint();
   const filter: EventFilter = { minRank: SEVERITY_RANK[o.minSeverity], actions: o.actions };
+  const produce: ProduceOptions = { filter, format: o.format };
   const totals = newTotals();
   const out = openOutput(o.output);
 
@@ -60,7 +61,6 @@ export async function runScan(o: ScanOptions): Promise<number> {
   const sizes = new Map(expanded.files.map((f) => [f.label, sizeOf(f)]));
   const showProgress = o.progress ?? (!o.quiet && process.stderr.isTTY === true);
   const progress = createProgress(showProgress, expanded.files.length, [...sizes.values()].reduce((a, b) => a + b, 0));
-  const eventsPerFile = new Map<string, number>();
   // the timeline is sorted with bounded memory: beyond 50,000 events, sorted runs spill to a temp dir
   const inMemory = Number(process.env.SMBTRAIL_SORT_RECORDS);
   const sorter = createEventSorter(Number.isInteger(inMemory) && inMemory > 0 ? { maxInMemory: inMemory } : {});
@@ -70,23 +70,21 @@ export async function runScan(o: ScanOptions): Promise<number> {
     async events(batch) {
       if (sortError) return;
       try {
-        for (const r of batch) {
-          eventsPerFile.set(r.ev.capture, (eventsPerFile.get(r.ev.capture) ?? 0) + 1);
-          if (!sorter.add(r)) await sorter.drained();
-        }
+        for (const r of batch) if (!sorter.add(r)) await sorter.drained();
       } catch (e) {
         // the temp dir is full or gone: say it once at the end, keep scanning for the summary
         sortError = e instanceof Error ? e : new Error(String(e));
       }
     },
-    done(file, summary, seconds) {
+    done(file, summary, tally, seconds) {
       addCapture(totals, summary);
+      addTally(totals, tally);
       progress.clearPartial(file.label);
       progress.fileDone(sizes.get(file.label) ?? 0);
       if (o.perFile) {
         const an = Object.entries(summary.anomalies).map(([k, v]) => `${k}=${v}`).join(' ') || 'none';
         process.stderr.write(`smbtrail: ${file.label}: ${summary.packets} packets, ${(summary.bytes / 1e6).toFixed(1)} MB, ` +
-          `${summary.smbMessages} SMB messages, ${eventsPerFile.get(file.label) ?? 0} events, anomalies: ${an}, ${seconds.toFixed(2)} s\n`);
+          `${summary.smbMessages} SMB messages, ${tally.events} events, anomalies: ${an}, ${seconds.toFixed(2)} s\n`);
       }
     },
     failed(file, message, internal) {
@@ -103,8 +101,8 @@ export async function runScan(o: ScanOptions): Promise<number> {
   };
 
   try {
-    if (o.stitch) await runStitched(expanded.files, filter, cb);
-    else await runJobs(expanded.files, o.jobs, filter, cb);
+    if (o.stitch) await runStitched(expanded.files, produce, cb);
+    else await runJobs(expanded.files, o.jobs, produce, cb);
   } finally {
     progress.stop();
   }
@@ -115,9 +113,10 @@ export async function runScan(o: ScanOptions): Promise<number> {
   const writer = createEventWriter(o.format, out, { color, columns: tty ? process.stdout.columns || 120 : 120 });
   try {
     if (sortError) throw sortError;
+    const table = o.format === 'table';
     for await (const r of sorter.finish()) {
-      addEvent(totals, r.ev);
-      if (!writer.write(r.ev)) await writer.drained();
+      const more = table ? writer.write(r.ev as SmbEvent) : writer.writeLine((r.ev as FormattedEvent).line);
+      if (!more) await writer.drained();
       if (writer.closed) break;
     }
   } catch (e) {

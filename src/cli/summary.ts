@@ -1,5 +1,5 @@
 /** The end-of-run summary written to stderr: what was read, what was found, what went wrong. */
-import type { SmbEvent } from '../events/event';
+import type { Tally } from '../scan/jobs';
 import type { CaptureSummary } from '../scan/scan-capture';
 
 export interface RunTotals {
@@ -37,11 +37,12 @@ export function addCapture(t: RunTotals, s: CaptureSummary): void {
   for (const [k, v] of Object.entries(s.anomalies)) bump(t.anomalies, k, v);
 }
 
-export function addEvent(t: RunTotals, e: SmbEvent): void {
-  t.events++;
-  bump(t.byAction, e.action);
-  for (const f of e.flags) bump(t.byFlag, f);
-  if (e.action === 'encrypted') t.encryptedSessions++;
+/** the events one file contributed (counted where they were made, in the worker) */
+export function addTally(t: RunTotals, x: Tally): void {
+  t.events += x.events;
+  for (const [k, v] of Object.entries(x.byAction)) bump(t.byAction, k, v);
+  for (const [k, v] of Object.entries(x.byFlag)) bump(t.byFlag, k, v);
+  t.encryptedSessions += x.encrypted;
 }
 
 const list = (m: Record<string, number>): string =>

@@ -2,8 +2,11 @@
 import type { SmbEvent } from './event';
 import type { Stamp } from './state';
 
+/** What ordering needs of an event: a full SmbEvent, or one already formatted for the output. */
+export interface SortKey { capture: string; frame: number }
+
 /** `seq` is the order in which the requests were seen: it keeps one frame's messages in wire order */
-export interface EventRecord { sec: number; ns: number; seq: number; ev: SmbEvent }
+export interface EventRecord<E extends SortKey = SmbEvent> { sec: number; ns: number; seq: number; ev: E }
 
 export type EventSink = (r: EventRecord) => void;
 
@@ -16,7 +19,7 @@ export function isoTime(s: Stamp): string {
 }
 
 /** Output order: time, then capture, then frame; wire order breaks the last ties. */
-export function compareRecords(a: EventRecord, b: EventRecord): number {
+export function compareRecords(a: EventRecord<SortKey>, b: EventRecord<SortKey>): number {
   return a.sec - b.sec || a.ns - b.ns
     || (a.ev.capture < b.ev.capture ? -1 : a.ev.capture > b.ev.capture ? 1 : 0)
     || a.ev.frame - b.ev.frame

@@ -21,7 +21,10 @@ import * as fs from 'fs';
 import * as fsp from 'fs/promises';
 import * as os from 'os';
 import * as path from 'path';
-import { compareRecords, EventRecord } from './record';
+import { compareRecords, EventRecord as AnyRecord, SortKey } from './record';
+
+/** the sorter orders any record by time, capture, frame and wire order; what `ev` holds is opaque */
+type EventRecord = AnyRecord<SortKey>;
 
 export interface SorterOptions {
   /**

@@ -13,6 +13,8 @@ export interface EventWriter {
    * wait in memory.
    */
   write(e: SmbEvent): boolean;
+  /** A line already made by `formatLine` (CSV/JSON lines only): workers format, the writer copies. */
+  writeLine(line: string): boolean;
   /** Resolves when the output has taken what it was given (at once when nothing is waiting). */
   drained(): Promise<void>;
   /**
@@ -31,6 +33,11 @@ export interface EventWriter {
 /** Strings are collected up to this many UTF-16 units before one write to the stream. */
 export const FLUSH_CHARS = 64 * 1024;
 
+/** One event as one output line, newline included (CSV or JSON lines). */
+export function formatLine(format: 'csv' | 'jsonl', e: SmbEvent): string {
+  return format === 'csv' ? toCsvRow(e) + CSV_EOL : toJsonLine(e) + '\n';
+}
+
 /** CSV and JSON lines stream out as events arrive; the table needs all rows for its widths. */
 export function createEventWriter(
   format: OutputFormat,
@@ -43,9 +50,9 @@ export function createEventWriter(
       return tableWriter(sink, opts);
     case 'csv':
       sink.push(CSV_HEADER + CSV_EOL);
-      return lineWriter(sink, (e) => toCsvRow(e) + CSV_EOL);
+      return lineWriter(sink, (e) => formatLine('csv', e));
     case 'jsonl':
-      return lineWriter(sink, (e) => toJsonLine(e) + '\n');
+      return lineWriter(sink, (e) => formatLine('jsonl', e));
     default:
       throw new Error(`unknown output format: ${String(format)}`);
   }
@@ -57,6 +64,10 @@ function lineWriter(sink: BufferedSink, format: (e: SmbEvent) => string): EventW
     write(e) {
       if (ended) throw new Error('event written after end()');
       return sink.push(format(e));
+    },
+    writeLine(line) {
+      if (ended) throw new Error('event written after end()');
+      return sink.push(line);
     },
     drained: () => sink.drained(),
     end() {
@@ -77,6 +88,9 @@ function tableWriter(sink: BufferedSink, opts: TableOptions): EventWriter {
       if (ended) throw new Error('event written after end()');
       events.push(e);
       return true;
+    },
+    writeLine() {
+      throw new Error('the table needs whole events, not formatted lines');
     },
     drained: () => Promise.resolve(),
     async end() {

@@ -6,10 +6,8 @@
  */
 import { CaptureError, PacketSink } from '../capture/packet';
 import { readCapture } from '../capture/reader';
-import type { EventRecord } from '../events/record';
 import type { InputFile } from '../cli/inputs';
-import { EventFilter, flagAndFilter } from './filter';
-import { BATCH, JobCallbacks } from './jobs';
+import { BATCH, JobCallbacks, newTally, ProduceOptions, ship, Shipped } from './jobs';
 import { createCapturePipeline, newSummary } from './scan-capture';
 
 class FirstPacket extends Error {}
@@ -40,18 +38,24 @@ export async function stitchOrder(files: InputFile[], cb: JobCallbacks): Promise
   return timed.map((x) => x.f);
 }
 
-export async function runStitched(files: InputFile[], filter: EventFilter, cb: JobCallbacks): Promise<void> {
+export async function runStitched(files: InputFile[], o: ProduceOptions, cb: JobCallbacks): Promise<void> {
   const ordered = await stitchOrder(files, cb);
   if (!ordered.length) return;
-  let batch: EventRecord[] = [];
+  let batch: Shipped[] = [];
   let chain: Promise<void> = Promise.resolve();
+  let waiting = false;
   const flushBatch = (): void => {
     const b = batch; batch = [];
     chain = chain.then(() => cb.events(b));
+    waiting = true;
   };
+  // the reader waits between chunks while batches are still being sorted
+  const between = (): Promise<void> | undefined => (waiting ? ((waiting = false), chain) : undefined);
+  let tally = newTally();
   const pipe = createCapturePipeline(ordered[0].label, (r) => {
-    if (!flagAndFilter(r.ev, filter)) return;
-    batch.push(r);
+    const x = ship(r, o, tally);
+    if (x === null) return;
+    batch.push(x);
     if (batch.length >= BATCH) flushBatch();
   });
   for (let i = 0; i < ordered.length; i++) {
@@ -59,7 +63,7 @@ export async function runStitched(files: InputFile[], filter: EventFilter, cb: J
     pipe.setCapture(f.label);
     const started = process.hrtime.bigint();
     try {
-      const info = await readCapture(f.path, pipe.sink);
+      const info = await readCapture(f.path, pipe.sink, { between });
       const s = newSummary(f.label);
       s.info = info; s.bytes = info.bytes; s.packets = info.packets; s.anomalies = { ...info.anomalies };
       // connection-level counts belong to the whole stream: the last file's summary carries them
@@ -70,7 +74,10 @@ export async function runStitched(files: InputFile[], filter: EventFilter, cb: J
       }
       if (batch.length) flushBatch();
       await chain;
-      cb.done(f, s, Number(process.hrtime.bigint() - started) / 1e9);
+      // events of a file are counted when they are made: a handle's read/write total made
+      // at a CLOSE in the next file counts there
+      cb.done(f, s, tally, Number(process.hrtime.bigint() - started) / 1e9);
+      tally = newTally();
     } catch (e) {
       cb.failed(f, (e instanceof Error ? e.message : String(e)).split('\n')[0], !(e instanceof CaptureError));
       if (i === ordered.length - 1) pipe.finish();

@@ -1,13 +1,37 @@
-/** Worker thread: scans the capture files the main thread hands it, one at a time. */
+/**
+ * Worker thread: scans the capture files the main thread hands it, one at a time. At most
+ * IN_FLIGHT batches of events wait for the main thread's 'ack'; beyond that the reader pauses.
+ */
 import { parentPort, workerData } from 'worker_threads';
 import type { InputFile } from '../cli/inputs';
-import type { EventFilter } from './filter';
-import { scanOne, WorkerMessage } from './jobs';
+import { IN_FLIGHT, ProduceOptions, scanOne, WorkerMessage } from './jobs';
 
-const { filter } = workerData as { filter: EventFilter };
+const options = workerData as ProduceOptions;
 const port = parentPort;
+let inFlight = 0;
+/** one gate for every batch posted while too many are in flight (a chunk can make several) */
+let gate: { promise: Promise<void>; open: () => void } | null = null;
+
+function post(m: WorkerMessage): Promise<void> | undefined {
+  port?.postMessage(m);
+  if (m.type !== 'events') return undefined;
+  inFlight++;
+  if (inFlight < IN_FLIGHT) return undefined;
+  if (!gate) {
+    let open!: () => void;
+    const promise = new Promise<void>((resolve) => { open = resolve; });
+    gate = { promise, open };
+  }
+  return gate.promise;
+}
+
 if (port) {
-  port.on('message', (file: InputFile) => {
-    void scanOne(file, filter, (m: WorkerMessage) => { port.postMessage(m); });
+  port.on('message', (m: { type: 'file'; file: InputFile } | { type: 'ack' }) => {
+    if (m.type === 'ack') {
+      inFlight--;
+      if (gate && inFlight < IN_FLIGHT) { const g = gate; gate = null; g.open(); }
+      return;
+    }
+    void scanOne(m.file, options, post);
   });
 }
