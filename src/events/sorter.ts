@@ -81,9 +81,44 @@ export function compareRecordsTotal(a: EventRecord, b: EventRecord): number {
   return x < y ? -1 : x > y ? 1 : 0;
 }
 
-/** One JSON line; numbers are checked finite in add(), so String() is their JSON form. */
+/**
+ * One line per record. An event already formatted for the output ({capture, frame, line} with
+ * one trailing newline) is written as "L" + tab-separated keys + the line itself: no JSON
+ * escaping and parsing of text that is itself JSON or CSV, which cost more than the rest of the
+ * sort. Anything else is one JSON object; numbers are checked finite in add(), so String() is
+ * their JSON form.
+ */
 function serialize(r: EventRecord): string {
+  const ev = r.ev as SortKey & { line?: unknown };
+  const line = ev.line;
+  if (typeof line === 'string' && line.indexOf('\n') === line.length - 1 && Object.keys(ev).length === 3) {
+    return `L${r.sec}\t${r.ns}\t${r.seq}\t${ev.frame}\t${escapeField(ev.capture)}\t${line}`;
+  }
   return `{"sec":${r.sec},"ns":${r.ns},"seq":${r.seq},"ev":${JSON.stringify(r.ev)}}\n`;
+}
+
+const FIELD_UNSAFE = /[\\\t\n]/;
+function escapeField(s: string): string {
+  return FIELD_UNSAFE.test(s) ? s.replace(/\\/g, '\\\\').replace(/\t/g, '\\t').replace(/\n/g, '\\n') : s;
+}
+function unescapeField(s: string): string {
+  return s.indexOf('\\') < 0 ? s : s.replace(/\\(.)/g, (_, c: string) => (c === 't' ? '\t' : c === 'n' ? '\n' : c));
+}
+
+/** the records of a chunk of complete lines (the last newline removed) */
+function parseLines(text: string): EventRecord[] {
+  if (text.charCodeAt(0) !== 0x4c /* L */) return JSON.parse(`[${text.replace(/\n/g, ',')}]`) as EventRecord[];
+  const out: EventRecord[] = [];
+  for (const l of text.split('\n')) {
+    if (l.charCodeAt(0) !== 0x4c) { out.push(JSON.parse(l) as EventRecord); continue; }
+    const t1 = l.indexOf('\t'), t2 = l.indexOf('\t', t1 + 1), t3 = l.indexOf('\t', t2 + 1);
+    const t4 = l.indexOf('\t', t3 + 1), t5 = l.indexOf('\t', t4 + 1);
+    out.push({
+      sec: Number(l.slice(1, t1)), ns: Number(l.slice(t1 + 1, t2)), seq: Number(l.slice(t2 + 1, t3)),
+      ev: { frame: Number(l.slice(t3 + 1, t4)), capture: unescapeField(l.slice(t4 + 1, t5)), line: `${l.slice(t5 + 1)}\n` } as SortKey,
+    });
+  }
+  return out;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -315,9 +350,9 @@ class RunReader implements Source {
         ? Buffer.concat([this.carry, this.buf.subarray(0, last)]).toString('utf8')
         : this.buf.toString('utf8', 0, last);
       this.carry = last + 1 < bytesRead ? Buffer.from(this.buf.subarray(last + 1, bytesRead)) : null;
-      // JSON text never holds a raw line feed (JSON.stringify escapes it), so LF only ends lines
+      // neither JSON text nor a formatted output line holds a raw line feed: LF only ends records
       if (text.length === 0) continue; // only a line end (not written by RunWriter; harmless)
-      this.items = JSON.parse(`[${text.replace(/\n/g, ',')}]`) as EventRecord[];
+      this.items = parseLines(text);
       this.head = this.items[0];
       return true;
     }
