@@ -46,8 +46,14 @@ const ALL_F = 'ffffffffffffffffffffffffffffffff';
 
 const messageKey = (h: Smb2Header): number => (h.messageIdHi >>> 0) * 0x100000000 + (h.messageIdLo >>> 0);
 export const hex8 = (n: number): string => `0x${(n >>> 0).toString(16).padStart(8, '0')}`;
-const sessionHex = (h: Smb2Header): string =>
-  `0x${(h.sessionIdHi >>> 0).toString(16).padStart(8, '0')}${(h.sessionIdLo >>> 0).toString(16).padStart(8, '0')}`;
+/** one session's messages follow each other: the last id's text is reused */
+let lastSid = { hi: -1, lo: -1, text: '' };
+const sessionHex = (h: Smb2Header): string => {
+  if (h.sessionIdHi === lastSid.hi && h.sessionIdLo === lastSid.lo) return lastSid.text;
+  const text = `0x${(h.sessionIdHi >>> 0).toString(16).padStart(8, '0')}${(h.sessionIdLo >>> 0).toString(16).padStart(8, '0')}`;
+  lastSid = { hi: h.sessionIdHi, lo: h.sessionIdLo, text };
+  return text;
+};
 const stripLeading = (s: string): string => s.replace(/^\\+/, '');
 
 /** commands whose request body we decode in full (they carry names or security blobs) */

@@ -129,27 +129,27 @@ export function treeConnectShareType(b: Body): number | null {
 }
 
 // ---- CREATE --------------------------------------------------------------------------------
-const createRequestP = new Parser().endianness('little')
-  .uint16('structureSize').uint8('securityFlags').uint8('oplock').uint32('impersonation')
-  .seek(16) // SmbCreateFlags, Reserved
-  .uint32('desiredAccess').uint32('fileAttributes').uint32('shareAccess')
-  .uint32('disposition').uint32('options').uint16('nameOffset').uint16('nameLength');
+// CREATE is the message of metadata-heavy traffic (thousands per second), so like the header it
+// is read field by field: binary-parser's per-call object and DataView were 6% of such a scan.
 export interface CreateRequest { name: string; desiredAccess: number; disposition: number; options: number }
 export function createRequest(b: Body): CreateRequest | null {
-  const r = fixed<CreateRequest & { structureSize: number; nameOffset: number; nameLength: number }>(createRequestP, 48, b);
-  if (!r || r.structureSize !== 57) return null;
-  const name = utf16At(b, r.nameOffset, r.nameLength);
+  const o = b.off;
+  if (b.end - o < 48 || b.buf.readUInt16LE(o) !== 57) return null;
+  const name = utf16At(b, b.buf.readUInt16LE(o + 44), b.buf.readUInt16LE(o + 46));
   if (name === null) return null;
-  return { name, desiredAccess: r.desiredAccess >>> 0, disposition: r.disposition, options: r.options >>> 0 };
+  return {
+    name,
+    desiredAccess: b.buf.readUInt32LE(o + 24),
+    disposition: b.buf.readUInt32LE(o + 36),
+    options: b.buf.readUInt32LE(o + 40),
+  };
 }
 
-const createResponseP = new Parser().endianness('little')
-  .uint16('structureSize').uint8('oplock').uint8('flags').uint32('createAction');
 export interface CreateResponse { createAction: number; fileId: string }
 export function createResponse(b: Body): CreateResponse | null {
-  const r = fixed<{ structureSize: number; createAction: number }>(createResponseP, 8, b);
-  if (!r || r.structureSize !== 89 || b.end - b.off < 80) return null;
-  return { createAction: r.createAction, fileId: fileIdHex(b, b.off + 64) };
+  const o = b.off;
+  if (b.end - o < 80 || b.buf.readUInt16LE(o) !== 89) return null;
+  return { createAction: b.buf.readUInt32LE(o + 4), fileId: fileIdHex(b, o + 64) };
 }
 
 // ---- READ / WRITE --------------------------------------------------------------------------
