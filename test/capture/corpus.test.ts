@@ -6,6 +6,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { CaptureInfo } from '../../src/capture/packet';
 import { readCapture } from '../../src/capture/reader';
 import { collector, CORPUS, digest, HAVE_CORPUS, Rec, tsString } from './helpers';
+import { truthFiles } from '../e2e/truth';
 
 interface Truth {
   capinfo: { file_type: string; encapsulation: string; packets: string };
@@ -16,27 +17,13 @@ interface Truth {
 /** capinfos encapsulation names → LINKTYPE_* values. */
 const LINKTYPES: Record<string, number> = { ether: 1, 'linux-sll': 113, null: 0, rawip4: 228 };
 
-function truthFiles(): string[] {
-  if (!HAVE_CORPUS) return [];
-  const out: string[] = [];
-  const walk = (d: string): void => {
-    for (const e of fs.readdirSync(d, { withFileTypes: true })) {
-      const p = path.join(d, e.name);
-      if (e.isDirectory()) walk(p);
-      else if (e.name.endsWith('.truth.json')) out.push(p);
-    }
-  };
-  walk(CORPUS);
-  return out.sort();
-}
-
 async function readAll(file: string): Promise<{ info: CaptureInfo; recs: Rec[] }> {
   const { sink, recs } = collector();
   const info = await readCapture(file, sink);
   return { info, recs };
 }
 
-const TRUTHS = truthFiles();
+const TRUTHS = HAVE_CORPUS ? truthFiles(CORPUS) : [];
 
 describe.skipIf(!HAVE_CORPUS)('shared corpus: every capture as capinfos and tshark see it', () => {
   it('has the 115 captures the corpus README promises', () => {
