@@ -16,17 +16,18 @@ export interface ExpandedInputs {
   skipped: number;
 }
 
-async function head(file: string): Promise<Buffer | null> {
+/** the first bytes of a file, or the reason it cannot be read */
+async function head(file: string): Promise<Buffer | NodeJS.ErrnoException> {
   let h: fs.FileHandle | undefined;
   try {
     h = await fs.open(file, 'r');
     const b = Buffer.alloc(4);
     const { bytesRead } = await h.read(b, 0, 4, 0);
     return b.subarray(0, bytesRead);
-  } catch {
-    return null;
+  } catch (e) {
+    return e as NodeJS.ErrnoException;
   } finally {
-    await h?.close();
+    await h?.close().catch(() => undefined);
   }
 }
 
@@ -45,17 +46,20 @@ async function walk(dir: string, out: InputFile[], errors: string[], counter: { 
     if (e.isDirectory()) await walk(p, out, errors, counter, depth + 1);
     else if (e.isFile()) {
       const h = await head(p);
-      if (h && sniffCaptureFormat(h)) out.push({ path: p, label: p });
+      // a file we cannot open may well be a capture: it is named, never counted as skipped
+      if (!Buffer.isBuffer(h)) errors.push(`${p}: cannot read file (${h.code ?? h.message})`);
+      else if (sniffCaptureFormat(h)) out.push({ path: p, label: p });
       else counter.skipped++;
     }
   }
 }
 
 export async function expandInputs(inputs: string[]): Promise<ExpandedInputs> {
-  const files: InputFile[] = [];
+  const found: InputFile[] = [];
   const errors: string[] = [];
   const counter = { skipped: 0 };
   for (const input of inputs) {
+    if (input === '-') { errors.push('-: reading a capture from standard input is not supported; give a file'); continue; }
     let st;
     try {
       st = await fs.stat(input);
@@ -64,8 +68,20 @@ export async function expandInputs(inputs: string[]): Promise<ExpandedInputs> {
       errors.push(`${input}: ${code === 'ENOENT' ? 'no such file or directory' : `cannot open (${code ?? String(e)})`}`);
       continue;
     }
-    if (st.isDirectory()) await walk(input, files, errors, counter, 0);
-    else files.push({ path: input, label: input });
+    if (st.isDirectory()) {
+      const before = found.length;
+      await walk(input, found, errors, counter, 0);
+      if (found.length === before) errors.push(`${input}: no capture files found in this directory`);
+    } else found.push({ path: input, label: input });
+  }
+  // the same file named twice (or inside a directory also given) is scanned once
+  const files: InputFile[] = [];
+  const seen = new Set<string>();
+  for (const f of found) {
+    const real = await fs.realpath(f.path).catch(() => f.path);
+    if (seen.has(real)) continue;
+    seen.add(real);
+    files.push(f);
   }
   return { files, errors, skipped: counter.skipped };
 }

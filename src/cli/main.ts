@@ -56,11 +56,14 @@ export async function main(argv: string[]): Promise<number> {
         '1 some input could not be read (each named on stderr; the others are still processed); 2 usage error.'),
     async (a) => {
       try {
+        const inputs = (a.inputs as string[] | undefined) ?? [];
+        // yargs drops a lone "-": say what it would have meant rather than scanning nothing
+        if (inputs.length === 0) throw new UsageError('no capture file or directory given (reading a capture from standard input is not supported)');
         const jobs = a.jobs as number;
-        if (!Number.isInteger(jobs) || jobs < 1) throw new UsageError(`--jobs must be a whole number ≥ 1 (got ${String(a.jobs)})`);
+        if (!Number.isInteger(jobs) || jobs < 1) throw new UsageError('--jobs must be a whole number ≥ 1');
         const actions = parseActions(a.action as string[] | undefined);
         code = await runScan({
-          inputs: a.inputs as string[], format: a.format as OutputFormat, output: a.output,
+          inputs, format: a.format as OutputFormat, output: a.output,
           minSeverity: a['min-severity'] as Severity, actions: actions ? [...actions] : null,
           quiet: a.quiet, color: a.color, jobs, stitch: a.stitch, progress: a.progress, perFile: a['per-file'],
         });

@@ -37,9 +37,22 @@ function openOutput(file: string | undefined): NodeJS.WritableStream {
   try {
     fd = fs.openSync(file, 'w');
   } catch (e) {
-    throw new UsageError(`cannot write ${file}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
+    const err = e as NodeJS.ErrnoException;
+    throw new UsageError(`cannot write ${file}: ${err.code === 'ENOENT' ? 'no such directory' : err.code === 'EISDIR' ? 'is a directory' : err.code === 'EACCES' ? 'permission denied' : err.code ?? String(e)}`);
   }
   return fs.createWriteStream(file, { fd });
+}
+
+/** `-o` naming one of the captures would truncate the evidence before it is read */
+async function refuseOverwritingEvidence(output: string | undefined, files: InputFile[]): Promise<void> {
+  if (!output) return;
+  const target = await fs.promises.realpath(output).catch(() => null);
+  if (target === null) return; // a new file cannot be an input
+  for (const f of files) {
+    if ((await fs.promises.realpath(f.path).catch(() => null)) === target) {
+      throw new UsageError(`refusing to write the output over the input capture ${f.label}`);
+    }
+  }
 }
 
 function sizeOf(f: InputFile): number {
@@ -51,9 +64,10 @@ export async function runScan(o: ScanOptions): Promise<number> {
   const filter: EventFilter = { minRank: SEVERITY_RANK[o.minSeverity], actions: o.actions };
   const produce: ProduceOptions = { filter, format: o.format };
   const totals = newTotals();
-  const out = openOutput(o.output);
 
   const expanded = await expandInputs(o.inputs);
+  await refuseOverwritingEvidence(o.output, expanded.files);
+  const out = openOutput(o.output);
   totals.skippedFiles = expanded.skipped;
   let failed = expanded.errors.length;
   for (const msg of expanded.errors) process.stderr.write(`smbtrail: ${msg}\n`);

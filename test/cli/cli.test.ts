@@ -80,6 +80,36 @@ describe('unreadable inputs', () => {
   });
 });
 
+describe('evidence is never overwritten or double counted', () => {
+  it('refuses -o naming an input capture (exit 2) and leaves the capture intact', () => {
+    const cap = path.join(tmp, 'victim.pcap');
+    fs.copyFileSync(labCapture(/admin/i), cap);
+    const before = fs.readFileSync(cap);
+    const r = run([cap, '-f', 'csv', '-o', cap]);
+    expect(r.code).toBe(2);
+    expect(r.err).toMatch(/refusing to write the output over the input capture/);
+    expect(fs.readFileSync(cap).equals(before)).toBe(true);
+  });
+  it('scans a file given twice (or also inside a given directory) once', () => {
+    const dir = path.join(tmp, 'twice');
+    fs.mkdirSync(dir);
+    const cap = path.join(dir, 'a.pcap');
+    fs.copyFileSync(labCapture(/admin/i), cap);
+    const once = run([cap, '-f', 'jsonl', '-q']).out;
+    expect(run([cap, cap, dir, '-f', 'jsonl', '-q']).out).toBe(once);
+  });
+  it('an empty directory or a lone "-" is said, not taken for a clean result', () => {
+    const empty = path.join(tmp, 'emptydir');
+    fs.mkdirSync(empty);
+    const r = run([empty]);
+    expect(r.code).toBe(1);
+    expect(r.err).toMatch(/no capture files found/);
+    const d = run(['-']);
+    expect(d.code).toBe(2);
+    expect(d.err).toMatch(/standard input is not supported/);
+  });
+});
+
 describe('directories and formats', () => {
   it('walks a directory, skips non-captures by magic and counts them', () => {
     const dir = path.join(tmp, 'tree', 'sub');
