@@ -110,7 +110,8 @@ function stitch(block: string, widths: readonly number[], hasBefore: boolean, ha
 /** The seven cell texts of one event, sanitised, before wrapping. */
 export function eventCells(e: SmbEvent): string[] {
   return [
-    formatTime(e.ts),
+    // where to check it in Wireshark: frame number and capture file, under the time
+    `${formatTime(e.ts)} #${e.frame} ${forTerminal(baseName(e.capture))}`,
     formatEndpoints(e),
     formatUser(e),
     formatAction(e),
@@ -125,6 +126,8 @@ export function eventCells(e: SmbEvent): string[] {
  * tell events apart on screen; truncated, not rounded, so the second never changes. The full
  * value is in CSV and JSON.
  */
+const baseName = (p: string): string => p.slice(Math.max(p.lastIndexOf('/'), p.lastIndexOf('\\')) + 1);
+
 export function formatTime(ts: string): string {
   const m = /^(\d{4}-\d{2}-\d{2})T(\d{2}:\d{2}:\d{2})(?:\.(\d+))?Z$/.exec(ts);
   if (m === null) return forTerminal(ts);

@@ -35,7 +35,7 @@ describe('renderTable', () => {
 
   it('shows one event as time, endpoints, DOMAIN\\user, action, UNC target, short status, flags', () => {
     expect(firstRowCells(renderTable([makeEvent()], { color: false, columns: 300 }))).toEqual([
-      '2023-06-30 12:49:11.369218',
+      '2023-06-30 12:49:11.369218 #42 psexec.pcap',
       '10.0.0.5:49722 → 10.0.0.12',
       'CORP\\administrator',
       'create',
