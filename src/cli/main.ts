@@ -79,7 +79,8 @@ export async function main(argv: string[]): Promise<number> {
     .wrap(Math.min(110, process.stdout.columns || 100))
     .fail((msg, err) => {
       // yargs would go on to run the command: stop here with a usage error instead
-      throw err && !(err instanceof UsageError) && !msg ? err : new UsageError(msg || oneLine(err));
+      // one line: yargs spreads "Invalid values" over three
+      throw err && !(err instanceof UsageError) && !msg ? err : new UsageError((msg || oneLine(err)).replace(/\s*\n\s*/g, ' '));
     });
   try {
     await parser.parseAsync();

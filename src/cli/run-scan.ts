@@ -126,7 +126,9 @@ export async function runScan(o: ScanOptions): Promise<number> {
 
   const tty = !o.output && process.stdout.isTTY === true;
   const color = o.color ?? (tty && !process.env.NO_COLOR);
-  const writer = createEventWriter(o.format, out, { color, columns: tty ? process.stdout.columns || 120 : 120 });
+  // not a terminal (a file, a pager): $COLUMNS if set, else wide enough not to split addresses
+  const columns = tty ? process.stdout.columns || 120 : Number(process.env.COLUMNS) || 160;
+  const writer = createEventWriter(o.format, out, { color, columns });
   try {
     if (sortError) throw sortError;
     const table = o.format === 'table';

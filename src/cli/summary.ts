@@ -12,6 +12,8 @@ export interface RunTotals {
   smbConnections: number;
   smbMessages: number;
   events: number;
+  /** events before --min-severity/--action */
+  found: number;
   byAction: Record<string, number>;
   byFlag: Record<string, number>;
   anomalies: Record<string, number>;
@@ -21,7 +23,7 @@ export interface RunTotals {
 export function newTotals(): RunTotals {
   return {
     captures: 0, failed: 0, skippedFiles: 0, packets: 0, bytes: 0, tcpFlows: 0, smbConnections: 0,
-    smbMessages: 0, events: 0, byAction: {}, byFlag: {}, anomalies: {}, encryptedSessions: 0,
+    smbMessages: 0, events: 0, found: 0, byAction: {}, byFlag: {}, anomalies: {}, encryptedSessions: 0,
   };
 }
 
@@ -40,6 +42,7 @@ export function addCapture(t: RunTotals, s: CaptureSummary): void {
 /** the events one file contributed (counted where they were made, in the worker) */
 export function addTally(t: RunTotals, x: Tally): void {
   t.events += x.events;
+  t.found += x.found;
   for (const [k, v] of Object.entries(x.byAction)) bump(t.byAction, k, v);
   for (const [k, v] of Object.entries(x.byFlag)) bump(t.byFlag, k, v);
   t.encryptedSessions += x.encrypted;
@@ -54,7 +57,7 @@ export function formatSummary(t: RunTotals, seconds: number): string {
     `smbtrail: ${t.captures} capture(s) read${t.failed ? `, ${t.failed} could not be read` : ''}` +
       `${t.skippedFiles ? `, ${t.skippedFiles} non-capture file(s) skipped` : ''}`,
     `  packets ${t.packets}, ${mb.toFixed(1)} MB, TCP flows ${t.tcpFlows}, SMB connections ${t.smbConnections}, SMB messages ${t.smbMessages}`,
-    `  events ${t.events}: ${list(t.byAction)}`,
+    `  events ${t.events}${t.found > t.events ? ` (of ${t.found} found; the others are below --min-severity or not in --action)` : ''}: ${list(t.byAction)}`,
     `  flags: ${list(t.byFlag)}`,
     `  anomalies: ${list(t.anomalies)}`,
   ];

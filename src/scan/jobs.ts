@@ -22,7 +22,7 @@ export interface FormattedEvent { capture: string; frame: number; line: string }
 export type Shipped = EventRecord<SmbEvent> | EventRecord<FormattedEvent>;
 
 /** what the events of one file add to the summary */
-export interface Tally { events: number; byAction: Record<string, number>; byFlag: Record<string, number>; encrypted: number }
+export interface Tally { found: number; events: number; byAction: Record<string, number>; byFlag: Record<string, number>; encrypted: number }
 
 export interface JobCallbacks {
   /** a batch of wanted records; the returned promise holds the producer back until it settles */
@@ -54,7 +54,7 @@ export function defaultJobs(): number {
   return Math.max(1, typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length);
 }
 
-export const newTally = (): Tally => ({ events: 0, byAction: {}, byFlag: {}, encrypted: 0 });
+export const newTally = (): Tally => ({ found: 0, events: 0, byAction: {}, byFlag: {}, encrypted: 0 });
 
 function count(t: Tally, e: SmbEvent): void {
   t.events++;
@@ -65,6 +65,7 @@ function count(t: Tally, e: SmbEvent): void {
 
 /** flags, filters, counts and formats one event; null when it is not wanted */
 export function ship(r: EventRecord, o: ProduceOptions, tally: Tally): Shipped | null {
+  tally.found++;
   if (!flagAndFilter(r.ev, o.filter)) return null;
   count(tally, r.ev);
   if (o.format === 'table') return r;
