@@ -82,6 +82,19 @@ export async function runScan(o: ScanOptions): Promise<number> {
   const sorter = createEventSorter({ maxInMemory: Number.isInteger(inMemory) && inMemory > 0 ? inMemory : 5_000 });
   let sortError: Error | null = null;
 
+  // per-file lines come out in input order, whichever worker finishes first
+  const order = new Map(expanded.files.map((f, i) => [f.label, i]));
+  const pendingLines: (string | undefined)[] = [];
+  let nextLine = 0;
+  const fileLine = (file: InputFile, line: string | null): void => {
+    pendingLines[order.get(file.label) ?? 0] = line ?? '';
+    while (nextLine < expanded.files.length && pendingLines[nextLine] !== undefined) {
+      const l = pendingLines[nextLine];
+      pendingLines[nextLine++] = '';
+      if (l) process.stderr.write(l);
+    }
+  };
+
   const cb: JobCallbacks = {
     async events(batch) {
       if (sortError) return;
@@ -97,17 +110,17 @@ export async function runScan(o: ScanOptions): Promise<number> {
       addTally(totals, tally);
       progress.clearPartial(file.label);
       progress.fileDone(sizes.get(file.label) ?? 0);
-      if (o.perFile) {
-        const an = Object.entries(summary.anomalies).map(([k, v]) => `${k}=${v}`).join(' ') || 'none';
-        process.stderr.write(`smbtrail: ${file.label}: ${summary.packets} packets, ${(summary.bytes / 1e6).toFixed(1)} MB, ` +
-          `${summary.smbMessages} SMB messages, ${tally.events} events, anomalies: ${an}, ${seconds.toFixed(2)} s\n`);
-      }
+      const an = Object.entries(summary.anomalies).map(([k, v]) => `${k}=${v}`).join(' ') || 'none';
+      fileLine(file, o.perFile
+        ? `smbtrail: ${file.label}: ${summary.packets} packets, ${(summary.bytes / 1e6).toFixed(1)} MB, ` +
+          `${summary.smbMessages} SMB messages, ${tally.events} events, anomalies: ${an}, ${seconds.toFixed(2)} s\n`
+        : null);
     },
     failed(file, message, internal) {
       failed++;
       progress.clearPartial(file.label);
       progress.fileDone(sizes.get(file.label) ?? 0);
-      process.stderr.write(internal
+      fileLine(file, internal
         ? `smbtrail: ${file.label}: internal error, capture abandoned: ${message} (please report this file)\n`
         : `smbtrail: ${file.label}: ${message}\n`);
     },

@@ -34,6 +34,8 @@ export interface CapturePipeline {
   setCapture(label: string): void;
   /** flushes what is still open; the summary covers every packet the sink saw */
   finish(): CaptureSummary;
+  /** SMB messages decoded so far */
+  smbMessages(): number;
 }
 
 /** The per-capture pipeline as a PacketSink; `finish()` flushes what is still open. */
@@ -100,7 +102,7 @@ export function createCapturePipeline(
     scan.capture = label;
     summary.capture = label;
   }
-  return { sink, setCapture, finish };
+  return { sink, setCapture, finish, smbMessages: () => scan.smbMessages };
 }
 
 /** Reads and scans one capture file; a CaptureError propagates for the caller to report. */

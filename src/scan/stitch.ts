@@ -62,14 +62,17 @@ export async function runStitched(files: InputFile[], o: ProduceOptions, cb: Job
     const f = ordered[i];
     pipe.setCapture(f.label);
     const started = process.hrtime.bigint();
+    const messagesBefore = pipe.smbMessages();
     try {
       const info = await readCapture(f.path, pipe.sink, { between });
       const s = newSummary(f.label);
       s.info = info; s.bytes = info.bytes; s.packets = info.packets; s.anomalies = { ...info.anomalies };
+      s.smbMessages = pipe.smbMessages() - messagesBefore;
       // connection-level counts belong to the whole stream: the last file's summary carries them
       if (i === ordered.length - 1) {
         const all = pipe.finish();
-        s.tcpFlows = all.tcpFlows; s.smbConnections = all.smbConnections; s.smbMessages = all.smbMessages;
+        s.tcpFlows = all.tcpFlows; s.smbConnections = all.smbConnections;
+        s.smbMessages = all.smbMessages - messagesBefore;
         for (const [k, v] of Object.entries(all.anomalies)) s.anomalies[k] = (s.anomalies[k] ?? 0) + v;
       }
       if (batch.length) flushBatch();
