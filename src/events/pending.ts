@@ -21,6 +21,8 @@ export interface Pending {
   alsoDelete?: boolean;
   /** WRITE: bytes the request carried, counted when no response was captured to say otherwise */
   writeLength?: number;
+  /** the event is not worth reporting when the answer has this status (an intermediate logon leg) */
+  dropOnStatus?: number;
 }
 
 const MAX_PENDING = 4096;
@@ -34,6 +36,7 @@ export function complete(scan: ScanState, p: Pending, status: number | null, res
     if (status !== null && (t.status === null || (t.status !== 0 && status === 0))) t.status = status;
   }
   if (!p.ev) return;
+  if (p.dropOnStatus !== undefined && (status === null || (status >>> 0) === p.dropOnStatus)) return;
   p.ev.status = status === null ? null : statusName(status);
   p.ev.response_frame = responseFrame;
   scan.emit({ sec: p.stamp.sec, ns: p.stamp.ns, seq: p.seq, ev: p.ev });

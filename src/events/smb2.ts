@@ -42,6 +42,8 @@ const MAX_COMPOUND = 64;
 const MAX_KEEP = 1 << 20;
 const KEEP_LARGE = 64 << 10;
 const STATUS_BUFFER_OVERFLOW = 0x80000005;
+const STATUS_MORE_PROCESSING_REQUIRED = 0xc0000016;
+const ZERO_SESSION = '0x0000000000000000';
 const ALL_F = 'ffffffffffffffffffffffffffffffff';
 
 const messageKey = (h: Smb2Header): number => (h.messageIdHi >>> 0) * 0x100000000 + (h.messageIdLo >>> 0);
@@ -168,9 +170,14 @@ export class Smb2Connection {
         const session = r.binding ? this.scan.sessions.get(server, sessionHex(h)) : this.scan.sessions.get(server, sessionHex(h), server, false);
         if (r.binding) this.scan.sessions.bind(server, session);
         const id = ntlmAuthenticate(r.blob);
-        if (!id) return;
-        session.user = id.user; session.domain = id.domain; session.workstation = id.workstation;
-        this.track(h, at, { session, ev: this.event('session_setup', at, session, null) });
+        if (id) {
+          session.user = id.user; session.domain = id.domain; session.workstation = id.workstation;
+          this.track(h, at, { session, ev: this.event('session_setup', at, session, null) });
+          return;
+        }
+        // Kerberos (or an NTLM leg before AUTHENTICATE): the logon is still worth an event once
+        // the server ends the exchange; the user stays unknown, as the ticket does not show it
+        this.track(h, at, { session, ev: this.event('session_setup', at, session, null), dropOnStatus: STATUS_MORE_PROCESSING_REQUIRED });
         return;
       }
       case Cmd.LOGOFF:
@@ -255,6 +262,10 @@ export class Smb2Connection {
     if (!p) return;
     const ok = h.status === 0;
     switch (p.cmd) {
+      case Cmd.SESSION_SETUP:
+        // a first (Kerberos) leg asks with SessionId 0: the server's answer names the session
+        if (p.ev && p.ev.session_id === ZERO_SESSION) p.ev.session_id = sessionHex(h);
+        break;
       case Cmd.TREE_CONNECT:
         if (p.ev) {
           p.ev.tree_id = hex8(h.treeId);

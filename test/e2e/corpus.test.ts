@@ -31,3 +31,17 @@ describe.skipIf(!fs.existsSync(SHARED_CORPUS))('shared corpus conformance', () =
     });
   }
 });
+
+describe.skipIf(!fs.existsSync(SHARED_CORPUS))('Kerberos logons', () => {
+  it('a Kerberos SESSION_SETUP (PsExec, suricata-verify smb2-07) is a session_setup event with the server-assigned id and no user', async () => {
+    const cap = `${SHARED_CORPUS}/suricata-verify/smb2-07__20171220_smb_psexec_add_user.pcap`;
+    const { events } = await scanEvents(cap);
+    const logons = events.filter((e) => e.action === 'session_setup');
+    expect(logons.length).toBeGreaterThan(0);
+    for (const e of logons) {
+      expect(e.user).toBeNull();
+      expect(e.status).toBe('STATUS_SUCCESS');
+      expect(e.session_id).not.toBe('0x0000000000000000');
+    }
+  });
+});
