@@ -64,11 +64,10 @@ export class SessionTable {
   private readonly byId = new Map<string, Session[]>();
   /** every key a session is reachable by, so that removing it does not scan the table */
   private readonly keysOf = new Map<Session, string[]>();
-  private count = 0;
 
   constructor(private readonly maxSessions = 50_000, private readonly onEvict: (s: Session) => void = () => {}) {}
 
-  get size(): number { return this.count; }
+  get size(): number { return this.keysOf.size; }
 
   /** `scope` is the server address (SMB2 sessions span its connections) or a connection (SMB1 UIDs) */
   find(scope: string, id: string, borrow = true): Session | undefined {
@@ -87,7 +86,7 @@ export class SessionTable {
   get(scope: string, id: string, serverIp = scope, borrow = true, index = true): Session {
     const found = this.find(scope, id, borrow);
     if (found) return found;
-    if (this.count >= this.maxSessions) this.evictOldest();
+    if (this.keysOf.size >= this.maxSessions) this.evictOldest();
     const s: Session = {
       id, serverIp, user: null, domain: null, workstation: null, trees: new Map(), files: new Map(), encryptedReported: false,
     };
@@ -97,7 +96,6 @@ export class SessionTable {
       const list = this.byId.get(id);
       if (list) list.push(s); else this.byId.set(id, [s]);
     }
-    this.count++;
     return s;
   }
 
@@ -119,7 +117,6 @@ export class SessionTable {
       const rest = list.filter((x) => x !== s);
       if (rest.length) this.byId.set(s.id, rest); else this.byId.delete(s.id);
     }
-    this.count--;
   }
 
   all(): Session[] {
