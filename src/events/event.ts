@@ -10,7 +10,11 @@ export type Action =
   | 'write'
   | 'rename'
   | 'delete'
-  | 'encrypted';
+  | 'encrypted'
+  /** one DCE/RPC call on a named pipe (request + response or fault) */
+  | 'rpc'
+  /** a correlated chain of events (admin-share write → service/task → execution pipes) */
+  | 'story';
 
 export type Severity = 'info' | 'low' | 'medium' | 'high';
 
@@ -52,15 +56,27 @@ export interface SmbEvent {
   access: string[];
   /** read/write: total bytes for the handle */
   bytes: number | null;
+  /** rpc: interface name (svcctl, atsvc, …) or the UUID when unknown */
+  rpc_interface: string | null;
+  /** rpc: operation name (CreateServiceW, …) or "opnum N" when unknown */
+  rpc_operation: string | null;
+  /** rpc: the arguments that matter, decoded from NDR (service name, binary path, command, key…) */
+  rpc_args: Record<string, string> | null;
   flags: string[];
   attack: string[];
   severity: Severity;
+  /** detection rule ids this event matched (see src/detect) */
+  rules: string[];
+  /** story: one line that says what happened; rpc: a short description of the call */
+  summary: string | null;
+  /** story: the events it ties together, as "capture#frame" */
+  refs: string[];
 }
 
 /** Column order shared by CSV and JSON lines. */
 export const EVENT_FIELDS: readonly (keyof SmbEvent)[] = [
   'ts', 'capture', 'frame', 'response_frame', 'src_ip', 'src_port', 'dst_ip', 'dst_port',
   'smb_dialect', 'session_id', 'user', 'domain', 'workstation', 'action', 'share', 'share_type',
-  'tree_id', 'path', 'new_path', 'status', 'disposition', 'access', 'bytes', 'flags', 'attack',
-  'severity',
+  'tree_id', 'path', 'new_path', 'status', 'disposition', 'access', 'bytes', 'rpc_interface',
+  'rpc_operation', 'rpc_args', 'flags', 'attack', 'severity', 'rules', 'summary', 'refs',
 ] as const;

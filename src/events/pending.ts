@@ -41,7 +41,7 @@ export function complete(scan: ScanState, p: Pending, status: number | null, res
   p.ev.response_frame = responseFrame;
   scan.emit({ sec: p.stamp.sec, ns: p.stamp.ns, seq: p.seq, ev: p.ev });
   if (p.alsoDelete && status === 0) {
-    const del: SmbEvent = { ...p.ev, action: 'delete' as Action, access: [...p.ev.access], flags: [], attack: [], severity: 'info' };
+    const del: SmbEvent = { ...p.ev, action: 'delete' as Action, access: [...p.ev.access], flags: [], attack: [], severity: 'info', rules: [], refs: [] };
     scan.emit({ sec: p.stamp.sec, ns: p.stamp.ns, seq: p.seq, ev: del });
   }
 }

@@ -19,6 +19,7 @@ import {
 import type { Action, SmbEvent } from './event';
 import { EventSink, isoTime } from './record';
 import { Smb1Handler } from './smb1';
+import type { PipeTap } from './pipes';
 import { complete, Pending, PendingTable } from './pending';
 import { ConnRef, OpenFile, Session, SessionTable, Stamp, stampOf, Transfer, Tree } from './state';
 
@@ -31,6 +32,8 @@ export interface ScanState {
   /** request counter: wire order for sorting ties */
   seq: number;
   smbMessages: number;
+  /** named-pipe data goes to the DCE/RPC stage */
+  pipes: PipeTap;
 }
 
 /** the previous message of a compound chain, for related operations (MS-SMB2 3.2.4.1.4) */
@@ -362,7 +365,8 @@ export function newEvent(action: Action, s: Stamp, c: ConnRef, session: Session,
     smb_dialect: c.dialect, session_id: session.id, user: session.user, domain: session.domain,
     workstation: session.workstation, action, share: tree ? tree.share : null,
     share_type: tree ? tree.shareType : null, tree_id: tree ? hex8(tree.id) : null, path, new_path: null,
-    status: null, disposition: null, access: [], bytes: null, flags: [], attack: [], severity: 'info',
+    status: null, disposition: null, access: [], bytes: null, rpc_interface: null, rpc_operation: null,
+    rpc_args: null, flags: [], attack: [], severity: 'info', rules: [], summary: null, refs: [],
   };
 }
 

@@ -22,6 +22,8 @@ function csvCell(value: FieldValue): string {
   if (typeof value === 'number') return Number.isFinite(value) ? String(value) : '';
   // List items are names we chose; the joined cell still gets the formula/quote treatment.
   if (Array.isArray(value)) return forCsvCell(value.join('|'));
+  // rpc_args: name=value pairs in the decoder's order, '; ' between them
+  if (typeof value === 'object') return forCsvCell(Object.entries(value).map(([k, v]) => `${k}=${v}`).join('; '));
   return forCsvCell(value);
 }
 

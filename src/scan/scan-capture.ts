@@ -9,6 +9,7 @@ import { FlowTable, Flow } from '../tcp/flows';
 import { SmbFramer } from '../smb/framer';
 import { flushAllTransfers, ScanState, Smb2Connection } from '../events/smb2';
 import { SessionTable } from '../events/state';
+import { NO_PIPES } from '../events/pipes';
 import type { EventSink } from '../events/record';
 
 export interface CaptureSummary {
@@ -46,7 +47,7 @@ export function createCapturePipeline(
   const anomalies = summary.anomalies;
   const anomaly = (kind: string, n = 1): void => { anomalies[kind] = (anomalies[kind] ?? 0) + n; };
   const sessions = new SessionTable(50_000, () => anomaly('sessions_evicted'));
-  const scan: ScanState = { capture, sessions, emit, anomaly, seq: 0, smbMessages: 0 };
+  const scan: ScanState = { capture, sessions, emit, anomaly, seq: 0, smbMessages: 0, pipes: NO_PIPES };
   const connOf = new WeakMap<Flow, Smb2Connection>();
   let smbConnections = 0;
   let lastPacket: Packet | null = null;

@@ -43,7 +43,8 @@ describe('SESSION_SETUP', () => {
       src_ip: '10.0.0.5', src_port: 49700, dst_ip: '10.0.0.12', dst_port: 445,
       smb_dialect: '3.0.2', session_id: SID_HEX, user: 'Administrator', domain: 'CORP', workstation: 'WKS-7',
       action: 'session_setup', share: null, share_type: null, tree_id: null, path: null, new_path: null,
-      status: 'STATUS_SUCCESS', disposition: null, access: [], bytes: null, flags: [], attack: [], severity: 'info',
+      status: 'STATUS_SUCCESS', disposition: null, access: [], bytes: null, rpc_interface: null, rpc_operation: null,
+      rpc_args: null, flags: [], attack: [], severity: 'info', rules: [], summary: null, refs: [],
     }]);
     expect([f.req, f.resp]).toEqual([6, 7]);
     expect(r.summary).toMatchObject({ tcpFlows: 1, smbConnections: 1, smbMessages: 4, anomalies: {} });

@@ -15,8 +15,8 @@ describe('CSV output', () => {
     expect(toCsvRow(makeEvent({ response_frame: null, bytes: 4096, new_path: null }))).toBe(
       '2023-06-30T12:49:11.369218Z,captures/psexec.pcap,42,,10.0.0.5,49722,10.0.0.12,445,3.1.1,' +
         '0x0000100000000009,administrator,CORP,WS01,create,\\\\10.0.0.12\\ADMIN$,disk,0x00000005,' +
-        'PSEXESVC.exe,,STATUS_SUCCESS,FILE_OVERWRITE_IF,FILE_WRITE_DATA|SYNCHRONIZE,4096,' +
-        'ADMIN_SHARE|PSEXESVC|EXECUTABLE_WRITE,T1021.002|T1570|T1569.002,high',
+        'PSEXESVC.exe,,STATUS_SUCCESS,FILE_OVERWRITE_IF,FILE_WRITE_DATA|SYNCHRONIZE,4096,,,,' +
+        'ADMIN_SHARE|PSEXESVC|EXECUTABLE_WRITE,T1021.002|T1570|T1569.002,high,,,',
     );
   });
 
@@ -39,6 +39,8 @@ describe('CSV output', () => {
       disposition: "'\\x09x",
       access: "'\\x0dx|a\\x00b",
       severity: 'high',
+      rpc_args: "service=\\x1b[31mred\\x1b[0m; binary_path==cmd|' /C calc'!A0",
+      summary: 'fake\\x0d\\x0a2023-01-01 forged row',
     });
   });
 
@@ -77,7 +79,7 @@ describe('CSV output', () => {
     expect(/[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]/.test(row)).toBe(false);
     const text = CSV_HEADER + CSV_EOL + row + CSV_EOL + toCsvRow(makeEvent()) + CSV_EOL;
     expect(text.split('\n')).toHaveLength(4); // three records and the empty tail
-    expect(parseCsv(text).map((r) => r.length)).toEqual([26, 26, 26]);
+    expect(parseCsv(text).map((r) => r.length)).toEqual([EVENT_FIELDS.length, EVENT_FIELDS.length, EVENT_FIELDS.length]);
   });
 
   it('starts no cell with a formula character', () => {

@@ -26,9 +26,15 @@ export function makeEvent(overrides: Partial<SmbEvent> = {}): SmbEvent {
     disposition: 'FILE_OVERWRITE_IF',
     access: ['FILE_WRITE_DATA', 'SYNCHRONIZE'],
     bytes: null,
+    rpc_interface: null,
+    rpc_operation: null,
+    rpc_args: null,
     flags: ['ADMIN_SHARE', 'PSEXESVC', 'EXECUTABLE_WRITE'],
     attack: ['T1021.002', 'T1570', 'T1569.002'],
     severity: 'high',
+    rules: [],
+    summary: null,
+    refs: [],
     ...overrides,
   };
 }
@@ -77,5 +83,7 @@ export function hostileEvent(): SmbEvent {
     status: HOSTILE.minus,
     disposition: HOSTILE.tab,
     access: [HOSTILE.cr, HOSTILE.nul],
+    rpc_args: { service: HOSTILE.sgr, binary_path: HOSTILE.formulaCmd },
+    summary: HOSTILE.crlf,
   });
 }

@@ -20,8 +20,9 @@ describe('toJsonLine', () => {
         '"user":"administrator","domain":"CORP","workstation":"WS01","action":"create",' +
         '"share":"\\\\\\\\10.0.0.12\\\\ADMIN$","share_type":"disk","tree_id":"0x00000005",' +
         '"path":"PSEXESVC.exe","new_path":null,"status":null,"disposition":"FILE_OVERWRITE_IF",' +
-        '"access":[],"bytes":4096,"flags":["ADMIN_SHARE","PSEXESVC","EXECUTABLE_WRITE"],' +
-        '"attack":["T1021.002","T1570","T1569.002"],"severity":"high"}',
+        '"access":[],"bytes":4096,"rpc_interface":null,"rpc_operation":null,"rpc_args":null,' +
+        '"flags":["ADMIN_SHARE","PSEXESVC","EXECUTABLE_WRITE"],' +
+        '"attack":["T1021.002","T1570","T1569.002"],"severity":"high","rules":[],"summary":null,"refs":[]}',
     );
   });
 
