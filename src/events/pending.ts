@@ -63,6 +63,11 @@ export class PendingTable {
     this.map.set(key, p);
   }
 
+  /** the request a response answers, left in place (to decide how much of the response to keep) */
+  peek(key: number): Pending | undefined {
+    return this.map.get(key);
+  }
+
   take(key: number, cmd: number): Pending | undefined {
     const p = this.map.get(key);
     if (!p || p.cmd !== cmd) return undefined;

@@ -12,9 +12,10 @@ import {
 } from '../smb/names';
 import {
   Body, closeFileId, Cmd, createRequest, createResponse, FLAG_ASYNC, FLAG_RELATED, FLAG_RESPONSE,
-  negotiateDialect, parseHeader, readResponseLength, writeResponseCount, readWriteRequest, sessionSetupRequest,
-  setInfoRequest, SHARE_TYPES, Smb2Header, SMB2_HEADER_SIZE, STATUS_PENDING, transformSessionId,
-  treeConnectPath, treeConnectShareType,
+  FSCTL_PIPE_TRANSCEIVE, ioctl, negotiateDialect, parseHeader, readResponseData, readResponseLength,
+  writeResponseCount, readWriteRequest, sessionSetupRequest, setInfoRequest, SHARE_TYPES, Smb2Header,
+  SMB2_HEADER_SIZE, Span, STATUS_PENDING, transformSessionId, treeConnectPath, treeConnectShareType,
+  writeRequestData,
 } from '../smb/smb2/records';
 import type { Action, SmbEvent } from './event';
 import { EventSink, isoTime } from './record';
@@ -62,7 +63,23 @@ const sessionHex = (h: Smb2Header): string => {
 const stripLeading = (s: string): string => s.replace(/^\\+/, '');
 
 /** commands whose request body we decode in full (they carry names or security blobs) */
-const FULL_REQUEST = new Set<number>([Cmd.SESSION_SETUP, Cmd.TREE_CONNECT, Cmd.CREATE, Cmd.SET_INFO]);
+const FULL_REQUEST = new Set<number>([Cmd.SESSION_SETUP, Cmd.TREE_CONNECT, Cmd.CREATE, Cmd.SET_INFO, Cmd.IOCTL]);
+
+/** a DCE/RPC connection-oriented PDU starts with version 5, minor 0 or 1 (C706 12.6.3.1) */
+const looksLikeRpc = (buf: Buffer, at: number, end: number): boolean =>
+  at + 2 <= end && buf[at] === 5 && buf[at + 1] <= 1;
+
+/**
+ * A handle on a named pipe: its data is DCE/RPC. When the TREE_CONNECT was not captured
+ * (midstream), data that starts like a DCE/RPC PDU on an unknown tree is taken as pipe data.
+ */
+export function isPipe(f: OpenFile, buf?: Buffer, s?: Span | null): boolean {
+  const t = f.tree;
+  if (t.shareType === 'pipe') return true;
+  if (t.shareType !== null) return false;
+  if (t.share !== null) return /\\IPC\$$/i.test(t.share);
+  return buf !== undefined && !!s && looksLikeRpc(buf, s.start, s.end);
+}
 
 export class Smb2Connection {
   private dialect: string | null = null;
@@ -85,14 +102,36 @@ export class Smb2Connection {
     const response = (buf.readUInt32LE(off + 16) & FLAG_RESPONSE) !== 0;
     const next = buf.readUInt32LE(off + 20);
     if (next === 0) {
-      if (cmd === Cmd.WRITE && !response) return SMB2_HEADER_SIZE + 48;
-      if (cmd === Cmd.READ && response) return SMB2_HEADER_SIZE + 16;
+      if (cmd === Cmd.WRITE && !response) return this.pipeWrite(buf, off, headLen, msgLen) ? msgLen : SMB2_HEADER_SIZE + 48;
+      if (cmd === Cmd.READ && response) return this.pipeRead(buf, off, headLen, msgLen) ? msgLen : SMB2_HEADER_SIZE + 16;
       if (cmd === Cmd.CREATE && response) return SMB2_HEADER_SIZE + 88;
+      if (cmd === Cmd.IOCTL && response) return Math.min(msgLen, MAX_KEEP); // a pipe transceive's output
       if (!(FULL_REQUEST.has(cmd) && !response)) return PEEK;
     }
     if (msgLen <= MAX_KEEP) return msgLen;
     this.scan.anomaly('oversized_message');
     return KEEP_LARGE;
+  }
+
+  /** a WRITE whose data goes to a pipe is kept whole (up to MAX_KEEP): it carries DCE/RPC */
+  private pipeWrite(buf: Buffer, off: number, headLen: number, msgLen: number): boolean {
+    if (msgLen > MAX_KEEP || headLen < SMB2_HEADER_SIZE + 32) return false;
+    const dataAt = off + buf.readUInt16LE(off + SMB2_HEADER_SIZE + 2);
+    if (looksLikeRpc(buf, dataAt, off + headLen)) return true;
+    // a PDU continued in a second WRITE does not start with a header: ask the handle
+    if (this.flow.clientIsA === null) return false;
+    const sid = `0x${buf.readUInt32LE(off + 44).toString(16).padStart(8, '0')}${buf.readUInt32LE(off + 40).toString(16).padStart(8, '0')}`;
+    const f = this.scan.sessions.find(this.conn().serverIp, sid)?.files.get(buf.toString('hex', off + 80, off + 96));
+    return f !== undefined && isPipe(f);
+  }
+
+  /** a READ response from a pipe handle is kept whole (its request says which handle) */
+  private pipeRead(buf: Buffer, off: number, headLen: number, msgLen: number): boolean {
+    if (msgLen > MAX_KEEP || headLen < SMB2_HEADER_SIZE + 16) return false;
+    const key = (buf.readUInt32LE(off + 28) >>> 0) * 0x100000000 + (buf.readUInt32LE(off + 24) >>> 0);
+    const f = this.pending.peek(key)?.file;
+    if (f) return isPipe(f) || (f.tree.shareType === null && f.tree.share === null);
+    return looksLikeRpc(buf, off + buf[off + SMB2_HEADER_SIZE + 2], off + headLen);
   }
 
   message(buf: Buffer, off: number, kept: number, msgLen: number, at: Packet, fromA: boolean): void {
@@ -227,6 +266,19 @@ export class Smb2Connection {
         if (!r || !f) { this.scan.anomaly('malformed_read_write'); return; }
         const t = h.command === Cmd.READ ? (f.read ??= this.transfer(at)) : (f.write ??= this.transfer(at));
         this.track(h, at, { session, file: f, transfer: t, writeLength: h.command === Cmd.WRITE ? r.length : undefined });
+        if (h.command === Cmd.WRITE) {
+          const d = writeRequestData(b);
+          if (d && isPipe(f, b.buf, d)) this.scan.pipes.clientData(f, b.buf, d.start, d.end, stampOf(at, this.scan.capture));
+        }
+        return;
+      }
+      case Cmd.IOCTL: {
+        const r = ioctl(b, false);
+        if (!r || r.ctlCode !== FSCTL_PIPE_TRANSCEIVE) return;
+        const f = file(r.fileId);
+        if (!f) return;
+        if (r.input) this.scan.pipes.clientData(f, b.buf, r.input.start, r.input.end, stampOf(at, this.scan.capture));
+        this.track(h, at, { session, file: f });
         return;
       }
       case Cmd.SET_INFO: {
@@ -285,7 +337,17 @@ export class Smb2Connection {
         break;
       case Cmd.READ:
         // STATUS_BUFFER_OVERFLOW: a partial pipe read, which still carries data
-        if ((ok || h.status === STATUS_BUFFER_OVERFLOW) && p.transfer) p.transfer.bytes += readResponseLength(b) ?? 0;
+        if ((ok || h.status === STATUS_BUFFER_OVERFLOW) && p.transfer) {
+          p.transfer.bytes += readResponseLength(b) ?? 0;
+          const d = p.file ? readResponseData(b) : null;
+          if (d && p.file && isPipe(p.file, b.buf, d)) this.scan.pipes.serverData(p.file, b.buf, d.start, d.end, stampOf(at, this.scan.capture));
+        }
+        break;
+      case Cmd.IOCTL:
+        if ((ok || h.status === STATUS_BUFFER_OVERFLOW) && p.file) {
+          const r = ioctl(b, true);
+          if (r?.output) this.scan.pipes.serverData(p.file, b.buf, r.output.start, r.output.end, stampOf(at, this.scan.capture));
+        }
         break;
       case Cmd.WRITE:
         if (ok && p.transfer) p.transfer.bytes += writeResponseCount(b) ?? p.writeLength ?? 0;
@@ -358,12 +420,13 @@ export class Smb2Connection {
   }
 }
 
-export function newEvent(action: Action, s: Stamp, c: ConnRef, session: Session, tree: Tree | null, path: string | null): SmbEvent {
+/** `session` null: DCE/RPC straight on TCP, outside any SMB session */
+export function newEvent(action: Action, s: Stamp, c: ConnRef, session: Session | null, tree: Tree | null, path: string | null): SmbEvent {
   return {
     ts: isoTime(s), capture: s.capture, frame: s.frame, response_frame: null,
     src_ip: c.clientIp, src_port: c.clientPort, dst_ip: c.serverIp, dst_port: c.serverPort,
-    smb_dialect: c.dialect, session_id: session.id, user: session.user, domain: session.domain,
-    workstation: session.workstation, action, share: tree ? tree.share : null,
+    smb_dialect: c.dialect, session_id: session ? session.id : null, user: session ? session.user : null,
+    domain: session ? session.domain : null, workstation: session ? session.workstation : null, action, share: tree ? tree.share : null,
     share_type: tree ? tree.shareType : null, tree_id: tree ? hex8(tree.id) : null, path, new_path: null,
     status: null, disposition: null, access: [], bytes: null, rpc_interface: null, rpc_operation: null,
     rpc_args: null, flags: [], attack: [], severity: 'info', rules: [], summary: null, refs: [],
@@ -372,6 +435,7 @@ export function newEvent(action: Action, s: Stamp, c: ConnRef, session: Session,
 
 /** read/write totals of a handle become two events, dated by their first operation */
 export function flushTransfers(scan: ScanState, f: OpenFile): void {
+  scan.pipes.closed(f);
   for (const [action, t] of [['read', f.read], ['write', f.write]] as const) {
     if (!t) continue;
     const ev = newEvent(action, t.first, f.conn, f.session, f.tree, f.path);

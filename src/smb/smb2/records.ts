@@ -156,6 +156,48 @@ export function createResponse(b: Body): CreateResponse | null {
 const readWriteRequestP = new Parser().endianness('little')
   .uint16('structureSize').uint16('dataOffset').uint32('length');
 export interface ReadWriteRequest { length: number; fileId: string }
+
+/** [start, end) of a payload inside the kept bytes, or null when it is not all there */
+export interface Span { start: number; end: number }
+function span(b: Body, offsetFromHeader: number, length: number): Span | null {
+  const start = b.hdr + offsetFromHeader;
+  if (offsetFromHeader < SMB2_HEADER_SIZE || start + length > b.end) return null;
+  return { start, end: start + length };
+}
+
+/** a WRITE request's data (MS-SMB2 2.2.21): DataOffset counts from the SMB2 header */
+export function writeRequestData(b: Body): Span | null {
+  if (b.end - b.off < 48 || b.buf.readUInt16LE(b.off) !== 49) return null;
+  return span(b, b.buf.readUInt16LE(b.off + 2), b.buf.readUInt32LE(b.off + 4));
+}
+
+/** a READ response's data (MS-SMB2 2.2.20) */
+export function readResponseData(b: Body): Span | null {
+  if (b.end - b.off < 16 || b.buf.readUInt16LE(b.off) !== 17) return null;
+  return span(b, b.buf[b.off + 2], b.buf.readUInt32LE(b.off + 4));
+}
+
+/** FSCTL_PIPE_TRANSCEIVE: a write and a read on a pipe in one IOCTL (MS-FSCC 2.3.50) */
+export const FSCTL_PIPE_TRANSCEIVE = 0x0011c017;
+export interface Ioctl { ctlCode: number; fileId: string; input: Span | null; output: Span | null }
+/**
+ * IOCTL request (MS-SMB2 2.2.31) and response (2.2.32) share the first 40 bytes: CtlCode,
+ * FileId, InputOffset, InputCount; the response then has OutputOffset/Count where the request
+ * has MaxInputResponse/OutputOffset.
+ */
+export function ioctl(b: Body, response: boolean): Ioctl | null {
+  const size = response ? 49 : 57;
+  if (b.end - b.off < 48 || b.buf.readUInt16LE(b.off) !== size) return null;
+  const o = b.off, buf = b.buf;
+  const inputCount = buf.readUInt32LE(o + 28);
+  const outOff = buf.readUInt32LE(response ? o + 32 : o + 36);
+  const outCount = buf.readUInt32LE(response ? o + 36 : o + 40);
+  return {
+    ctlCode: buf.readUInt32LE(o + 4), fileId: fileIdHex(b, o + 8),
+    input: inputCount ? span(b, buf.readUInt32LE(o + 24), inputCount) : null,
+    output: response && outCount ? span(b, outOff, outCount) : null,
+  };
+}
 /** READ and WRITE requests share the layout that matters: Length at 4, FileId at 16 */
 export function readWriteRequest(b: Body): ReadWriteRequest | null {
   const r = fixed<{ structureSize: number; length: number }>(readWriteRequestP, 8, b);
