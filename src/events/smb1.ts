@@ -8,9 +8,12 @@ import type { Flow } from '../tcp/flows';
 import { ntlmAuthenticate } from '../smb/ntlmssp';
 import { accessNames, dispositionName, FILE_DELETE_ON_CLOSE } from '../smb/names';
 import {
-  andxBlocks, Block, closeFid, deleteName, FLAGS_REPLY, negotiateDialects, ntCreate, ntCreateFid,
-  parseSmb1Header, readLength, readWriteFid, renameNames, sessionSetup, Smb1Cmd, Smb1Header,
-  treeConnectPath, treeConnectService, word, writeLength,
+  accessModeMask, andxBlocks, Block, closeFid, coreOpen, coreOpenFid, createDirectoryParams, deleteName,
+  directoryName, FLAGS_REPLY, LegacyOpen, negotiateDialects, ntCreate, ntCreateFid, open2Params,
+  open2ResponseFid, openAndx, openAndxFid, openFunctionDisposition, parseSmb1Header, Piece, PIPE_TRANSACTIONS,
+  readData, readLength, readWriteFid, renameNames, sessionSetup, SET_INFO_LEVELS, setFileInfoParams,
+  setInfoData, setPathInfoParams, Slice, Smb1Cmd, Smb1Header, STATUS_BUFFER_OVERFLOW, Trans2, transRequest,
+  transResponse, transSecondary, treeConnectPath, treeConnectService, word, writeData, writeLength,
 } from '../smb/smb1/records';
 import type { Action, SmbEvent } from './event';
 import { complete, Pending, PendingTable } from './pending';
@@ -19,6 +22,29 @@ import { ConnRef, OpenFile, Session, stampOf, Transfer, Tree } from './state';
 
 const stripLeading = (s: string): string => s.replace(/^\\+/, '');
 const hex4 = (n: number): string => `0x${n.toString(16).padStart(4, '0')}`;
+
+/** a FID whose bytes are DCE/RPC (or other pipe traffic): its tree is IPC$ */
+const isPipe = (f: OpenFile): boolean => f.tree.shareType === 'pipe' || (f.tree.share !== null && /(^|\\)IPC\$$/i.test(f.tree.share));
+/** Trans names that are not a pipe handle's traffic: RAP calls and mailslot broadcasts */
+const NOT_PIPE_TRAFFIC = /^\\(PIPE\\LANMAN|MAILSLOT\\)/i;
+/** transactions and pipe reads in flight per connection: more are hostile, the oldest is dropped */
+const MAX_IN_FLIGHT = 1024;
+/** a created directory (CREATE_DIRECTORY, TRANS2_CREATE_DIRECTORY) reads as an NT create of one */
+const FILE_CREATE = 2;
+
+/** a TRANSACTION or TRANSACTION2 between its request and its last response */
+interface Transaction {
+  cmd: number;
+  /** the pipe handle a TRANSACTION moves data through; undefined when it is not pipe traffic */
+  pipe?: OpenFile;
+  /** the response data goes to the pipe tap (TransactNmPipe, ReadNmPipe) */
+  pipeResponse: boolean;
+  /** displacement the next request / response data piece must have to continue the stream */
+  requestNext: number;
+  responseNext: number;
+  /** the request data goes on in TRANSACTION_SECONDARY messages */
+  requestMore: boolean;
+}
 
 export class Smb1Handler {
   private readonly pending: PendingTable;
@@ -33,15 +59,43 @@ export class Smb1Handler {
     this.pending = new PendingTable(scan);
   }
 
-  close(): void { this.pending.drain(); }
+  private readonly transactions = new Map<number, Transaction>();
+  /** READ_ANDX requests on pipe handles, by PID+MID: their responses carry pipe data */
+  private readonly pipeReads = new Map<number, OpenFile>();
+  /** pipe handles opened on this connection and not yet closed, told to the pipe tap at the end */
+  private readonly pipeFiles = new Set<OpenFile>();
+
+  /** the connection ended: unanswered requests are reported, and pipe handles are closed */
+  close(): void {
+    this.pending.drain();
+    for (const f of this.pipeFiles) this.scan.pipes.closed(f);
+    this.pipeFiles.clear();
+    this.transactions.clear();
+    this.pipeReads.clear();
+  }
+
+  /**
+   * Whether a message's data must be kept whole, from its first `headLen` bytes: WRITE_ANDX
+   * requests on pipe handles and the READ_ANDX responses to reads of one (see smb1KeepFor).
+   */
+  carriesPipeData(buf: Buffer, off: number, headLen: number): boolean {
+    if (headLen < 33) return false;
+    const cmd = buf[off + 4], reply = (buf[off + 9] & FLAGS_REPLY) !== 0;
+    if (cmd === Smb1Cmd.READ_ANDX && reply) return this.pipeReads.has(keyOf(buf.readUInt16LE(off + 26), buf.readUInt16LE(off + 30)));
+    if (cmd !== Smb1Cmd.WRITE_ANDX || reply || headLen < 39 || buf[off + 32] < 12) return false;
+    const uid = buf.readUInt16LE(off + 28), fid = buf.readUInt16LE(off + 37);
+    const s = this.scan.sessions.find(this.scope(), hex4(uid), false);
+    const f = s?.files.get(String(fid));
+    return f !== undefined && this.pipeLike(f);
+  }
 
   message(buf: Buffer, off: number, end: number, at: Packet, fromA: boolean): void {
     const h = parseSmb1Header(buf, off, end);
     if (!h) { this.scan.anomaly('malformed_smb1_header'); return; }
     const reply = (h.flags & FLAGS_REPLY) !== 0;
     if (this.flow.clientIsA === null) this.flow.clientIsA = reply ? !fromA : fromA;
-    const blocks = andxBlocks(buf, off, end, h);
-    const base = (h.pid * 0x10000 + h.mid) * 256;
+    const blocks = andxBlocks(buf, off, end, h, (p) => this.scan.anomaly(p));
+    const base = keyOf(h.pid, h.mid);
     for (const k of blocks) {
       if (reply) this.response(h, k, base, at);
       else this.request(h, k, base, at);
@@ -62,9 +116,11 @@ export class Smb1Handler {
     }
   }
 
+  /** SMB1 UIDs are per connection */
+  private scope(): string { return `${this.conn().serverIp}#${this.flow.id}`; }
+
   private session(uid: number): Session {
-    const c = this.conn();
-    return this.scan.sessions.get(`${c.serverIp}#${this.flow.id}`, hex4(uid), c.serverIp, false, false);
+    return this.scan.sessions.get(this.scope(), hex4(uid), this.conn().serverIp, false, false);
   }
 
   private tree(s: Session, tid: number): Tree {
@@ -95,6 +151,39 @@ export class Smb1Handler {
     if (this.chains.size > 4096) this.chains.delete(this.chains.keys().next().value as number);
   }
 
+  /** a FID the server assigned: pipe handles are remembered for the pipe tap's closed() */
+  private register(s: Session, fid: number, f: OpenFile): void {
+    s.files.set(String(fid), f);
+    if (isPipe(f)) this.pipeFiles.add(f);
+  }
+
+  /** an IPC$ handle, or one a TransactNmPipe showed to be a pipe (its tree connect not captured) */
+  private pipeLike(f: OpenFile): boolean { return isPipe(f) || this.pipeFiles.has(f); }
+
+  private closePipe(f: OpenFile): void {
+    if (!this.pipeFiles.delete(f) && !isPipe(f)) return;
+    this.scan.pipes.closed(f);
+  }
+
+  private bounded<V>(m: Map<number, V>, key: number, v: V): void {
+    m.delete(key);
+    m.set(key, v);
+    if (m.size > MAX_IN_FLIGHT) {
+      m.delete(m.keys().next().value as number);
+      this.scan.anomaly('smb1_transactions_evicted');
+    }
+  }
+
+  /** the create event of the opens older than NT_CREATE_ANDX */
+  private legacyOpen(h: Smb1Header, base: number, cmd: number, at: Packet, s: Session, name: string, disposition: number | null, access: number): void {
+    const tree = this.tree(s, h.tid);
+    const f: OpenFile = { path: stripLeading(name), tree, session: s, conn: this.conn(), read: null, write: null, closed: false };
+    const ev = this.event('create', at, s, tree, f.path);
+    ev.disposition = disposition === null ? null : dispositionName(disposition);
+    ev.access = accessNames(access);
+    this.track(base, cmd, at, { session: s, ev, file: f });
+  }
+
   private transfer(at: Packet): Transfer {
     return { first: stampOf(at, this.scan.capture), seq: this.scan.seq++, responseFrame: null, bytes: 0, status: null };
   }
@@ -118,7 +207,7 @@ export class Smb1Handler {
         return;
       }
       case Smb1Cmd.LOGOFF_ANDX:
-        for (const f of new Set(s.files.values())) flushTransfers(this.scan, f);
+        for (const f of new Set(s.files.values())) { flushTransfers(this.scan, f); this.closePipe(f); }
         this.scan.sessions.remove(s);
         return;
       case Smb1Cmd.TREE_CONNECT_ANDX: {
@@ -149,6 +238,11 @@ export class Smb1Handler {
         if (!f) { this.scan.anomaly('malformed_read_write'); return; }
         const t = k.command === Smb1Cmd.READ_ANDX ? (f.read ??= this.transfer(at)) : (f.write ??= this.transfer(at));
         this.track(base, k.command, at, { session: s, file: f, transfer: t, writeLength: k.command === Smb1Cmd.WRITE_ANDX ? writeLength(k) : undefined });
+        if (this.pipeLike(f)) {
+          this.pipeFiles.add(f);
+          if (k.command === Smb1Cmd.READ_ANDX) this.bounded(this.pipeReads, base, f);
+          else this.pipeData(f, k.buf, writeData(k), true, at);
+        }
         return;
       }
       case Smb1Cmd.CLOSE: {
@@ -157,6 +251,7 @@ export class Smb1Handler {
         if (!f || fid === null) return;
         flushTransfers(this.scan, f);
         s.files.delete(String(fid));
+        this.closePipe(f);
         return;
       }
       case Smb1Cmd.DELETE: {
@@ -173,6 +268,43 @@ export class Smb1Handler {
         this.track(base, k.command, at, { session: s, ev });
         return;
       }
+      case Smb1Cmd.OPEN_ANDX: {
+        const r = openAndx(k);
+        if (!r) { this.scan.anomaly('malformed_open_andx'); return; }
+        this.legacyOpen(h, base, k.command, at, s, r.name, openFunctionDisposition(r.openFunction), accessModeMask(r.accessMode));
+        return;
+      }
+      case Smb1Cmd.OPEN:
+      case Smb1Cmd.CREATE:
+      case Smb1Cmd.CREATE_NEW: {
+        const r = coreOpen(k);
+        if (!r) { this.scan.anomaly('malformed_create'); return; }
+        this.legacyOpen(h, base, k.command, at, s, r.name, r.disposition, r.access);
+        return;
+      }
+      case Smb1Cmd.CREATE_DIRECTORY:
+      case Smb1Cmd.DELETE_DIRECTORY: {
+        const name = directoryName(k);
+        if (name === null) { this.scan.anomaly('malformed_directory_request'); return; }
+        const tree = this.tree(s, h.tid);
+        const ev = this.event(k.command === Smb1Cmd.CREATE_DIRECTORY ? 'create' : 'delete', at, s, tree, stripLeading(name));
+        if (k.command === Smb1Cmd.CREATE_DIRECTORY) ev.disposition = dispositionName(FILE_CREATE);
+        this.track(base, k.command, at, { session: s, ev });
+        return;
+      }
+      case Smb1Cmd.TRANSACTION:
+        this.transaction(h, k, base, at, s);
+        return;
+      case Smb1Cmd.TRANSACTION_SECONDARY:
+        this.transactionSecondary(k, base, at);
+        return;
+      case Smb1Cmd.TRANSACTION2:
+        this.trans2(h, k, base, at, s);
+        return;
+      case Smb1Cmd.TRANSACTION2_SECONDARY:
+        // only a primary that did not hold its parameters sends these; it was counted then
+        this.scan.anomaly('smb1_trans2_secondary_ignored');
+        return;
       default:
         return;
     }
@@ -182,6 +314,17 @@ export class Smb1Handler {
     if (k.command === Smb1Cmd.NEGOTIATE && h.status === 0 && k.wc >= 1) {
       const d = this.offered[word(k, 0)];
       if (d) this.setDialect(d);
+    }
+    const trans = k.command === Smb1Cmd.TRANSACTION || k.command === Smb1Cmd.TRANSACTION2;
+    // the interim answer to a primary that announced secondaries: the real one follows
+    if (trans && h.status === 0 && k.wc === 0) return;
+    if (k.command === Smb1Cmd.TRANSACTION) { this.transactionResponse(h, k, base, at); return; }
+    if (k.command === Smb1Cmd.READ_ANDX) {
+      const pipe = this.pipeReads.get(base);
+      if (pipe) {
+        this.pipeReads.delete(base);
+        if (h.status === 0 || h.status === STATUS_BUFFER_OVERFLOW) this.pipeData(pipe, k.buf, readData(k), false, at);
+      }
     }
     const p = this.pending.take(base + k.command, k.command);
     if (!p) return;
@@ -204,11 +347,26 @@ export class Smb1Handler {
         break;
       case Smb1Cmd.NT_CREATE_ANDX: {
         const fid = ok ? ntCreateFid(k) : null;
-        if (fid !== null && p.file) p.session.files.set(String(fid), p.file);
+        if (fid !== null && p.file) this.register(p.session, fid, p.file);
+        break;
+      }
+      case Smb1Cmd.OPEN_ANDX:
+      case Smb1Cmd.OPEN:
+      case Smb1Cmd.CREATE:
+      case Smb1Cmd.CREATE_NEW: {
+        const fid = !ok ? null : k.command === Smb1Cmd.OPEN_ANDX ? openAndxFid(k) : coreOpenFid(k);
+        if (fid !== null && p.file) this.register(p.session, fid, p.file);
+        break;
+      }
+      case Smb1Cmd.TRANSACTION2: {
+        const r = ok && p.file ? transResponse(k) : null;
+        const fid = r && !r.params.cut ? open2ResponseFid(this.slice(k, r.params)) : null;
+        if (fid !== null && p.file) this.register(p.session, fid, p.file);
         break;
       }
       case Smb1Cmd.READ_ANDX:
-        if (ok && p.transfer) p.transfer.bytes += readLength(k);
+        // STATUS_BUFFER_OVERFLOW: a partial pipe read, which still carries data
+        if ((ok || h.status === STATUS_BUFFER_OVERFLOW) && p.transfer) p.transfer.bytes += readLength(k);
         break;
       case Smb1Cmd.WRITE_ANDX:
         if (ok && p.transfer) p.transfer.bytes += p.writeLength ?? 0;
@@ -216,4 +374,161 @@ export class Smb1Handler {
     }
     complete(this.scan, p, h.status, at.frame);
   }
+
+  private slice(k: Block, p: Piece): Slice {
+    return { buf: k.buf, hdr: k.hdr, off: p.off, end: p.end, unicode: k.unicode };
+  }
+
+  /** pipe bytes to the tap; data we do not hold whole is counted, never passed on cut short */
+  private pipeData(f: OpenFile, buf: Buffer, d: { off: number; end: number; complete: boolean } | null, fromClient: boolean, at: Packet): void {
+    if (!d || !d.complete) { this.scan.anomaly(d ? 'smb1_pipe_data_not_kept' : 'malformed_pipe_data'); return; }
+    if (d.end <= d.off) return;
+    const stamp = stampOf(at, this.scan.capture);
+    if (fromClient) this.scan.pipes.clientData(f, buf, d.off, d.end, stamp);
+    else this.scan.pipes.serverData(f, buf, d.off, d.end, stamp);
+  }
+
+  private pipePiece(f: OpenFile, k: Block, p: Piece, fromClient: boolean, at: Packet): void {
+    this.pipeData(f, k.buf, { off: p.off, end: p.end, complete: !p.cut }, fromClient, at);
+  }
+
+  /**
+   * TRANSACTION: on a pipe (TransactNmPipe, Read/WriteNmPipe; Setup[1] is the FID) the data is
+   * DCE/RPC for the pipe tap; RAP (\PIPE\LANMAN) and mailslots are not a handle's traffic.
+   */
+  private transaction(h: Smb1Header, k: Block, base: number, at: Packet, s: Session): void {
+    const r = transRequest(k);
+    if (!r) { this.scan.anomaly('malformed_transaction'); return; }
+    const dir = PIPE_TRANSACTIONS[r.setup[0]];
+    if (!dir || r.setup.length < 2 || (r.name !== null && NOT_PIPE_TRAFFIC.test(r.name))) return;
+    const f = this.file(s, h.tid, r.setup[1]);
+    if (!f) return;
+    this.pipeFiles.add(f);
+    if (dir.request) this.pipePiece(f, k, r.data, true, at);
+    const requestMore = dir.request && !r.data.last;
+    if (!dir.response && !requestMore) return;
+    this.bounded(this.transactions, base, {
+      cmd: Smb1Cmd.TRANSACTION, pipe: f, pipeResponse: dir.response,
+      requestNext: r.data.end - r.data.off, responseNext: 0, requestMore,
+    });
+  }
+
+  /** TRANSACTION_SECONDARY: the rest of a pipe write that did not fit in the primary */
+  private transactionSecondary(k: Block, base: number, at: Packet): void {
+    const t = this.transactions.get(base);
+    if (!t || !t.pipe || !t.requestMore) return;
+    const r = transSecondary(k);
+    if (!r) { this.scan.anomaly('malformed_transaction'); return; }
+    if (r.data.displacement !== t.requestNext) {
+      // out of order or overlapping: the pipe stream cannot be put back together
+      this.scan.anomaly('smb1_trans_secondary_out_of_order');
+      t.requestMore = false;
+      return;
+    }
+    this.pipePiece(t.pipe, k, r.data, true, at);
+    t.requestNext += r.data.end - r.data.off;
+    if (r.data.last) t.requestMore = false;
+  }
+
+  private transactionResponse(h: Smb1Header, k: Block, base: number, at: Packet): void {
+    const t = this.transactions.get(base);
+    if (!t) return;
+    if (h.status !== 0 && h.status !== STATUS_BUFFER_OVERFLOW) { this.transactions.delete(base); return; }
+    const r = transResponse(k);
+    if (!r) { this.scan.anomaly('malformed_transaction'); this.transactions.delete(base); return; }
+    if (t.pipe && t.pipeResponse) {
+      if (r.data.displacement === t.responseNext) {
+        this.pipePiece(t.pipe, k, r.data, false, at);
+        t.responseNext += r.data.end - r.data.off;
+      } else {
+        this.scan.anomaly('smb1_trans_response_out_of_order');
+      }
+    }
+    // a reply that spans several messages ends with the one that reaches the totals
+    if (r.data.last && r.params.last) this.transactions.delete(base);
+  }
+
+  /** TRANSACTION2 subcommands that open, create, rename or delete */
+  private trans2(h: Smb1Header, k: Block, base: number, at: Packet, s: Session): void {
+    const r = transRequest(k);
+    if (!r) { this.scan.anomaly('malformed_transaction2'); return; }
+    const decode = Smb1Handler.TRANS2_REQUESTS[r.setup[0]];
+    if (!decode) return;
+    if (r.params.cut || !r.params.last || r.data.cut || !r.data.last) {
+      // the rest would come in TRANSACTION2_SECONDARY messages, which are not put together
+      this.scan.anomaly(r.params.cut || r.data.cut ? 'smb1_trans2_truncated' : 'smb1_trans2_split');
+      return;
+    }
+    decode(this, h, this.slice(k, r.params), this.slice(k, r.data), base, at, s);
+  }
+
+  /** TRANS2_SET_PATH_INFORMATION / TRANS2_SET_FILE_INFORMATION with a rename or delete level */
+  private setInfo(h: Smb1Header, base: number, at: Packet, s: Session, level: number, data: Slice, target: { path: string } | { file: OpenFile }): void {
+    const kind = SET_INFO_LEVELS[level];
+    if (!kind) return;
+    const d = setInfoData(level, data);
+    if (!d) { this.scan.anomaly('malformed_set_info'); return; }
+    if (kind === 'delete' && !d.deletes) return;
+    const tree = 'file' in target ? target.file.tree : this.tree(s, h.tid);
+    const path = 'file' in target ? target.file.path : stripLeading(target.path);
+    const ev = this.event(kind, at, s, tree, path);
+    if (d.newName !== undefined) ev.new_path = stripLeading(d.newName);
+    this.track(base, Smb1Cmd.TRANSACTION2, at, { session: s, ev, file: 'file' in target ? target.file : undefined });
+  }
+
+  /** TRANSACTION2 Setup[0] → how its parameters and data become an event */
+  private static readonly TRANS2_REQUESTS: Readonly<Record<number, Trans2Decoder>> = {
+    [Trans2.OPEN2](self, h, params, _data, base, at, s) {
+      const r = open2Params(params);
+      if (!r) { self.scan.anomaly('malformed_trans2_open2'); return; }
+      self.legacyOpen(h, base, Smb1Cmd.TRANSACTION2, at, s, r.name, openFunctionDisposition(r.openFunction), accessModeMask(r.accessMode));
+    },
+    [Trans2.CREATE_DIRECTORY](self, h, params, _data, base, at, s) {
+      const name = createDirectoryParams(params);
+      if (name === null) { self.scan.anomaly('malformed_trans2_create_directory'); return; }
+      const ev = self.event('create', at, s, self.tree(s, h.tid), stripLeading(name));
+      ev.disposition = dispositionName(FILE_CREATE);
+      self.track(base, Smb1Cmd.TRANSACTION2, at, { session: s, ev });
+    },
+    [Trans2.SET_PATH_INFORMATION](self, h, params, data, base, at, s) {
+      const r = setPathInfoParams(params);
+      if (!r) { self.scan.anomaly('malformed_set_info'); return; }
+      self.setInfo(h, base, at, s, r.level, data, { path: r.name });
+    },
+    [Trans2.SET_FILE_INFORMATION](self, h, params, data, base, at, s) {
+      const r = setFileInfoParams(params);
+      if (!r) { self.scan.anomaly('malformed_set_info'); return; }
+      const f = self.file(s, h.tid, r.fid);
+      if (f) self.setInfo(h, base, at, s, r.level, data, { file: f });
+    },
+  };
+}
+
+/** PID and MID name a request and its answers; the command code is added to tell AndX blocks apart */
+const keyOf = (pid: number, mid: number): number => (pid * 0x10000 + mid) * 256;
+
+type Trans2Decoder = (self: Smb1Handler, h: Smb1Header, params: Slice, data: Slice, base: number, at: Packet, s: Session) => void;
+
+/** bytes of a TRANSACTION or pipe READ/WRITE kept whole: 16-bit counts bound their data to 64 KiB, plus header and parameters */
+const KEEP_PIPE = (64 << 10) + 1024;
+/** other messages: enough for any request's names and parameters */
+const KEEP_LARGE = 64 << 10;
+
+/**
+ * How many bytes of an SMB1 message the framer keeps (MessageSink.keep for magic 0xFF), decided
+ * from its first `headLen` bytes. Pipe data (WRITE_ANDX requests on a pipe FID, READ_ANDX
+ * responses to reads of one, TRANSACTION and TRANSACTION_SECONDARY in both directions) is kept
+ * whole up to KEEP_PIPE, as DCE/RPC needs every byte; other lone WRITE_ANDX requests and
+ * READ_ANDX responses keep their parameter words only (their data is counted, not copied).
+ * `h`: the connection's handler, which knows the pipe FIDs; null before any SMB1 was seen.
+ */
+export function smb1KeepFor(h: Smb1Handler | null, buf: Buffer, off: number, headLen: number, msgLen: number): number {
+  if (headLen < 36) return Math.min(msgLen, KEEP_LARGE);
+  const cmd = buf[off + 4], reply = (buf[off + 9] & FLAGS_REPLY) !== 0, wc = buf[off + 32];
+  if (cmd === Smb1Cmd.TRANSACTION || cmd === Smb1Cmd.TRANSACTION_SECONDARY) return Math.min(msgLen, KEEP_PIPE);
+  const data = (cmd === Smb1Cmd.WRITE_ANDX && !reply) || (cmd === Smb1Cmd.READ_ANDX && reply);
+  if (!data) return Math.min(msgLen, KEEP_LARGE);
+  if (h && h.carriesPipeData(buf, off, headLen)) return Math.min(msgLen, KEEP_PIPE);
+  const lone = buf[off + 33] === 0xff;
+  return lone ? Math.min(msgLen, 33 + wc * 2 + 2) : Math.min(msgLen, KEEP_LARGE);
 }
