@@ -23,8 +23,20 @@ import { ConnRef, OpenFile, Session, stampOf, Transfer, Tree } from './state';
 const stripLeading = (s: string): string => s.replace(/^\\+/, '');
 const hex4 = (n: number): string => `0x${n.toString(16).padStart(4, '0')}`;
 
-/** a FID whose bytes are DCE/RPC (or other pipe traffic): its tree is IPC$ */
-const isPipe = (f: OpenFile): boolean => f.tree.shareType === 'pipe' || (f.tree.share !== null && /(^|\\)IPC\$$/i.test(f.tree.share));
+/** a DCE/RPC connection-oriented PDU starts with version 5, minor 0 or 1 (C706 12.6.3.1) */
+const looksLikeRpc = (buf: Buffer, at: number, end: number): boolean => at + 2 <= end && buf[at] === 5 && buf[at + 1] <= 1;
+/** the tree connect was not captured (midstream): only the bytes can say whether a handle is a pipe */
+const unknownTree = (t: Tree): boolean => t.shareType === null && t.share === null;
+/**
+ * A FID whose bytes are DCE/RPC (or other pipe traffic): its tree is IPC$; on a tree whose
+ * connect was not captured, data that starts like a DCE/RPC PDU.
+ */
+function isPipe(f: OpenFile, data?: { buf: Buffer; off: number; end: number } | null): boolean {
+  const t = f.tree;
+  if (t.shareType !== null) return t.shareType === 'pipe';
+  if (t.share !== null) return /(^|\\)IPC\$$/i.test(t.share);
+  return !!data && looksLikeRpc(data.buf, data.off, data.end);
+}
 /** Trans names that are not a pipe handle's traffic: RAP calls and mailslot broadcasts */
 const NOT_PIPE_TRAFFIC = /^\\(PIPE\\LANMAN|MAILSLOT\\)/i;
 /** transactions and pipe reads in flight per connection: more are hostile, the oldest is dropped */
@@ -61,14 +73,21 @@ export class Smb1Handler {
 
   private readonly transactions = new Map<number, Transaction>();
   /** READ_ANDX requests on pipe handles, by PID+MID: their responses carry pipe data */
-  private readonly pipeReads = new Map<number, OpenFile>();
+  private readonly pipeReads = new Map<number, { f: OpenFile; sure: boolean }>();
   /** pipe handles opened on this connection and not yet closed, told to the pipe tap at the end */
   private readonly pipeFiles = new Set<OpenFile>();
 
-  /** the connection ended: unanswered requests are reported, and pipe handles are closed */
+  /**
+   * The connection ended: unanswered requests are reported, and pipe handles are closed (by
+   * flushTransfers, which tells the pipe tap); they leave their session, whose UID dies with
+   * the connection, so that the capture's end does not close them twice.
+   */
   close(): void {
     this.pending.drain();
-    for (const f of this.pipeFiles) this.scan.pipes.closed(f);
+    for (const f of this.pipeFiles) {
+      flushTransfers(this.scan, f);
+      for (const [k, v] of f.session.files) if (v === f) f.session.files.delete(k);
+    }
     this.pipeFiles.clear();
     this.transactions.clear();
     this.pipeReads.clear();
@@ -82,11 +101,16 @@ export class Smb1Handler {
     if (headLen < 33) return false;
     const cmd = buf[off + 4], reply = (buf[off + 9] & FLAGS_REPLY) !== 0;
     if (cmd === Smb1Cmd.READ_ANDX && reply) return this.pipeReads.has(keyOf(buf.readUInt16LE(off + 26), buf.readUInt16LE(off + 30)));
-    if (cmd !== Smb1Cmd.WRITE_ANDX || reply || headLen < 39 || buf[off + 32] < 12) return false;
-    const uid = buf.readUInt16LE(off + 28), fid = buf.readUInt16LE(off + 37);
+    // WRITE_ANDX words: AndX(4) FID(2) Offset(4) Timeout(4) WriteMode(2) Remaining(2) DataLengthHigh(2) DataLength(2) DataOffset(2)
+    if (cmd !== Smb1Cmd.WRITE_ANDX || reply || headLen < 57 || buf[off + 32] < 12) return false;
+    const uid = buf.readUInt16LE(off + 28), tid = buf.readUInt16LE(off + 24), fid = buf.readUInt16LE(off + 37);
+    const dataAt = off + buf.readUInt16LE(off + 55);
+    const data = { buf, off: dataAt, end: off + headLen };
     const s = this.scan.sessions.find(this.scope(), hex4(uid), false);
     const f = s?.files.get(String(fid));
-    return f !== undefined && this.pipeLike(f);
+    if (f) return this.pipeLike(f, data);
+    const t = s?.trees.get(tid);
+    return t && !unknownTree(t) ? t.shareType === 'pipe' || (t.share !== null && /(^|\\)IPC\$$/i.test(t.share)) : looksLikeRpc(buf, data.off, data.end);
   }
 
   message(buf: Buffer, off: number, end: number, at: Packet, fromA: boolean): void {
@@ -158,11 +182,8 @@ export class Smb1Handler {
   }
 
   /** an IPC$ handle, or one a TransactNmPipe showed to be a pipe (its tree connect not captured) */
-  private pipeLike(f: OpenFile): boolean { return isPipe(f) || this.pipeFiles.has(f); }
-
-  private closePipe(f: OpenFile): void {
-    if (!this.pipeFiles.delete(f) && !isPipe(f)) return;
-    this.scan.pipes.closed(f);
+  private pipeLike(f: OpenFile, data?: { buf: Buffer; off: number; end: number } | null): boolean {
+    return this.pipeFiles.has(f) || isPipe(f, data);
   }
 
   private bounded<V>(m: Map<number, V>, key: number, v: V): void {
@@ -207,7 +228,7 @@ export class Smb1Handler {
         return;
       }
       case Smb1Cmd.LOGOFF_ANDX:
-        for (const f of new Set(s.files.values())) { flushTransfers(this.scan, f); this.closePipe(f); }
+        for (const f of new Set(s.files.values())) { flushTransfers(this.scan, f); this.pipeFiles.delete(f); }
         this.scan.sessions.remove(s);
         return;
       case Smb1Cmd.TREE_CONNECT_ANDX: {
@@ -238,10 +259,15 @@ export class Smb1Handler {
         if (!f) { this.scan.anomaly('malformed_read_write'); return; }
         const t = k.command === Smb1Cmd.READ_ANDX ? (f.read ??= this.transfer(at)) : (f.write ??= this.transfer(at));
         this.track(base, k.command, at, { session: s, file: f, transfer: t, writeLength: k.command === Smb1Cmd.WRITE_ANDX ? writeLength(k) : undefined });
-        if (this.pipeLike(f)) {
-          this.pipeFiles.add(f);
-          if (k.command === Smb1Cmd.READ_ANDX) this.bounded(this.pipeReads, base, f);
-          else this.pipeData(f, k.buf, writeData(k), true, at);
+        if (k.command === Smb1Cmd.READ_ANDX) {
+          // a read on a tree we never saw connect may be a pipe's: its answer's bytes will say
+          if (this.pipeLike(f) || unknownTree(f.tree)) this.bounded(this.pipeReads, base, { f, sure: this.pipeLike(f) });
+        } else {
+          const d = writeData(k);
+          if (this.pipeLike(f, d && { buf: k.buf, off: d.off, end: d.end })) {
+            this.pipeFiles.add(f);
+            this.pipeData(f, k.buf, d, true, at);
+          }
         }
         return;
       }
@@ -251,7 +277,7 @@ export class Smb1Handler {
         if (!f || fid === null) return;
         flushTransfers(this.scan, f);
         s.files.delete(String(fid));
-        this.closePipe(f);
+        this.pipeFiles.delete(f); // flushTransfers told the pipe tap
         return;
       }
       case Smb1Cmd.DELETE: {
@@ -320,10 +346,14 @@ export class Smb1Handler {
     if (trans && h.status === 0 && k.wc === 0) return;
     if (k.command === Smb1Cmd.TRANSACTION) { this.transactionResponse(h, k, base, at); return; }
     if (k.command === Smb1Cmd.READ_ANDX) {
-      const pipe = this.pipeReads.get(base);
-      if (pipe) {
+      const read = this.pipeReads.get(base);
+      if (read) {
         this.pipeReads.delete(base);
-        if (h.status === 0 || h.status === STATUS_BUFFER_OVERFLOW) this.pipeData(pipe, k.buf, readData(k), false, at);
+        const d = h.status === 0 || h.status === STATUS_BUFFER_OVERFLOW ? readData(k) : null;
+        if (d && (read.sure || looksLikeRpc(k.buf, d.off, d.end))) {
+          this.pipeFiles.add(read.f);
+          this.pipeData(read.f, k.buf, d, false, at);
+        }
       }
     }
     const p = this.pending.take(base + k.command, k.command);
@@ -359,6 +389,7 @@ export class Smb1Handler {
         break;
       }
       case Smb1Cmd.TRANSACTION2: {
+        // only TRANS2_OPEN2 is tracked with a file: its answer's parameters start with the FID
         const r = ok && p.file ? transResponse(k) : null;
         const fid = r && !r.params.cut ? open2ResponseFid(this.slice(k, r.params)) : null;
         if (fid !== null && p.file) this.register(p.session, fid, p.file);
@@ -473,7 +504,7 @@ export class Smb1Handler {
     const path = 'file' in target ? target.file.path : stripLeading(target.path);
     const ev = this.event(kind, at, s, tree, path);
     if (d.newName !== undefined) ev.new_path = stripLeading(d.newName);
-    this.track(base, Smb1Cmd.TRANSACTION2, at, { session: s, ev, file: 'file' in target ? target.file : undefined });
+    this.track(base, Smb1Cmd.TRANSACTION2, at, { session: s, ev });
   }
 
   /** TRANSACTION2 Setup[0] → how its parameters and data become an event */

@@ -489,7 +489,9 @@ export function writeData(k: Block): { off: number; end: number; complete: boole
   if (k.wc < 12) return null;
   const len = writeLength(k);
   let off = k.hdr + word(k, 22);
-  if (off < k.words + k.wc * 2 || off > k.end) return null;
+  // data inside the parameter words is malformed; data past the held bytes was not kept
+  if (off < k.words + k.wc * 2) return null;
+  if (off >= k.end) return { off: k.end, end: k.end, complete: len === 0 };
   let want = off + len;
   const mode = word(k, 14);
   if ((mode & (WRITE_RAW_MODE | WRITE_MSG_START)) === (WRITE_RAW_MODE | WRITE_MSG_START) && len >= 2) {
@@ -503,7 +505,9 @@ export function writeData(k: Block): { off: number; end: number; complete: boole
 export function readData(k: Block): { off: number; end: number; complete: boolean } | null {
   if (k.wc < 12) return null;
   const off = k.hdr + word(k, 12);
-  if (off < k.words + k.wc * 2 || off > k.end) return null;
-  const want = off + readLength(k);
+  const len = readLength(k);
+  if (off < k.words + k.wc * 2) return null;
+  if (off >= k.end) return { off: k.end, end: k.end, complete: len === 0 };
+  const want = off + len;
   return { off, end: Math.min(want, k.end), complete: want <= k.end };
 }
