@@ -4,11 +4,11 @@
  */
 import * as fs from 'fs';
 import type { Severity, SmbEvent } from '../events/event';
-import { createEventSorter, SorterError } from '../events/sorter';
+import { createEventSorter, createTempDir, reduceRuns, removeTempDir, RunMerge, SorterError } from '../events/sorter';
 import { SEVERITY_RANK } from '../detect/rules';
 import { createEventWriter, OutputFormat } from '../output';
 import { EventFilter } from '../scan/filter';
-import { FormattedEvent, JobCallbacks, ProduceOptions, runJobs } from '../scan/jobs';
+import { FormattedEvent, JobCallbacks, ProduceOptions, RunTarget, runJobs } from '../scan/jobs';
 import { runStitched } from '../scan/stitch';
 import { expandInputs, InputFile } from './inputs';
 import { createProgress } from './progress';
@@ -75,12 +75,19 @@ export async function runScan(o: ScanOptions): Promise<number> {
   const sizes = new Map(expanded.files.map((f) => [f.label, sizeOf(f)]));
   const showProgress = o.progress ?? (!o.quiet && process.stderr.isTTY === true);
   const progress = createProgress(showProgress, expanded.files.length, [...sizes.values()].reduce((a, b) => a + b, 0));
-  // the timeline is sorted with bounded memory: beyond 50,000 events, sorted runs spill to a temp dir
+  // the timeline is sorted with bounded memory: beyond 5,000 events, sorted runs spill to a temp dir
   // 5,000 formatted events (~4 MB) per sorted run: measured on a 160,000-event capture, larger
   // buffers only raised peak RSS (50,000: 235 MiB; 5,000: 164 MiB) and were no faster
   const inMemory = Number(process.env.SMBTRAIL_SORT_RECORDS);
   const sorter = createEventSorter({ maxInMemory: Number.isInteger(inMemory) && inMemory > 0 ? inMemory : 5_000 });
   let sortError: Error | null = null;
+  // CSV and JSON lines from separate files: the workers sort and spill their own files' lines as
+  // keyed runs; this thread only merges them at the end (the sorter above stays for the table
+  // and --stitch, whose events come here in batches)
+  const sortTo: RunTarget | null = o.format !== 'table' && !o.stitch && expanded.files.length > 0
+    ? { dir: await createTempDir(), maxRecords: Number.isInteger(inMemory) && inMemory > 0 ? inMemory : 5_000 }
+    : null;
+  const runFiles: string[] = [];
 
   // per-file lines come out in input order, whichever worker finishes first
   const order = new Map(expanded.files.map((f, i) => [f.label, i]));
@@ -127,11 +134,17 @@ export async function runScan(o: ScanOptions): Promise<number> {
     progress(file, bytes) {
       progress.partial(file.label, Math.min(bytes, sizes.get(file.label) ?? bytes));
     },
+    runs(_file, runs) {
+      runFiles.push(...runs);
+    },
   };
 
   try {
     if (o.stitch) await runStitched(expanded.files, produce, cb);
-    else await runJobs(expanded.files, o.jobs, produce, cb);
+    else await runJobs(expanded.files, o.jobs, produce, cb, sortTo ?? undefined);
+  } catch (e) {
+    if (sortTo) await removeTempDir(sortTo.dir);
+    throw e;
   } finally {
     progress.stop();
   }
@@ -144,6 +157,18 @@ export async function runScan(o: ScanOptions): Promise<number> {
   const writer = createEventWriter(o.format, out, { color, columns });
   try {
     if (sortError) throw sortError;
+    if (sortTo) {
+      // 256 runs at once: 32 KiB read buffer each (8 MiB); beyond, the oldest are merged first
+      const merge = new RunMerge(reduceRuns(runFiles, 256, sortTo.dir));
+      try {
+        for (let b = merge.next(); b !== null; b = merge.next()) {
+          if (!writer.writeBytes(b)) await writer.drained();
+          if (writer.closed) break;
+        }
+      } finally {
+        merge.close();
+      }
+    }
     const table = o.format === 'table';
     for await (const r of sorter.finish()) {
       const more = table ? writer.write(r.ev as SmbEvent) : writer.writeLine((r.ev as FormattedEvent).line);
@@ -156,6 +181,7 @@ export async function runScan(o: ScanOptions): Promise<number> {
     failed++;
   } finally {
     await sorter.cleanup();
+    if (sortTo) await removeTempDir(sortTo.dir);
   }
   totals.failed = failed;
   await writer.end();

@@ -633,3 +633,383 @@ function positiveInt(v: number, name: string, min: number): number {
 export function createEventSorter(opts?: SorterOptions): EventSorter {
   return new ExternalSorter(opts);
 }
+
+// ---------------------------------------------------------------------------------------------
+// Keyed runs: the batch path for CSV and JSON lines (see src/scan/jobs.ts). Each scanning thread
+// sorts its own file's formatted lines and writes them as sorted runs; the main thread only merges
+// the runs and copies their bytes to the output. Nothing is parsed or decoded on the main thread.
+//
+// A record is a 44-byte header — u32 LE length of the line in bytes, then sec, ns, rank, frame, seq
+// as f64 LE — followed by the line's UTF-8 bytes. `rank` is the position of the record's capture
+// label among all labels of the run (sorted as strings), so the order is exactly compareRecords'
+// (time, capture, frame, wire order) with numbers only; equal keys (never emitted by the scanner)
+// fall back to the line's bytes, so the result depends only on the set of records. Length-prefixed,
+// so a line may hold any byte.
+
+const HEADER = 44;
+const KEYS = 5;
+
+/** Creates a private temporary directory removed at exit or on a fatal signal if not before. */
+export async function createTempDir(root: string = os.tmpdir(), prefix = 'smbtrail-sort-'): Promise<string> {
+  let dir: string;
+  try {
+    dir = await fsp.mkdtemp(path.join(root, prefix));
+  } catch (e) {
+    throw wrapError(e, `cannot create a temporary directory under ${root} to sort events`);
+  }
+  track(dir);
+  return dir;
+}
+
+export function removeTempDir(dir: string): Promise<void> {
+  return removeDir(dir);
+}
+
+export interface RunSpillerOptions {
+  /** records before a run is written (the sorter's maxInMemory) */
+  maxRecords: number;
+  /** line bytes before a run is written, whatever the count (default 4 MiB) */
+  maxBytes?: number;
+  /** a file holding more runs than this is merged into one run when it ends (default 32) */
+  maxRuns?: number;
+}
+
+/**
+ * Collects one producer's records and writes them as sorted runs, synchronously (it runs in a
+ * scanning thread, which has nothing better to do meanwhile). Lines are copied into one reused
+ * byte arena and keys into a Float64Array as they arrive, so the buffered records are not
+ * JavaScript objects or strings that survive young-generation collections: the scanning
+ * thread's heap stays at what the scan itself needs (measured: this is what kept peak RSS high).
+ */
+export class RunSpiller {
+  private arena: Buffer;
+  private used = 0;
+  private keys: Float64Array;
+  /** start of each record's line in the arena, and its byte length */
+  private starts: Uint32Array;
+  private lens: Uint32Array;
+  private n = 0;
+  private runNo = 0;
+  private readonly runs: string[] = [];
+  private readonly maxRecords: number;
+  private readonly maxBytes: number;
+  private readonly maxRuns: number;
+  records = 0;
+
+  constructor(private readonly dir: string, private readonly name: string, o: RunSpillerOptions) {
+    this.maxRecords = positiveInt(o.maxRecords, 'maxRecords', 1);
+    this.maxBytes = positiveInt(o.maxBytes ?? 4 << 20, 'maxBytes', 1);
+    this.maxRuns = positiveInt(o.maxRuns ?? 32, 'maxRuns', 2);
+    const cap = Math.min(this.maxRecords, 1 << 16);
+    this.arena = Buffer.allocUnsafe(Math.min(this.maxBytes, 1 << 20));
+    this.keys = new Float64Array(cap * KEYS);
+    this.starts = new Uint32Array(cap);
+    this.lens = new Uint32Array(cap);
+  }
+
+  add(sec: number, ns: number, rank: number, frame: number, seq: number, line: string): void {
+    if (!Number.isFinite(sec) || !Number.isFinite(ns) || !Number.isFinite(frame) || !Number.isFinite(seq)) {
+      throw new TypeError(`RunSpiller.add(): keys must be finite numbers (got ${sec}, ${ns}, ${frame}, ${seq})`);
+    }
+    const max = Buffer.byteLength(line, 'utf8');
+    if (this.n >= this.maxRecords || (this.n > 0 && this.used + max > this.maxBytes)) this.spill();
+    if (this.used + max > this.arena.length) this.growArena(this.used + max);
+    if (this.n >= this.starts.length) this.growIndex();
+    const len = this.arena.write(line, this.used, 'utf8');
+    const i = this.n++;
+    const k = i * KEYS;
+    this.keys[k] = sec; this.keys[k + 1] = ns; this.keys[k + 2] = rank; this.keys[k + 3] = frame; this.keys[k + 4] = seq;
+    this.starts[i] = this.used;
+    this.lens[i] = len;
+    this.used += len;
+    this.records++;
+  }
+
+  /** writes what is buffered, merges the runs into one when there are too many; the run files */
+  finish(): string[] {
+    if (this.n > 0) this.spill();
+    if (this.runs.length > this.maxRuns) {
+      const file = this.nextFile();
+      mergeRunsToFile(this.runs, file);
+      for (const f of this.runs) fs.rmSync(f, { force: true });
+      this.runs.length = 0;
+      this.runs.push(file);
+    }
+    // the arena is not needed until the next file; let a long batch drop it
+    this.arena = Buffer.allocUnsafe(0);
+    return this.runs.slice();
+  }
+
+  private nextFile(): string {
+    return path.join(this.dir, `${this.name}-${String(++this.runNo).padStart(6, '0')}.run`);
+  }
+
+  private growArena(need: number): void {
+    const a = Buffer.allocUnsafe(Math.max(need, Math.min(this.maxBytes, this.arena.length * 2)));
+    this.arena.copy(a, 0, 0, this.used);
+    this.arena = a;
+  }
+
+  private growIndex(): void {
+    const cap = this.starts.length * 2;
+    const k = new Float64Array(cap * KEYS); k.set(this.keys); this.keys = k;
+    const s = new Uint32Array(cap); s.set(this.starts); this.starts = s;
+    const l = new Uint32Array(cap); l.set(this.lens); this.lens = l;
+  }
+
+  private spill(): void {
+    const { keys, arena, starts, lens } = this;
+    const order = new Array<number>(this.n);
+    for (let i = 0; i < this.n; i++) order[i] = i;
+    order.sort((a, b) => {
+      const x = a * KEYS, y = b * KEYS;
+      return keys[x] - keys[y] || keys[x + 1] - keys[y + 1] || keys[x + 2] - keys[y + 2]
+        || keys[x + 3] - keys[y + 3] || keys[x + 4] - keys[y + 4]
+        || arena.compare(arena, starts[b], starts[b] + lens[b], starts[a], starts[a] + lens[a]);
+    });
+    const file = this.nextFile();
+    const w = new SyncRunWriter(file);
+    try {
+      for (const i of order) w.put(keys, i * KEYS, arena, starts[i], lens[i]);
+      w.close();
+    } catch (e) {
+      w.abort();
+      throw wrapError(e, `cannot write a sorted run to ${file}`);
+    }
+    this.runs.push(file);
+    this.n = 0;
+    this.used = 0;
+  }
+}
+
+/** Buffered synchronous writer of keyed records. */
+class SyncRunWriter {
+  private readonly fd: number;
+  private buf = Buffer.allocUnsafe(256 * 1024);
+  private pos = 0;
+
+  constructor(readonly file: string) {
+    this.fd = fs.openSync(file, 'wx', 0o600);
+  }
+
+  put(keys: ArrayLike<number>, k: number, src: Buffer, start: number, len: number): void {
+    if (this.pos + HEADER + len > this.buf.length) {
+      this.flush();
+      if (HEADER + len > this.buf.length) this.buf = Buffer.allocUnsafe(HEADER + len);
+    }
+    const b = this.buf;
+    let p = this.pos;
+    b.writeUInt32LE(len, p);
+    b.writeDoubleLE(keys[k], p + 4); b.writeDoubleLE(keys[k + 1], p + 12); b.writeDoubleLE(keys[k + 2], p + 20);
+    b.writeDoubleLE(keys[k + 3], p + 28); b.writeDoubleLE(keys[k + 4], p + 36);
+    p += HEADER;
+    src.copy(b, p, start, start + len);
+    this.pos = p + len;
+  }
+
+  private flush(): void {
+    let off = 0;
+    while (off < this.pos) off += fs.writeSync(this.fd, this.buf, off, this.pos - off);
+    this.pos = 0;
+  }
+
+  close(): void {
+    try { this.flush(); } finally { fs.closeSync(this.fd); }
+  }
+
+  abort(): void {
+    try { fs.closeSync(this.fd); } catch { /* already failing */ }
+    fs.rmSync(this.file, { force: true });
+  }
+}
+
+/** One run being read back, synchronously, `chunk` bytes at a time; `key` is its head's key. */
+class SyncRunReader {
+  readonly key = new Float64Array(KEYS);
+  /** the head record's line: buf[lineStart, lineStart + lineLen) */
+  buf: Buffer;
+  lineStart = 0;
+  lineLen = 0;
+  private pos = 0;
+  private end = 0;
+  private eof = false;
+  private readonly fd: number;
+
+  constructor(readonly file: string, chunk: number) {
+    this.buf = Buffer.allocUnsafe(chunk);
+    this.fd = fs.openSync(file, 'r');
+  }
+
+  /** moves to the next record; false at the end of the run */
+  advance(): boolean {
+    if (!this.ensure(HEADER)) {
+      if (this.end > this.pos) throw new SorterError(`truncated run ${this.file}`);
+      return false;
+    }
+    const b = this.buf;
+    const p = this.pos;
+    const len = b.readUInt32LE(p);
+    if (!this.ensure(HEADER + len)) throw new SorterError(`truncated run ${this.file}`);
+    const q = this.pos; // ensure() may have moved the record to the start of the buffer
+    const k = this.key;
+    k[0] = this.buf.readDoubleLE(q + 4); k[1] = this.buf.readDoubleLE(q + 12); k[2] = this.buf.readDoubleLE(q + 20);
+    k[3] = this.buf.readDoubleLE(q + 28); k[4] = this.buf.readDoubleLE(q + 36);
+    this.lineStart = q + HEADER;
+    this.lineLen = len;
+    this.pos = q + HEADER + len;
+    return true;
+  }
+
+  /** at least n bytes from pos in the buffer (false at the end of the file) */
+  private ensure(n: number): boolean {
+    if (this.end - this.pos >= n) return true;
+    if (this.eof) return false;
+    if (n > this.buf.length) {
+      const b = Buffer.allocUnsafe(n);
+      this.buf.copy(b, 0, this.pos, this.end);
+      this.buf = b;
+    } else {
+      this.buf.copy(this.buf, 0, this.pos, this.end);
+    }
+    this.end -= this.pos;
+    this.pos = 0;
+    while (this.end < n && !this.eof) {
+      const got = fs.readSync(this.fd, this.buf, this.end, this.buf.length - this.end, null);
+      if (got === 0) this.eof = true;
+      this.end += got;
+    }
+    return this.end - this.pos >= n;
+  }
+
+  close(): void {
+    try { fs.closeSync(this.fd); } catch { /* nothing to do */ }
+  }
+}
+
+function lessThan(a: SyncRunReader, b: SyncRunReader): boolean {
+  const x = a.key, y = b.key;
+  for (let i = 0; i < KEYS; i++) if (x[i] !== y[i]) return x[i] < y[i];
+  return a.buf.compare(b.buf, b.lineStart, b.lineStart + b.lineLen, a.lineStart, a.lineStart + a.lineLen) < 0;
+}
+
+/**
+ * k-way merge (binary heap) of keyed runs, synchronous: `next()` returns the next bytes of the
+ * merged output, whole lines only, about `outBytes` at a time; null at the end.
+ */
+export class RunMerge {
+  private readonly heap: SyncRunReader[] = [];
+  private readonly all: SyncRunReader[] = [];
+  private headers = false;
+
+  /** `withHeaders`: keep the records' headers (to write a run), else the lines only (the output) */
+  constructor(files: string[], private readonly o: { chunk?: number; outBytes?: number; withHeaders?: boolean } = {}) {
+    this.headers = o.withHeaders === true;
+    try {
+      for (const f of files) {
+        const r = new SyncRunReader(f, o.chunk ?? 32 * 1024);
+        this.all.push(r);
+        if (r.advance()) this.push(r);
+      }
+    } catch (e) {
+      this.close();
+      throw wrapError(e, 'cannot read a sorted run');
+    }
+  }
+
+  next(): Buffer | null {
+    const h = this.heap;
+    if (h.length === 0) return null;
+    const size = this.o.outBytes ?? 256 * 1024;
+    let out = Buffer.allocUnsafe(size);
+    let pos = 0;
+    try {
+      while (h.length > 0) {
+        const top = h[0];
+        const need = top.lineLen + (this.headers ? HEADER : 0);
+        if (pos + need > out.length) {
+          if (pos > 0) break;
+          out = Buffer.allocUnsafe(need);
+        }
+        if (this.headers) {
+          top.buf.copy(out, pos, top.lineStart - HEADER, top.lineStart + top.lineLen);
+        } else {
+          top.buf.copy(out, pos, top.lineStart, top.lineStart + top.lineLen);
+        }
+        pos += need;
+        if (top.advance()) this.siftDown(0);
+        else {
+          const last = h.pop()!;
+          if (h.length > 0) { h[0] = last; this.siftDown(0); }
+        }
+      }
+    } catch (e) {
+      throw wrapError(e, 'cannot read a sorted run');
+    }
+    return out.subarray(0, pos);
+  }
+
+  close(): void {
+    for (const r of this.all) r.close();
+    this.heap.length = 0;
+  }
+
+  private push(r: SyncRunReader): void {
+    const h = this.heap;
+    let i = h.length;
+    h.push(r);
+    while (i > 0) {
+      const p = (i - 1) >> 1;
+      if (!lessThan(r, h[p])) break;
+      h[i] = h[p];
+      i = p;
+    }
+    h[i] = r;
+  }
+
+  private siftDown(i: number): void {
+    const h = this.heap;
+    const n = h.length;
+    const s = h[i];
+    for (;;) {
+      let c = 2 * i + 1;
+      if (c >= n) break;
+      if (c + 1 < n && lessThan(h[c + 1], h[c])) c++;
+      if (!lessThan(h[c], s)) break;
+      h[i] = h[c];
+      i = c;
+    }
+    h[i] = s;
+  }
+}
+
+/** Merges keyed runs into one keyed run file. */
+export function mergeRunsToFile(files: string[], out: string): void {
+  const m = new RunMerge(files, { withHeaders: true });
+  let fd = -1;
+  try {
+    fd = fs.openSync(out, 'wx', 0o600);
+    for (let b = m.next(); b !== null; b = m.next()) {
+      let off = 0;
+      while (off < b.length) off += fs.writeSync(fd, b, off, b.length - off);
+    }
+  } catch (e) {
+    throw wrapError(e, `cannot write a merged run to ${out}`);
+  } finally {
+    m.close();
+    if (fd >= 0) fs.closeSync(fd);
+  }
+}
+
+/** At most `fanIn` runs: the oldest are merged into longer runs (in `dir`) as often as needed. */
+export function reduceRuns(files: string[], fanIn: number, dir: string): string[] {
+  const runs = files.slice();
+  let n = 0;
+  while (runs.length > fanIn) {
+    const group = runs.splice(0, Math.min(fanIn, runs.length - fanIn + 1));
+    const file = path.join(dir, `merged-${String(++n).padStart(6, '0')}.run`);
+    mergeRunsToFile(group, file);
+    for (const f of group) fs.rmSync(f, { force: true });
+    runs.push(file);
+  }
+  return runs;
+}

@@ -15,6 +15,8 @@ export interface EventWriter {
   write(e: SmbEvent): boolean;
   /** A line already made by `formatLine` (CSV/JSON lines only): workers format, the writer copies. */
   writeLine(line: string): boolean;
+  /** Bytes of whole lines already encoded (CSV/JSON lines only): the merged runs of a batch. */
+  writeBytes(bytes: Buffer): boolean;
   /** Resolves when the output has taken what it was given (at once when nothing is waiting). */
   drained(): Promise<void>;
   /**
@@ -69,6 +71,10 @@ function lineWriter(sink: BufferedSink, format: (e: SmbEvent) => string): EventW
       if (ended) throw new Error('event written after end()');
       return sink.push(line);
     },
+    writeBytes(bytes) {
+      if (ended) throw new Error('event written after end()');
+      return sink.push(bytes);
+    },
     drained: () => sink.drained(),
     end() {
       ended = true;
@@ -90,6 +96,9 @@ function tableWriter(sink: BufferedSink, opts: TableOptions): EventWriter {
       return true;
     },
     writeLine() {
+      throw new Error('the table needs whole events, not formatted lines');
+    },
+    writeBytes() {
       throw new Error('the table needs whole events, not formatted lines');
     },
     drained: () => Promise.resolve(),
@@ -120,8 +129,10 @@ class BufferedSink {
   closed = false;
   /** no more output possible: reader gone, stream error or stream closed */
   stopped = false;
-  private parts: string[] = [];
+  /** strings, or Buffers of UTF-8 text; `size` counts UTF-16 units of the one, bytes of the other */
+  private parts: (string | Buffer)[] = [];
   private size = 0;
+  private hasBytes = false;
   /** set while the stream has said "enough" and we wait for its 'drain' */
   private pendingDrain: Promise<void> | null = null;
   private failure: Error | null = null;
@@ -137,10 +148,11 @@ class BufferedSink {
     out.on('close', () => this.onStreamClose());
   }
 
-  push(text: string): boolean {
+  push(text: string | Buffer): boolean {
     if (this.stopped) return true;
     this.parts.push(text);
     this.size += text.length;
+    if (typeof text !== 'string') this.hasBytes = true;
     if (this.size >= FLUSH_CHARS) this.flush();
     return this.pendingDrain === null;
   }
@@ -159,9 +171,14 @@ class BufferedSink {
 
   private flush(): void {
     if (this.pendingDrain !== null || this.stopped || this.size === 0) return;
-    const chunk = this.parts.join('');
+    // a Buffer part (merged runs) is written as bytes: no decoding and re-encoding of the text
+    const parts = this.parts;
+    const chunk = !this.hasBytes ? (parts as string[]).join('')
+      : parts.length === 1 ? parts[0]
+        : Buffer.concat(parts.map((p) => (typeof p === 'string' ? Buffer.from(p, 'utf8') : p)));
     this.parts = [];
     this.size = 0;
+    this.hasBytes = false;
     let accepted = true;
     // Errors come through the 'error' listener; the callback only tells us the chunk is done.
     this.lastWrite = new Promise((resolve) => {
@@ -204,6 +221,7 @@ class BufferedSink {
     this.stopped = true;
     this.parts = [];
     this.size = 0;
+    this.hasBytes = false;
     this.stop();
   }
 }

@@ -12,6 +12,7 @@ import { CaptureError } from '../capture/packet';
 import type { SmbEvent } from '../events/event';
 import type { EventRecord } from '../events/record';
 import type { InputFile } from '../cli/inputs';
+import { RunSpiller, SorterError } from '../events/sorter';
 import { formatLine, OutputFormat } from '../output/writer';
 import { EventFilter, flagAndFilter } from './filter';
 import { CaptureSummary, scanCapture } from './scan-capture';
@@ -33,7 +34,17 @@ export interface JobCallbacks {
   failed(file: InputFile, message: string, internal: boolean): void;
   /** bytes of capture data read so far in a file still being scanned */
   progress(file: InputFile, bytes: number): void;
+  /** the keyed runs holding a file's events (`runJobs` with a RunTarget), before its done/failed */
+  runs?(file: InputFile, runs: string[]): void;
 }
+
+/**
+ * The batch path for CSV and JSON lines: each producer sorts its own file's lines and writes
+ * them as keyed runs into `dir` (see RunSpiller), so the main thread only merges at the end.
+ */
+export interface RunTarget { dir: string; maxRecords: number }
+/** one file's part of a RunTarget: `rank` orders its capture label among all labels */
+export interface RunTask { dir: string; maxRecords: number; rank: number; name: string }
 
 /** what a producer is asked to do with events */
 export interface ProduceOptions { filter: EventFilter; format: OutputFormat }
@@ -42,8 +53,19 @@ export interface ProduceOptions { filter: EventFilter; format: OutputFormat }
 export type WorkerMessage =
   | { type: 'events'; records: Shipped[] }
   | { type: 'progress'; bytes: number }
-  | { type: 'done'; summary: CaptureSummary; tally: Tally; seconds: number }
-  | { type: 'failed'; message: string; internal: boolean };
+  | { type: 'done'; summary: CaptureSummary; tally: Tally; seconds: number; runs?: string[] }
+  | { type: 'failed'; message: string; internal: boolean; runs?: string[] };
+
+/** what the main thread sends a worker */
+export type MainMessage = { type: 'file'; file: InputFile; runs?: RunTask } | { type: 'ack' };
+
+/**
+ * Young generation of a scanning worker, in MB. V8 grows the semi-spaces up to 16 MiB each
+ * under a high allocation rate (and a scan allocates a short-lived object or string per
+ * message); most of them die young anyway, so a small young generation costs a few more
+ * scavenges and saves most of that RSS (measured in README "Speed").
+ */
+export const WORKER_YOUNG_MB = 6;
 
 export const BATCH = 2000;
 export const PROGRESS_EVERY = 32 << 20;
@@ -63,11 +85,17 @@ function count(t: Tally, e: SmbEvent): void {
   if (e.action === 'encrypted') t.encrypted++;
 }
 
+/** flags, filters and counts one event; false when it is not wanted */
+function wanted(r: EventRecord, o: ProduceOptions, tally: Tally): boolean {
+  tally.found++;
+  if (!flagAndFilter(r.ev, o.filter)) return false;
+  count(tally, r.ev);
+  return true;
+}
+
 /** flags, filters, counts and formats one event; null when it is not wanted */
 export function ship(r: EventRecord, o: ProduceOptions, tally: Tally): Shipped | null {
-  tally.found++;
-  if (!flagAndFilter(r.ev, o.filter)) return null;
-  count(tally, r.ev);
+  if (!wanted(r, o, tally)) return null;
   if (o.format === 'table') return r;
   return { sec: r.sec, ns: r.ns, seq: r.seq, ev: { capture: r.ev.capture, frame: r.ev.frame, line: formatLine(o.format, r.ev) } };
 }
@@ -76,9 +104,19 @@ export function ship(r: EventRecord, o: ProduceOptions, tally: Tally): Shipped |
  * Scans one file, reporting through the same messages a worker sends. `post` returns a promise
  * when the receiver wants the producer to slow down; the reader then waits between chunks.
  */
-export async function scanOne(file: InputFile, o: ProduceOptions, post: (m: WorkerMessage) => void | Promise<void>): Promise<void> {
+export async function scanOne(
+  file: InputFile, o: ProduceOptions, post: (m: WorkerMessage) => void | Promise<void>, runTask?: RunTask,
+): Promise<void> {
   const started = process.hrtime.bigint();
   const tally = newTally();
+  const fmt = o.format;
+  const spiller = runTask && fmt !== 'table' ? new RunSpiller(runTask.dir, runTask.name, { maxRecords: runTask.maxRecords }) : null;
+  const rank = runTask?.rank ?? 0;
+  /** the runs written so far; undefined when they could not be finished */
+  const finishRuns = (): string[] | undefined => {
+    if (!spiller) return undefined;
+    try { return spiller.finish(); } catch { return undefined; }
+  };
   let batch: Shipped[] = [];
   let hold: Promise<void> | undefined;
   const send = (): void => {
@@ -86,7 +124,9 @@ export async function scanOne(file: InputFile, o: ProduceOptions, post: (m: Work
     batch = [];
     if (p) hold = hold ? Promise.all([hold, p]).then(() => undefined) : p;
   };
-  const emit = (r: EventRecord): void => {
+  const emit = spiller && fmt !== 'table' ? (r: EventRecord): void => {
+    if (wanted(r, o, tally)) spiller.add(r.sec, r.ns, rank, r.ev.frame, r.seq, formatLine(fmt, r.ev));
+  } : (r: EventRecord): void => {
     const s = ship(r, o, tally);
     if (s === null) return;
     batch.push(s);
@@ -104,18 +144,23 @@ export async function scanOne(file: InputFile, o: ProduceOptions, post: (m: Work
     }, between);
     if (batch.length) send();
     await hold;
-    await post({ type: 'done', summary, tally, seconds: Number(process.hrtime.bigint() - started) / 1e9 });
+    const runs = spiller ? spiller.finish() : undefined;
+    await post({ type: 'done', summary, tally, seconds: Number(process.hrtime.bigint() - started) / 1e9, runs });
   } catch (e) {
     if (batch.length) send();
     await hold;
-    const internal = !(e instanceof CaptureError);
-    const message = (e instanceof Error ? e.message : String(e)).split('\n')[0];
+    // a run that could not be written (disk full) is not a bug of the capture's
+    const sortFailed = e instanceof SorterError;
+    const internal = !(e instanceof CaptureError) && !sortFailed;
+    const message = (sortFailed ? `cannot sort the timeline: ${e.message}` : e instanceof Error ? e.message : String(e)).split('\n')[0];
     if (internal && process.env.SMBTRAIL_DEBUG) process.stderr.write(`${(e as Error).stack}\n`);
-    await post({ type: 'failed', message, internal });
+    // the events read before the failure are kept, as they are when they travel in batches
+    await post({ type: 'failed', message, internal, runs: sortFailed ? undefined : finishRuns() });
   }
 }
 
 async function deliver(file: InputFile, m: WorkerMessage, cb: JobCallbacks): Promise<void> {
+  if ((m.type === 'done' || m.type === 'failed') && m.runs && cb.runs) cb.runs(file, m.runs);
   switch (m.type) {
     case 'events': await cb.events(m.records); break;
     case 'progress': cb.progress(file, m.bytes); break;
@@ -124,23 +169,39 @@ async function deliver(file: InputFile, m: WorkerMessage, cb: JobCallbacks): Pro
   }
 }
 
-export async function runJobs(files: InputFile[], jobs: number, o: ProduceOptions, cb: JobCallbacks): Promise<void> {
+/**
+ * Scans the files with `jobs` producers. With a RunTarget (CSV and JSON lines) every file is
+ * scanned in a worker thread, even with one job: the worker writes the file's events as sorted
+ * runs and the main thread keeps only their names; the worker's young generation is small
+ * (WORKER_YOUNG_MB), which the main thread's cannot be made at run time. Without one (the table),
+ * events come back in batches through `cb.events`, from this thread for one job.
+ */
+export async function runJobs(files: InputFile[], jobs: number, o: ProduceOptions, cb: JobCallbacks, sortTo?: RunTarget): Promise<void> {
   const n = Math.max(1, Math.min(jobs, files.length));
-  if (n === 1) {
+  const runsMode = sortTo !== undefined && o.format !== 'table';
+  if (n === 1 && !runsMode) {
     for (const f of files) await scanOne(f, o, (m) => deliver(f, m, cb));
     return;
   }
+  // rank of each capture label in string order: the runs sort by numbers only
+  const labels = [...new Set(files.map((f) => f.label))].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+  const rankOf = new Map(labels.map((l, i) => [l, i]));
+  const task = (f: InputFile, i: number): RunTask | undefined => (runsMode && sortTo
+    ? { dir: sortTo.dir, maxRecords: sortTo.maxRecords, rank: rankOf.get(f.label) ?? 0, name: `f${String(i).padStart(6, '0')}` }
+    : undefined);
   let next = 0;
   const workerFile = path.join(__dirname, 'worker.js');
   const lane = (): Promise<void> => new Promise<void>((resolve) => {
-    const w = new Worker(workerFile, { workerData: o });
+    const w = new Worker(workerFile, { workerData: o, resourceLimits: { maxYoungGenerationSizeMb: WORKER_YOUNG_MB } });
     let current: InputFile | null = null;
     let queue: Promise<void> = Promise.resolve();
     let finished = false;
     const give = (): void => {
       if (next >= files.length) { finished = true; current = null; void w.terminate().then(() => resolve()); return; }
-      current = files[next++];
-      w.postMessage({ type: 'file', file: current });
+      const i = next++;
+      current = files[i];
+      const m: MainMessage = { type: 'file', file: current, runs: task(current, i) };
+      w.postMessage(m);
     };
     w.on('message', (m: WorkerMessage) => {
       const file = current as InputFile;

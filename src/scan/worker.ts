@@ -3,8 +3,7 @@
  * IN_FLIGHT batches of events wait for the main thread's 'ack'; beyond that the reader pauses.
  */
 import { parentPort, workerData } from 'worker_threads';
-import type { InputFile } from '../cli/inputs';
-import { IN_FLIGHT, ProduceOptions, scanOne, WorkerMessage } from './jobs';
+import { IN_FLIGHT, MainMessage, ProduceOptions, scanOne, WorkerMessage } from './jobs';
 
 const options = workerData as ProduceOptions;
 const port = parentPort;
@@ -26,12 +25,12 @@ function post(m: WorkerMessage): Promise<void> | undefined {
 }
 
 if (port) {
-  port.on('message', (m: { type: 'file'; file: InputFile } | { type: 'ack' }) => {
+  port.on('message', (m: MainMessage) => {
     if (m.type === 'ack') {
       inFlight--;
       if (gate && inFlight < IN_FLIGHT) { const g = gate; gate = null; g.open(); }
       return;
     }
-    void scanOne(m.file, options, post);
+    void scanOne(m.file, options, post, m.runs);
   });
 }

@@ -1,0 +1,121 @@
+/**
+ * Keyed runs (the batch path for CSV and JSON lines): RunSpiller sorts and spills in the scanning
+ * thread, RunMerge merges on the main thread. The merged bytes must equal an in-memory sort by
+ * compareRecords with labels in string order, whatever the spill size, fan-in and line content.
+ */
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { compareRecords } from '../../src/events/record';
+import { createTempDir, reduceRuns, removeTempDir, RunMerge, RunSpiller } from '../../src/events/sorter';
+import { rng } from './gen';
+
+let tmp: string;
+beforeAll(() => { tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'sorter-runs-')); });
+afterAll(() => { fs.rmSync(tmp, { recursive: true, force: true }); });
+
+interface Rec { sec: number; ns: number; seq: number; ev: { capture: string; frame: number; line: string } }
+
+/** records of several "files" (labels), each with its own seq, lines with any characters */
+function records(n: number, seed: number, labels: string[]): Rec[] {
+  const r = rng(seed);
+  const pick = <T>(a: T[]): T => a[Math.floor(r() * a.length)];
+  const odd = ['plain', 'tab\there', 'nl\ninside', 'ünïcødé 🦀', '\u0000nul', '"quoted",csv', 'x'.repeat(3000)];
+  const seqs = new Map<string, number>();
+  return Array.from({ length: n }, () => {
+    const capture = pick(labels);
+    const seq = (seqs.get(capture) ?? 0) + 1;
+    seqs.set(capture, seq);
+    // few distinct times and frames, so that the later keys decide often
+    return { sec: 1_700_000_000 + Math.floor(r() * 20) - 10, ns: Math.floor(r() * 3) * 1000, seq,
+      ev: { capture, frame: 1 + Math.floor(r() * 50), line: `${capture} ${seq} ${pick(odd)}\n` } };
+  });
+}
+
+function spillAll(recs: Rec[], labels: string[], dir: string, maxRecords: number, maxRuns?: number, maxBytes?: number): string[] {
+  const rank = new Map([...labels].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0)).map((l, i) => [l, i]));
+  const files: string[] = [];
+  for (const label of labels) {
+    const s = new RunSpiller(dir, `f-${rank.get(label)}`, { maxRecords, maxRuns, maxBytes });
+    for (const x of recs) if (x.ev.capture === label) s.add(x.sec, x.ns, rank.get(label)!, x.ev.frame, x.seq, x.ev.line);
+    files.push(...s.finish());
+  }
+  return files;
+}
+
+function mergeAll(files: string[], o?: { chunk?: number; outBytes?: number }): string {
+  const m = new RunMerge(files, o);
+  const parts: Buffer[] = [];
+  try {
+    for (let b = m.next(); b !== null; b = m.next()) parts.push(b);
+  } finally {
+    m.close();
+  }
+  return Buffer.concat(parts).toString('utf8');
+}
+
+describe('keyed runs', () => {
+  const labels = ['b.pcap', 'a.pcap', 'dir/ä.pcap', 'Z.pcap'];
+  const recs = records(20_000, 11, labels);
+  const expected = [...recs].sort(compareRecords).map((x) => x.ev.line).join('');
+
+  it.each([
+    { maxRecords: 1, note: 'one record per run' },
+    { maxRecords: 97, note: 'many runs' },
+    { maxRecords: 100_000, note: 'one run per file' },
+  ])('spill every $maxRecords records ($note): merged bytes equal an in-memory sort', ({ maxRecords }) => {
+    const dir = fs.mkdtempSync(path.join(tmp, 'm-'));
+    // more runs than open files allow: merged down to 64 first, as the main thread does (256)
+    const files = reduceRuns(spillAll(recs, labels, dir, maxRecords, 1_000_000), 64, dir);
+    expect(mergeAll(files, { chunk: 64, outBytes: 100 })).toBe(expected);
+  });
+
+  it('a file with more runs than maxRuns is merged into one run when it ends', () => {
+    const dir = fs.mkdtempSync(path.join(tmp, 'r-'));
+    const files = spillAll(recs, labels, dir, 50, 4);
+    expect(files).toHaveLength(labels.length);
+    expect(fs.readdirSync(dir)).toHaveLength(labels.length);
+    expect(mergeAll(files)).toBe(expected);
+  });
+
+  it('a byte budget smaller than a line still spills one record per run; lines larger than every buffer survive', () => {
+    const dir = fs.mkdtempSync(path.join(tmp, 'b-'));
+    const files = spillAll(recs.slice(0, 500), labels, dir, 1000, 1_000_000, 10);
+    const want = recs.slice(0, 500).sort(compareRecords).map((x) => x.ev.line).join('');
+    expect(mergeAll(files, { chunk: 16, outBytes: 16 })).toBe(want);
+  });
+
+  it('reduceRuns merges down to the fan-in with the same result', () => {
+    const dir = fs.mkdtempSync(path.join(tmp, 'f-'));
+    const files = spillAll(recs, labels, dir, 300, 1_000_000);
+    expect(files.length).toBeGreaterThan(40);
+    const reduced = reduceRuns(files, 5, dir);
+    expect(reduced.length).toBeLessThanOrEqual(5);
+    expect(fs.readdirSync(dir)).toHaveLength(reduced.length);
+    expect(mergeAll(reduced)).toBe(expected);
+  });
+
+  it('equal keys are ordered by the line bytes, not by arrival', () => {
+    const dir = fs.mkdtempSync(path.join(tmp, 'e-'));
+    const a = new RunSpiller(dir, 'a', { maxRecords: 2 });
+    for (const l of ['c\n', 'a\n', 'b\n']) a.add(1, 0, 0, 1, 1, l);
+    expect(mergeAll(a.finish())).toBe('a\nb\nc\n');
+  });
+
+  it('createTempDir / removeTempDir', async () => {
+    const d = await createTempDir(tmp);
+    expect(fs.statSync(d).isDirectory()).toBe(true);
+    await removeTempDir(d);
+    expect(fs.existsSync(d)).toBe(false);
+  });
+
+  it('a truncated run is an error, not a silent loss', () => {
+    const dir = fs.mkdtempSync(path.join(tmp, 't-'));
+    const s = new RunSpiller(dir, 't', { maxRecords: 10 });
+    for (let i = 0; i < 5; i++) s.add(i, 0, 0, i, i, `line ${i}\n`);
+    const [file] = s.finish();
+    fs.truncateSync(file, fs.statSync(file).size - 3);
+    expect(() => mergeAll([file])).toThrow(/truncated run/);
+  });
+});
