@@ -44,7 +44,7 @@ function pdus(calls: TapCall[], kind: 'client' | 'server'): { ptype: number; fir
   const byFile = new Map<unknown, TapCall[]>();
   for (const c of calls) if (c.kind === kind) byFile.set(c.file, [...(byFile.get(c.file) ?? []), c]);
   for (const list of byFile.values()) {
-    let pending = Buffer.alloc(0);
+    let pending: Buffer = Buffer.alloc(0);
     for (const c of list) {
       pending = cat(pending, c.bytes);
       while (pending.length >= 10 && pending[0] === 5) {

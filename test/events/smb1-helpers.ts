@@ -23,7 +23,8 @@ import { cat, u16le, u32le, u8, utf16 } from '../helpers/build';
 export const FLAGS2 = { UNICODE: 0x8000, NT_STATUS: 0x4000, LONG_NAMES: 0x0001 } as const;
 
 export interface Smb1HeaderFields {
-  command: number;
+  /** the builders of each command set it */
+  command?: number;
   reply?: boolean;
   status?: number;
   flags2?: number;
@@ -40,7 +41,7 @@ export interface Smb1HeaderFields {
 export function smb1Header(h: Smb1HeaderFields): Buffer {
   const b = Buffer.alloc(32);
   b.write('\xffSMB', 0, 'latin1');
-  b[4] = h.command;
+  b[4] = h.command ?? 0;
   b.writeUInt32LE((h.status ?? 0) >>> 0, 5);
   b[9] = h.reply ? 0x98 : 0x18;
   b.writeUInt16LE(h.flags2 ?? (FLAGS2.UNICODE | FLAGS2.NT_STATUS | FLAGS2.LONG_NAMES), 10);
