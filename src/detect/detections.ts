@@ -85,6 +85,7 @@ export function interfaceKey(name: string | null): string {
 const ADMIN_OR_DRIVE = /^(ADMIN\$|[A-Z]\$)$/i;
 const CREATE_SERVICE = ['CreateServiceW', 'CreateServiceA', 'CreateServiceWOW64W', 'CreateServiceWOW64A', 'RCreateServiceW', 'RCreateServiceA'];
 const CHANGE_SERVICE = ['ChangeServiceConfigW', 'ChangeServiceConfigA', 'RChangeServiceConfigW', 'RChangeServiceConfigA'];
+const SAVE_KEY = ['SaveKey', 'SaveKeyEx', 'BaseRegSaveKey', 'BaseRegSaveKeyEx'];
 const SERVICE_ARGS = ['service_name', 'display_name', 'binary_path'];
 const TASK_COMMAND = ['command', 'arguments'];
 const svc = (ops: string[]): Match => ({ actions: ['rpc'], rpc_interface: ['svcctl'], rpc_operation: ops });
@@ -253,7 +254,7 @@ export const DETECTION_RULES: readonly DetectionRule[] = [
     description: 'A random 8-letter mixed-case .exe written to the root of ADMIN$, or a service with a random 4-letter name whose binary path is %systemroot%\\<8 letters>.exe. The story ties the two together.',
     match: {
       any_of: [
-        { share: /^ADMIN\$$/i, flags: ['EXECUTABLE_WRITE'], path: /^(?=[^\\]*[a-z])(?=[^\\]*[A-Z])[A-Za-z]{8}\.exe$/ },
+        { share: /^ADMIN\$$/i, flags: ['EXECUTABLE_WRITE'], path: /^(?=[A-Za-z]{0,7}[a-z])(?=[A-Za-z]{0,7}[A-Z])[A-Za-z]{8}\.exe$/ },
         {
           ...svc(CREATE_SERVICE),
           args: [{ keys: ['binary_path'], pattern: /^%systemroot%\\[A-Za-z]{8}\.exe$/i }, { keys: ['service_name'], pattern: /^[A-Za-z]{4}$/ }],
@@ -279,10 +280,10 @@ export const DETECTION_RULES: readonly DetectionRule[] = [
   },
   {
     id: 'IMPACKET-OUTPUT-FILE', title: 'Command output file of a remote-execution tool', attack: ['T1021.002', 'T1059.003'], severity: 'medium',
-    description: 'Files on ADMIN$/C$ named like the output of impacket smbexec (__output), wmiexec/dcomexec (__<unix time>) or atexec/secretsdump (Temp\\<8 letters>.tmp).',
+    description: 'Files on ADMIN$/C$ named like the output of impacket smbexec (__output), wmiexec/dcomexec (__<unix time>), atexec (Temp\\<8 letters>.tmp) or secretsdump hive copies (System32\\<8 letters>.tmp).',
     match: {
       actions: ['create', 'read', 'write', 'delete', 'rename'], share: ADMIN_OR_DRIVE,
-      path: /^(__output|__\d{9,10}(\.\d+)?|(Windows\\)?Temp\\[A-Za-z]{8}\.tmp)$/i,
+      path: /^(__output|__\d{9,10}(\.\d+)?|(Windows\\)?(Temp|System32)\\[A-Za-z]{8}\.tmp)$/i,
     },
   },
   {
@@ -348,18 +349,20 @@ export const DETECTION_RULES: readonly DetectionRule[] = [
   },
   {
     id: 'SECRETSDUMP', title: 'Registry hive or boot key read for credential dumping', attack: ['T1003.002', 'T1003.004'], severity: 'high',
-    description: 'winreg SaveKey of SAM, SYSTEM or SECURITY, or the Lsa\\JD/Skew1/GBG/Data keys whose class names make the boot key (impacket secretsdump, reg save \\\\host).',
+    description: 'winreg SaveKey of SAM, SYSTEM or SECURITY (or to an impacket-style <8 letters>.tmp file), OpenKey of SAM/SECURITY, or of the Lsa\\JD/Skew1/GBG/Data keys whose class names make the boot key (impacket secretsdump, reg save \\\\host).',
     match: {
       any_of: [
-        { actions: ['rpc'], rpc_interface: ['winreg'], rpc_operation: ['SaveKey', 'SaveKeyEx', 'BaseRegSaveKey', 'BaseRegSaveKeyEx'], args: [{ keys: ['key'], pattern: /(^|\\)(SAM|SYSTEM|SECURITY)$/i }] },
-        { actions: ['rpc'], rpc_interface: ['winreg'], rpc_operation: ['OpenKey', 'BaseRegOpenKey'], args: [{ keys: ['key'], pattern: /\\Control\\Lsa\\(JD|Skew1|GBG|Data)$/i }] },
+        // the key is known when the RPC stage traced the handle; impacket saves to <8 letters>.tmp
+        { actions: ['rpc'], rpc_interface: ['winreg'], rpc_operation: SAVE_KEY, args: [{ keys: ['key'], pattern: /(^|\\)(SAM|SYSTEM|SECURITY)$/i }] },
+        { actions: ['rpc'], rpc_interface: ['winreg'], rpc_operation: SAVE_KEY, args: [{ keys: ['file'], pattern: /(^|\\)[A-Za-z]{8}\.tmp$/ }] },
+        { actions: ['rpc'], rpc_interface: ['winreg'], rpc_operation: ['OpenKey', 'BaseRegOpenKey'], args: [{ keys: ['key'], pattern: /^(SAM|SECURITY)$|\\Control\\Lsa\\(JD|Skew1|GBG|Data)$/i }] },
       ],
     },
   },
   {
     id: 'REG-SAVE-KEY', title: 'Remote registry key saved to a file', attack: ['T1003.002'], severity: 'high',
     description: 'winreg SaveKey(Ex) of any key: hives are saved remotely to be copied off.',
-    match: { actions: ['rpc'], rpc_interface: ['winreg'], rpc_operation: ['SaveKey', 'SaveKeyEx', 'BaseRegSaveKey', 'BaseRegSaveKeyEx'] },
+    match: { actions: ['rpc'], rpc_interface: ['winreg'], rpc_operation: SAVE_KEY },
   },
   {
     id: 'REG-REMOTE-WRITE', title: 'Remote registry modification', attack: ['T1112'], severity: 'medium',

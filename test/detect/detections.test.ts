@@ -55,7 +55,7 @@ const EXAMPLES: Record<string, { pos: SmbEvent[]; neg: SmbEvent[] }> = {
   },
   'IMPACKET-PSEXEC': {
     pos: [put('ADMIN$', 'yRlahTjG.exe'), rpc('svcctl', 'CreateServiceW', { service_name: 'kXpQ', binary_path: '%systemroot%\\yRlahTjG.exe' })],
-    neg: [put('ADMIN$', 'explorer.exe'), put('ADMIN$', 'Temp\\yRlahTjG.exe'), put('ADMIN$', 'yRlahTjG1.exe'), open('ADMIN$', 'yRlahTjG.exe'),
+    neg: [put('ADMIN$', 'explorer.exe'), put('ADMIN$', 'PSEXESVC.exe'), put('ADMIN$', 'SetupApp.EXE'.toUpperCase()), put('ADMIN$', 'Temp\\yRlahTjG.exe'), put('ADMIN$', 'yRlahTjG1.exe'), open('ADMIN$', 'yRlahTjG.exe'),
       rpc('svcctl', 'CreateServiceW', { service_name: 'PSEXESVC', binary_path: '%SystemRoot%\\PSEXESVC.exe' })],
   },
   'IMPACKET-SMBEXEC': {
@@ -69,7 +69,7 @@ const EXAMPLES: Record<string, { pos: SmbEvent[]; neg: SmbEvent[] }> = {
       rpc('ITaskSchedulerService', 'SchRpcRun', { arguments: '/C whoami > %windir%\\Temp\\aBcDeFgH.tmp 2>&1' })],
   },
   'IMPACKET-OUTPUT-FILE': {
-    pos: [open('C$', '__output'), open('ADMIN$', 'Temp\\aBcDeFgH.tmp', { action: 'read' }), open('ADMIN$', '__1714557600.1234567'), open('C$', 'Windows\\Temp\\aBcDeFgH.tmp', { action: 'delete' })],
+    pos: [open('C$', '__output'), open('ADMIN$', 'Temp\\aBcDeFgH.tmp', { action: 'read' }), open('ADMIN$', '__1714557600.1234567'), open('C$', 'Windows\\Temp\\aBcDeFgH.tmp', { action: 'delete' }), open('ADMIN$', 'SYSTEM32\\aBcDeFgH.tmp', { action: 'read' })],
     neg: [open('docs', '__output'), open('ADMIN$', 'Temp\\setup.log'), open('C$', 'Users\\__output')],
   },
   'WMI-EXEC-METHOD': {
@@ -103,8 +103,10 @@ const EXAMPLES: Record<string, { pos: SmbEvent[]; neg: SmbEvent[] }> = {
     neg: [rpc('spoolss', 'EnumPrinters'), rpc('spoolss', 'AddJob')],
   },
   SECRETSDUMP: {
-    pos: [rpc('winreg', 'SaveKey', { key: 'HKLM\\SAM' }), rpc('winreg', 'SaveKey', { key: 'SECURITY' }), rpc('winreg', 'OpenKey', { key: 'SYSTEM\\CurrentControlSet\\Control\\Lsa\\JD' })],
-    neg: [rpc('winreg', 'SaveKey', { key: 'SOFTWARE' }), rpc('winreg', 'OpenKey', { key: 'SYSTEM\\CurrentControlSet\\Control\\Lsa' }), rpc('winreg', 'OpenKey', { key: 'SAM' })],
+    pos: [rpc('winreg', 'SaveKey', { key: 'HKLM\\SAM' }), rpc('winreg', 'SaveKey', { key: 'SECURITY' }), rpc('winreg', 'OpenKey', { key: 'SYSTEM\\CurrentControlSet\\Control\\Lsa\\JD' }),
+      rpc('winreg', 'SaveKey', { handle: '00'.repeat(20), file: 'qWeRtYuI.tmp' }), rpc('winreg', 'OpenKey', { key: 'SAM' })],
+    neg: [rpc('winreg', 'SaveKey', { key: 'SOFTWARE' }), rpc('winreg', 'SaveKey', { file: 'C:\\backup\\software.hiv' }),
+      rpc('winreg', 'OpenKey', { key: 'SYSTEM\\CurrentControlSet\\Control\\Lsa' }), rpc('winreg', 'OpenKey', { key: 'SOFTWARE\\SAMSUNG' })],
   },
   'REG-SAVE-KEY': { pos: [rpc('winreg', 'SaveKey', { key: 'SOFTWARE' }), rpc('winreg', 'SaveKeyEx')], neg: [rpc('winreg', 'QueryValue')] },
   'REG-REMOTE-WRITE': { pos: [rpc('winreg', 'SetValue'), rpc('winreg', 'CreateKey', { key: 'Software\\Microsoft\\Windows\\CurrentVersion\\Run' })], neg: [rpc('winreg', 'OpenKey'), rpc('winreg', 'EnumKey')] },

@@ -1,0 +1,629 @@
+/**
+ * Stories: the events of one attack chain told as one event. A responder should not have to
+ * assemble "exe written to ADMIN$" + "CreateService" + "StartService" + "PSEXESVC-*-stdin" from
+ * forty rows across three connections; the story names the tool, the binary, the service and the
+ * command, and refers back to every frame.
+ *
+ * Steps are grouped by client, target host and time: an episode lasts while steps keep coming
+ * within the window of the previous one. When it closes, its steps are sorted into chains by what
+ * ties them (the uploaded file named by the service's binary path, the service name, the tool's
+ * names, the task path, the output file) rather than by their order or number, so repeated or
+ * reordered writes give one story, not one per write. Requests count whatever their status: a
+ * refused CreateService is still the attempt.
+ */
+import type { SmbEvent, Severity } from '../events/event';
+import { SEVERITY_RANK, shareHost, shareName } from './rules';
+import { DETECTION_RULES, DISCOVERY_RULE_IDS, ruleById } from './detections';
+import { CompiledConfig, DEFAULT_BURST, DEFAULT_STORY_WINDOW_SECONDS } from './config';
+
+export interface StoryOptions {
+  /** rule switches, severities, allow-lists, window and burst settings */
+  config?: CompiledConfig;
+  /** an episode ends when no step follows within this many seconds (default: config, else 600) */
+  windowSeconds?: number;
+  /** client/target pairs followed at once; beyond, the least recently active is closed early */
+  maxPairs?: number;
+  /** steps kept per pair; beyond, the oldest are dropped (counted) */
+  maxStepsPerPair?: number;
+  /** steps kept in total; beyond, the least recently active pair is closed early */
+  maxTotalSteps?: number;
+}
+
+export interface StoryStats {
+  /** events given to add() */
+  events: number;
+  /** events that became steps (a chain or discovery rule hit) */
+  steps: number;
+  /** steps dropped because a pair held maxStepsPerPair */
+  steps_dropped: number;
+  /** pairs closed before their window ended, to stay within maxPairs / maxTotalSteps */
+  pairs_closed_early: number;
+  /** pairs followed now */
+  pairs: number;
+  /** steps held now */
+  steps_held: number;
+  stories: number;
+}
+
+/** what a story keeps of an event */
+interface Step {
+  t: number;
+  ref: string;
+  e: SmbEvent;
+}
+
+interface Episode {
+  key: string;
+  steps: Step[];
+  last: number;
+}
+
+interface Burst {
+  key: string;
+  steps: Step[];
+  last: number;
+  /** discovery operations inside the sliding window, oldest first */
+  window: { t: number; op: string }[];
+  counts: Map<string, number>;
+  fired: boolean;
+  distinct: Set<string>;
+}
+
+const DISCOVERY = new Set(DISCOVERY_RULE_IDS);
+/** event rules that are context, not steps of an execution chain */
+const NOT_CHAIN = new Set([...DISCOVERY_RULE_IDS, 'DISCOVERY-BURST']);
+
+/** ISO 8601 with up to 9 fractional digits, as seconds (ms precision of Date.parse is not enough) */
+export function tsSeconds(ts: string): number {
+  const m = /^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})(\.\d+)?Z$/.exec(ts);
+  if (!m) return Number.NaN;
+  return Date.parse(`${m[1]}Z`) / 1000 + (m[2] ? Number(`0${m[2]}`) : 0);
+}
+
+export class StoryBuilder {
+  private readonly window: number;
+  private readonly burstN: number;
+  private readonly burstWindow: number;
+  private readonly maxPairs: number;
+  private readonly maxStepsPerPair: number;
+  private readonly maxTotalSteps: number;
+  /** ordered by last activity: the first entry is the next to expire */
+  private readonly episodes = new Map<string, Episode>();
+  private readonly bursts = new Map<string, Burst>();
+  private readonly done: SmbEvent[] = [];
+  private now = Number.NEGATIVE_INFINITY;
+  private held = 0;
+  private readonly counters = { events: 0, steps: 0, steps_dropped: 0, pairs_closed_early: 0, stories: 0 };
+
+  constructor(private readonly opts: StoryOptions = {}) {
+    const c = opts.config;
+    this.window = opts.windowSeconds ?? c?.storyWindowSeconds ?? DEFAULT_STORY_WINDOW_SECONDS;
+    this.burstN = c?.discoveryBurst.minOperations ?? DEFAULT_BURST.minOperations;
+    this.burstWindow = c?.discoveryBurst.windowSeconds ?? DEFAULT_BURST.windowSeconds;
+    this.maxPairs = opts.maxPairs ?? 10_000;
+    this.maxStepsPerPair = opts.maxStepsPerPair ?? 2_000;
+    this.maxTotalSteps = opts.maxTotalSteps ?? 100_000;
+  }
+
+  /** One event, in time order. Events without rule hits cost nothing. */
+  add(e: SmbEvent): void {
+    this.counters.events++;
+    if (e.rules.length === 0 || e.action === 'story') return;
+    let t = tsSeconds(e.ts);
+    if (!Number.isFinite(t)) t = Number.isFinite(this.now) ? this.now : 0;
+    if (t > this.now) {
+      this.now = t;
+      this.expire();
+    }
+    const key = `${e.src_ip}|${e.dst_ip}`;
+    const step: Step = { t, ref: `${e.capture}#${e.frame}`, e };
+    let counted = false;
+    if (e.rules.some((r) => DISCOVERY.has(r))) {
+      this.addDiscovery(key, step);
+      counted = true;
+    }
+    if (e.rules.some((r) => !NOT_CHAIN.has(r))) {
+      this.addChainStep(key, step);
+      counted = true;
+    }
+    if (counted) this.counters.steps++;
+  }
+
+  /** Stories whose window has closed since the last call. */
+  take(): SmbEvent[] {
+    const out = this.done.splice(0, this.done.length);
+    return sortStories(out);
+  }
+
+  /** Closes every episode; returns the stories not taken yet, by time, capture and frame. */
+  finish(): SmbEvent[] {
+    for (const ep of [...this.episodes.values()]) this.closeEpisode(ep);
+    for (const b of [...this.bursts.values()]) this.closeBurst(b);
+    return this.take();
+  }
+
+  stats(): StoryStats {
+    return { ...this.counters, pairs: this.episodes.size + this.bursts.size, steps_held: this.held };
+  }
+
+  // -------------------------------------------------------------------------------------------
+
+  private expire(): void {
+    for (const ep of this.episodes.values()) {
+      if (this.now - ep.last <= this.window) break;
+      this.closeEpisode(ep);
+    }
+    for (const b of this.bursts.values()) {
+      if (this.now - b.last <= this.burstWindow) break;
+      this.closeBurst(b);
+    }
+  }
+
+  private addChainStep(key: string, step: Step): void {
+    let ep = this.episodes.get(key);
+    if (ep) this.episodes.delete(key);
+    else {
+      if (this.episodes.size + this.bursts.size >= this.maxPairs) this.closeOldest();
+      ep = { key, steps: [], last: step.t };
+    }
+    this.episodes.set(key, ep);
+    ep.last = Math.max(ep.last, step.t);
+    ep.steps.push(step);
+    this.held++;
+    if (ep.steps.length > this.maxStepsPerPair) {
+      ep.steps.shift();
+      this.held--;
+      this.counters.steps_dropped++;
+    }
+    while (this.held > this.maxTotalSteps && this.closeOldest());
+  }
+
+  private addDiscovery(key: string, step: Step): void {
+    let b = this.bursts.get(key);
+    if (b) this.bursts.delete(key);
+    else {
+      if (this.episodes.size + this.bursts.size >= this.maxPairs) this.closeOldest();
+      b = { key, steps: [], last: step.t, window: [], counts: new Map(), fired: false, distinct: new Set() };
+    }
+    this.bursts.set(key, b);
+    b.last = Math.max(b.last, step.t);
+    const op = `${(step.e.rpc_interface ?? '').toLowerCase()} ${step.e.rpc_operation ?? ''}`;
+    b.window.push({ t: step.t, op });
+    b.counts.set(op, (b.counts.get(op) ?? 0) + 1);
+    while (b.window.length && step.t - b.window[0].t > this.burstWindow) {
+      const old = b.window.shift()!;
+      const n = b.counts.get(old.op)! - 1;
+      if (n === 0) b.counts.delete(old.op); else b.counts.set(old.op, n);
+    }
+    if (b.counts.size >= this.burstN) b.fired = true;
+    if (b.distinct.size < 1000) b.distinct.add(op);
+    b.steps.push(step);
+    this.held++;
+    if (b.steps.length > this.maxStepsPerPair) {
+      b.steps.shift();
+      this.held--;
+      this.counters.steps_dropped++;
+    }
+    while (this.held > this.maxTotalSteps && this.closeOldest());
+  }
+
+  /** closes the least recently active pair; false when there is none */
+  private closeOldest(): boolean {
+    const ep = this.episodes.values().next();
+    const b = this.bursts.values().next();
+    if (ep.done && b.done) return false;
+    this.counters.pairs_closed_early++;
+    if (!ep.done && (b.done || ep.value.last <= b.value.last)) this.closeEpisode(ep.value);
+    else this.closeBurst(b.value!);
+    return true;
+  }
+
+  private closeEpisode(ep: Episode): void {
+    this.episodes.delete(ep.key);
+    this.held -= ep.steps.length;
+    for (const s of analyse(ep.steps)) this.emit(s);
+  }
+
+  private closeBurst(b: Burst): void {
+    this.bursts.delete(b.key);
+    this.held -= b.steps.length;
+    if (!b.fired) return;
+    const steps = b.steps;
+    const first = steps[0];
+    const ops = [...b.distinct];
+    const span = steps[steps.length - 1].t - first.t;
+    const techniques = new Set<string>();
+    for (const s of steps) for (const r of s.e.rules) if (DISCOVERY.has(r)) for (const t of ruleById(r)!.attack) techniques.add(t);
+    const summary = `${who(first.e)} made ${ops.length} distinct discovery calls to ${target(first.e)} in ${span.toFixed(1)} s: `
+      + `${listed(ops, 8)} — share, host and account discovery`;
+    this.emit({ id: 'DISCOVERY-BURST', strong: true, key: first, steps, summary, attack: [...techniques].sort() });
+  }
+
+  private emit(s: Story): void {
+    const cfg = this.opts.config;
+    if (cfg && !cfg.ruleEnabled(s.id)) return;
+    const rule = ruleById(s.id)!;
+    let severity: Severity = cfg ? cfg.ruleSeverity(s.id) : rule.severity;
+    if (!s.strong && SEVERITY_RANK[severity] > SEVERITY_RANK.medium) severity = 'medium';
+    const ev = storyEvent(s, rule.attack, severity);
+    if (cfg && cfg.isAllowed(ev, s.id)) return;
+    this.counters.stories++;
+    this.done.push(ev);
+  }
+}
+
+interface Story {
+  id: string;
+  /** false: a weak chain (one element of it seen), reported as medium at most */
+  strong: boolean;
+  /** the step whose client, server and user the story carries */
+  key: Step;
+  steps: Step[];
+  summary: string;
+  attack?: string[];
+}
+
+function storyEvent(s: Story, ruleAttack: readonly string[], severity: Severity): SmbEvent {
+  const steps = [...s.steps].sort((a, b) => a.t - b.t);
+  const first = steps[0].e;
+  const k = s.key.e;
+  const rules = [s.id];
+  const attack = [...(s.attack ?? ruleAttack)];
+  const refs: string[] = [];
+  for (const st of steps) {
+    for (const r of st.e.rules) if (!rules.includes(r)) rules.push(r);
+    for (const a of st.e.attack) if (!attack.includes(a)) attack.push(a);
+    if (!refs.includes(st.ref)) refs.push(st.ref);
+  }
+  return {
+    ts: first.ts, capture: first.capture, frame: first.frame, response_frame: null,
+    src_ip: k.src_ip, src_port: k.src_port, dst_ip: k.dst_ip, dst_port: k.dst_port, smb_dialect: k.smb_dialect,
+    session_id: k.session_id, user: k.user, domain: k.domain, workstation: k.workstation,
+    action: 'story', share: k.share, share_type: k.share_type, tree_id: k.tree_id, path: k.path, new_path: null,
+    status: null, disposition: null, access: [], bytes: null,
+    rpc_interface: null, rpc_operation: null, rpc_args: null,
+    flags: [], attack, severity, rules, summary: s.summary, refs,
+  };
+}
+
+function sortStories(xs: SmbEvent[]): SmbEvent[] {
+  return xs.sort((a, b) => (a.ts < b.ts ? -1 : a.ts > b.ts ? 1 : a.capture < b.capture ? -1 : a.capture > b.capture ? 1 : a.frame - b.frame));
+}
+
+// ---------------------------------------------------------------------------------------------
+// chains
+
+type Tool =
+  | 'psexec' | 'paexec' | 'remcom' | 'csexec' | 'impacket-psexec' | 'smbexec' | 'service'
+  | 'atexec' | 'task' | 'wmiexec' | 'dcsync' | 'secretsdump';
+
+const STORY_ID: Record<Tool, string> = {
+  psexec: 'STORY-PSEXEC', paexec: 'STORY-PAEXEC', remcom: 'STORY-REMCOM', csexec: 'STORY-CSEXEC',
+  'impacket-psexec': 'STORY-IMPACKET-PSEXEC', smbexec: 'STORY-SMBEXEC', service: 'STORY-SERVICE-EXEC',
+  atexec: 'STORY-ATEXEC', task: 'STORY-TASK-EXEC', wmiexec: 'STORY-WMIEXEC', dcsync: 'STORY-DCSYNC', secretsdump: 'STORY-SECRETSDUMP',
+};
+
+const TOOL_LABEL: Record<Tool, string> = {
+  psexec: 'PsExec', paexec: 'PAExec', remcom: 'RemCom', csexec: 'CSExec', 'impacket-psexec': 'impacket psexec.py',
+  smbexec: 'impacket smbexec.py', service: 'remote service execution', atexec: 'impacket atexec.py',
+  task: 'remote scheduled task', wmiexec: 'WMI remote execution with output files (impacket wmiexec/dcomexec)',
+  dcsync: 'DCSync', secretsdump: 'remote credential dumping (impacket secretsdump)',
+};
+
+const SERVICE_TOOLS: Tool[] = ['psexec', 'paexec', 'remcom', 'csexec', 'impacket-psexec', 'smbexec', 'service'];
+
+interface Chain {
+  tool: Tool;
+  uploads: Step[];
+  services: Step[];
+  starts: Step[];
+  pipes: Step[];
+  outputs: Step[];
+  tasks: Step[];
+  runs: Step[];
+  wmi: Step[];
+  drs: Step[];
+  registry: Step[];
+  /** the tool's other files: re-opened or deleted binaries */
+  files: Step[];
+}
+
+const has = (s: Step, id: string): boolean => s.e.rules.includes(id);
+const base = (p: string | null): string => (p ?? '').slice((p ?? '').lastIndexOf('\\') + 1).toLowerCase();
+const arg = (s: Step, k: string): string | null => s.e.rpc_args?.[k] ?? null;
+const lower = (x: string | null): string => (x ?? '').toLowerCase();
+
+function isServiceDef(s: Step): boolean {
+  return has(s, 'SVC-CREATE') || has(s, 'SVC-MODIFY') || ((has(s, 'IMPACKET-SMBEXEC') || has(s, 'SVC-SHELL-COMMAND')) && s.e.action === 'rpc');
+}
+
+/** a tool's own names outrank impacket's random-name shape, which a real name can happen to fit */
+function markerTool(s: Step): Tool | null {
+  if (has(s, 'PSEXEC-PSEXESVC') || has(s, 'PSEXEC-PIPE-SHAPE')) return 'psexec';
+  if (has(s, 'PSEXEC-PAEXEC')) return 'paexec';
+  if (has(s, 'PSEXEC-CSEXEC')) return 'csexec';
+  if (has(s, 'IMPACKET-PSEXEC')) return 'impacket-psexec';
+  if (has(s, 'PSEXEC-REMCOM')) return 'remcom';
+  return null;
+}
+
+/** Sorts one episode's steps into chains and tells each chain that is a story. */
+function analyse(steps: Step[]): Story[] {
+  steps = [...steps].sort((a, b) => a.t - b.t);
+  const chains = new Map<Tool, Chain>();
+  const chain = (tool: Tool): Chain => {
+    let c = chains.get(tool);
+    if (!c) {
+      c = { tool, uploads: [], services: [], starts: [], pipes: [], outputs: [], tasks: [], runs: [], wmi: [], drs: [], registry: [], files: [] };
+      chains.set(tool, c);
+    }
+    return c;
+  };
+
+  const uploads = steps.filter((s) => has(s, 'SMB-ADMIN-SHARE-WRITE'));
+  const uploadNames = new Map<string, Step[]>();
+  for (const u of uploads) {
+    const n = base(u.e.action === 'rename' ? u.e.new_path : u.e.path);
+    uploadNames.set(n, [...(uploadNames.get(n) ?? []), u]);
+  }
+
+  // PsExec -r NAME names its pipes NAME-host-pid-std*: the service NAME is PsExec's
+  const pipePrefixes = new Set<string>();
+  for (const s of steps) {
+    const m = has(s, 'PSEXEC-PIPE-SHAPE') ? PIPE_SHAPE.exec(s.e.path ?? '') : null;
+    if (m) pipePrefixes.add(m[1].toLowerCase());
+  }
+
+  // services next: their binary paths and names decide where uploads, starts and pipes belong
+  const serviceTool = new Map<string, Tool>();
+  const binaryTool = new Map<string, Tool>();
+  const defs: { step: Step; tool: Tool }[] = [];
+  for (const s of steps) {
+    if (!isServiceDef(s)) continue;
+    const bin = base(arg(s, 'binary_path')?.split(/\s+/)[0] ?? null);
+    const uploaded = uploadNames.get(bin);
+    let tool: Tool;
+    if (has(s, 'IMPACKET-SMBEXEC')) tool = 'smbexec';
+    else if (pipePrefixes.has(lower(arg(s, 'service_name')))) tool = 'psexec';
+    else tool = markerTool(s) ?? uploaded?.map(markerTool).find((x) => x) ?? 'service';
+    defs.push({ step: s, tool });
+    chain(tool).services.push(s);
+    if (arg(s, 'service_name')) serviceTool.set(lower(arg(s, 'service_name')), tool);
+    if (bin) binaryTool.set(bin, tool);
+  }
+
+  for (const [name, us] of uploadNames) {
+    const tool = binaryTool.get(name) ?? us.map(markerTool).find((x) => x) ?? null;
+    if (tool) { chain(tool).uploads.push(...us); continue; }
+    // an executable that no binary path names still belongs to the service chain of the episode
+    const svc = chains.get('service') ?? (defs.length ? chain(defs[defs.length - 1].tool) : null);
+    if (svc) svc.uploads.push(...us);
+    else chain('service').uploads.push(...us);
+  }
+
+  for (const s of steps) {
+    if (isServiceDef(s) || has(s, 'SMB-ADMIN-SHARE-WRITE')) continue;
+    if (has(s, 'SVC-START')) {
+      const name = lower(arg(s, 'service_name'));
+      if (name === 'remoteregistry') { chain('secretsdump').registry.push(s); continue; }
+      const byName = name ? serviceTool.get(name) : undefined;
+      const before = [...defs].reverse().find((d) => d.step.t <= s.t);
+      chain(byName ?? markerTool(s) ?? before?.tool ?? 'service').starts.push(s);
+      continue;
+    }
+    const marker = markerTool(s);
+    if (marker && s.e.action !== 'rpc') {
+      const tool = marker === 'remcom' && chains.has('impacket-psexec') ? 'impacket-psexec' : marker;
+      if (shareName(s.e.share) === 'IPC$') chain(tool).pipes.push(s);
+      else chain(binaryTool.get(base(s.e.path)) ?? tool).files.push(s);
+      continue;
+    }
+    if (marker) {
+      // OpenService / DeleteService / ControlService naming the tool's service
+      chain(serviceTool.get(lower(arg(s, 'service_name'))) ?? marker).files.push(s);
+      continue;
+    }
+    if (has(s, 'IMPACKET-OUTPUT-FILE')) {
+      const p = lower(s.e.path);
+      if (p === '__output') chain(chains.has('smbexec') ? 'smbexec' : 'service').outputs.push(s);
+      else if (/^__\d/.test(p)) chain('wmiexec').outputs.push(s);
+      else if (/system32\\/.test(p)) chain('secretsdump').outputs.push(s);
+      else chain(taskOwner(s, steps)).outputs.push(s);
+      continue;
+    }
+    if (has(s, 'IMPACKET-ATEXEC')) { chain('atexec').tasks.push(s); continue; }
+    if (has(s, 'ATSVC-JOB-ADD') || has(s, 'TSCH-REGISTER-TASK')) { chain('task').tasks.push(s); continue; }
+    if (has(s, 'TSCH-RUN-TASK')) { chain(runOwner(s, steps)).runs.push(s); continue; }
+    if (has(s, 'WMI-EXEC-METHOD')) { chain('wmiexec').wmi.push(s); continue; }
+    if (has(s, 'DRS-REPLICATION')) { chain('dcsync').drs.push(s); continue; }
+    if (has(s, 'SECRETSDUMP') || has(s, 'REG-SAVE-KEY') || has(s, 'REG-REMOTE-WRITE')) { chain('secretsdump').registry.push(s); continue; }
+  }
+
+  // remote registry work next to DRS replication is one credential-dumping run
+  const sd = chains.get('secretsdump');
+  const dc = chains.get('dcsync');
+  if (sd && dc) {
+    sd.drs.push(...dc.drs);
+    chains.delete('dcsync');
+  }
+
+  const stories: Story[] = [];
+  for (const c of chains.values()) {
+    const s = tell(c);
+    if (s) stories.push(s);
+  }
+  return stories;
+}
+
+const PIPE_SHAPE = /^([^\\]+?)-[^-\\]+-\d+-(stdin|stdout|stderr)$/i;
+
+/** a Temp\x.tmp output file: atexec when a task command names it, else the task chain */
+function taskOwner(s: Step, steps: Step[]): Tool {
+  const name = base(s.e.path);
+  const named = steps.find((t) => (has(t, 'IMPACKET-ATEXEC') || has(t, 'TSCH-REGISTER-TASK') || has(t, 'ATSVC-JOB-ADD'))
+    && `${arg(t, 'command') ?? ''} ${arg(t, 'arguments') ?? ''}`.toLowerCase().includes(name));
+  if (named) return has(named, 'IMPACKET-ATEXEC') ? 'atexec' : 'task';
+  if (steps.some((t) => has(t, 'IMPACKET-ATEXEC'))) return 'atexec';
+  if (steps.some((t) => has(t, 'SECRETSDUMP') || has(t, 'REG-SAVE-KEY'))) return 'secretsdump';
+  return 'task';
+}
+
+function runOwner(s: Step, steps: Step[]): Tool {
+  const path = lower(arg(s, 'task_path'));
+  const reg = steps.find((t) => (has(t, 'IMPACKET-ATEXEC') || has(t, 'TSCH-REGISTER-TASK')) && path !== '' && lower(arg(t, 'task_path')) === path);
+  if (reg) return has(reg, 'IMPACKET-ATEXEC') ? 'atexec' : 'task';
+  return steps.some((t) => has(t, 'IMPACKET-ATEXEC')) ? 'atexec' : 'task';
+}
+
+// ---------------------------------------------------------------------------------------------
+// telling
+
+const OK_STATUS = /^(STATUS_SUCCESS|ERROR_SUCCESS|WERR_OK|0|0x0+|success)$/i;
+
+function who(e: SmbEvent): string {
+  if (!e.user) return e.src_ip;
+  return `${e.src_ip} (${e.domain ? `${e.domain}\\` : ''}${e.user})`;
+}
+
+function target(e: SmbEvent): string {
+  const h = shareHost(e.share);
+  return h ? (e.share!.match(/^\\\\([^\\]*)/)?.[1] ?? h) : e.dst_ip;
+}
+
+function clip(s: string, n = 160): string {
+  return s.length > n ? `${s.slice(0, n - 1)}…` : s;
+}
+
+function listed(xs: string[], n: number): string {
+  const u = [...new Set(xs)];
+  return u.length > n ? `${u.slice(0, n).join(', ')} (+${u.length - n} more)` : u.join(', ');
+}
+
+function sentence(parts: string[]): string {
+  const p = parts.filter(Boolean);
+  if (p.length <= 1) return p.join('');
+  return `${p.slice(0, -1).join(', ')} and ${p[p.length - 1]}`;
+}
+
+function failures(steps: Step[]): string {
+  const f = steps.filter((s) => s.e.status && !OK_STATUS.test(s.e.status))
+    .map((s) => `${s.e.rpc_operation ?? base(s.e.path)}: ${s.e.status}`);
+  return f.length ? ` [${listed(f, 3)}]` : '';
+}
+
+function uploadPart(us: Step[]): string {
+  if (!us.length) return '';
+  const byShare = new Map<string, string[]>();
+  for (const u of us) {
+    const share = u.e.share ?? '?';
+    const name = u.e.action === 'rename' ? u.e.new_path : u.e.path;
+    byShare.set(share, [...(byShare.get(share) ?? []), name ?? '?']);
+  }
+  return `copied ${[...byShare].map(([share, names]) => `${listed(names, 4)} to ${share}`).join(' and ')}`;
+}
+
+function servicePart(defs: Step[], smbexec: boolean): string {
+  if (!defs.length) return '';
+  const one = (s: Step): string => {
+    const name = arg(s, 'service_name') ?? '?';
+    const bin = arg(s, 'binary_path');
+    const verb = has(s, 'SVC-MODIFY') ? 'changed service' : 'created service';
+    if (smbexec && bin) {
+      const cmd = /echo\s+(.*?)\s+\^?>/i.exec(bin)?.[1];
+      return `${verb} ${name} to run ${cmd !== undefined ? `«${clip(cmd.trim(), 80)}» ` : ''}(${clip(bin)})`;
+    }
+    return `${verb} ${name}${bin ? ` (${clip(bin)})` : ''}`;
+  };
+  const uniq = new Map<string, Step>();
+  for (const d of defs) {
+    const k = `${lower(arg(d, 'service_name'))}|${lower(arg(d, 'binary_path'))}`;
+    if (!uniq.has(k)) uniq.set(k, d);
+  }
+  const all = [...uniq.values()];
+  const shown = all.slice(0, 3).map(one).join('; ');
+  return all.length > 3 ? `${shown} (+${all.length - 3} more services)` : shown;
+}
+
+function tell(c: Chain): Story | null {
+  const all = [...c.uploads, ...c.services, ...c.starts, ...c.pipes, ...c.outputs, ...c.tasks, ...c.runs, ...c.wmi, ...c.drs, ...c.registry, ...c.files]
+    .sort((a, b) => a.t - b.t);
+  if (!all.length) return null;
+  const id = STORY_ID[c.tool];
+  const label = TOOL_LABEL[c.tool];
+
+  if (SERVICE_TOOLS.includes(c.tool)) {
+    const named = c.tool !== 'service';
+    const execution = c.services.length + c.starts.length + c.pipes.length;
+    // an executable copied with nothing to run it is the write's own hit, not a story
+    if (execution === 0) return null;
+    if (c.tool === 'service' && c.services.length === 0 && c.uploads.length === 0) return null;
+    const strong = named
+      ? c.services.length > 0 || c.starts.length > 0 || (c.pipes.length > 0 && c.uploads.length > 0)
+      : c.services.length > 0 && (c.uploads.length > 0 || c.starts.length > 0);
+    const key = c.services[0] ?? c.starts[0] ?? c.pipes[0] ?? all[0];
+    const parts = [uploadPart(c.uploads), servicePart(c.services, c.tool === 'smbexec')];
+    if (c.starts.length) parts.push(c.services.length ? 'started it' : `started service ${listed(c.starts.map((s) => arg(s, 'service_name') ?? '?'), 3)}`);
+    if (c.pipes.length) {
+      const pipes = c.pipes.map((p) => p.e.path ?? '?');
+      const origin = pipes.map((p) => /-([^-\\]+)-(\d+)-(stdin|stdout|stderr)$/i.exec(p)).find((m) => m);
+      parts.push(`opened pipes ${listed(pipes, 4)}${origin ? ` (client host ${origin[1]}, process ${origin[2]})` : ''}`);
+    }
+    if (c.outputs.length) parts.push(`read output ${listed(c.outputs.map((o) => `${shareName(o.e.share)}\\${o.e.path}`), 2)}`);
+    const removed = [...c.files, ...c.uploads].filter((f) => f.e.action === 'delete').map((f) => f.e.path ?? '?');
+    if (removed.length) parts.push(`deleted ${listed(removed, 3)}`);
+    const where = c.uploads.length ? '' : ` on ${target(key.e)}`;
+    const summary = `${who(key.e)} ${sentence(parts)}${where} — ${label}${failures([...c.services, ...c.starts])}`;
+    return { id, strong, key, steps: all, summary };
+  }
+
+  if (c.tool === 'atexec' || c.tool === 'task') {
+    if (!c.tasks.length && !(c.runs.length && c.outputs.length)) return null;
+    const key = c.tasks[0] ?? c.runs[0];
+    const parts = c.tasks.slice(0, 3).map((t) => {
+      const cmd = [arg(t, 'command'), arg(t, 'arguments')].filter(Boolean).join(' ');
+      return t.e.rpc_operation?.toLowerCase().includes('jobadd')
+        ? `added AT job${cmd ? ` «${clip(cmd)}»` : ''}`
+        : `registered task ${arg(t, 'task_path') ?? '?'}${cmd ? ` running «${clip(cmd)}»` : ''}`;
+    });
+    if (c.tasks.length > 3) parts.push(`${c.tasks.length - 3} more tasks`);
+    if (c.runs.length) parts.push(c.tasks.length ? 'ran it' : `ran task ${listed(c.runs.map((r) => arg(r, 'task_path') ?? '?'), 3)}`);
+    if (c.uploads.length) parts.unshift(uploadPart(c.uploads));
+    if (c.outputs.length) parts.push(`read ${listed(c.outputs.map((o) => o.e.path ?? '?'), 2)} from ${c.outputs[0].e.share ?? '?'}`);
+    const strong = c.tasks.length > 0 && (c.tool === 'atexec' || c.runs.length > 0 || c.outputs.length > 0);
+    return { id, strong, key, steps: all, summary: `${who(key.e)} ${sentence(parts)} on ${target(key.e)} — ${label}${failures(c.tasks)}` };
+  }
+
+  if (c.tool === 'wmiexec') {
+    if (!c.outputs.length) return null;
+    const key = c.wmi[0] ?? c.outputs[0];
+    const parts = [c.wmi.length ? `called WMI ExecMethod ${c.wmi.length}×` : '', `read command output ${listed(c.outputs.map((o) => `${shareName(o.e.share)}\\${o.e.path}`), 3)}`];
+    return { id, strong: c.wmi.length > 0, key, steps: all, summary: `${who(key.e)} ${sentence(parts)} on ${target(key.e)} — ${label}` };
+  }
+
+  if (c.tool === 'dcsync') {
+    const key = c.drs[0];
+    return {
+      id, strong: true, key, steps: all,
+      summary: `${who(key.e)} requested directory replication from ${key.e.dst_ip} (DsGetNCChanges ×${c.drs.length}) — ${label}, unless ${key.e.src_ip} is a domain controller${failures(c.drs.slice(0, 1))}`,
+    };
+  }
+
+  // secretsdump
+  const dump = c.registry.filter((s) => has(s, 'SECRETSDUMP') || has(s, 'REG-SAVE-KEY'));
+  if (!dump.length && !c.drs.length) return null;
+  if (!dump.length && !c.registry.length) return null;
+  const key = dump[0] ?? c.drs[0];
+  const parts: string[] = [];
+  const rr = c.registry.filter((s) => lower(arg(s, 'service_name')) === 'remoteregistry');
+  if (rr.length) parts.push('started RemoteRegistry');
+  const saves = dump.filter((s) => /savekey/i.test(s.e.rpc_operation ?? ''));
+  if (saves.length) parts.push(`saved ${listed(saves.map((s) => arg(s, 'key') ?? arg(s, 'file') ?? '?'), 4)}`);
+  const keys = dump.filter((s) => !/savekey/i.test(s.e.rpc_operation ?? ''));
+  if (keys.length) parts.push(`opened ${listed(keys.map((s) => arg(s, 'key') ?? '?'), 4)}`);
+  if (c.outputs.length) parts.push(`read ${listed(c.outputs.map((o) => o.e.path ?? '?'), 3)} from ${c.outputs[0].e.share ?? '?'}`);
+  if (c.drs.length) parts.push(`requested directory replication (DsGetNCChanges ×${c.drs.length})`);
+  return { id, strong: true, key, steps: all, summary: `${who(key.e)} ${sentence(parts)} on ${target(key.e)} — ${label}` };
+}
+
+/** rules a story can be made of (for documentation and tests) */
+export const STORY_STEP_RULES: readonly string[] = DETECTION_RULES.filter((r) => r.match && !DISCOVERY.has(r.id)).map((r) => r.id);

@@ -1,0 +1,390 @@
+/**
+ * Story correlation from synthetic event sequences shaped like the lab captures: one story per
+ * chain per client/target/window whatever the number and order of the writes, tool attribution by
+ * name and by shape, weak chains, allow-lists and switches on stories, bounded memory.
+ */
+import { describe, expect, it } from 'vitest';
+import type { SmbEvent } from '../../src/events/event';
+import { compileConfig, parseRulesConfig } from '../../src/detect/config';
+import { STORY_RULES } from '../../src/detect/detections';
+import { StoryBuilder, tsSeconds } from '../../src/detect/stories';
+import { at, detect, ev, open, put, rpc } from './events';
+
+const FS = '198.18.10.10';
+const WKS = '198.18.10.21';
+const lab = (o: Partial<SmbEvent>): Partial<SmbEvent> => ({ src_ip: WKS, dst_ip: FS, user: 'alice', domain: 'LAB', ...o });
+
+let frame = 0;
+/** stamps time and frame, applies flags and rules: what the builder is given by the pipeline */
+function step(t: number, e: SmbEvent): SmbEvent {
+  e.ts = at(t);
+  e.frame = ++frame;
+  return detect(e);
+}
+
+function run(events: SmbEvent[], b = new StoryBuilder()): SmbEvent[] {
+  for (const e of events) b.add(e);
+  return b.finish();
+}
+
+const CMD_SMBEXEC = '%COMSPEC% /Q /c echo cd  ^> \\\\127.0.0.1\\C$\\__output 2^>^&1 > %SYSTEMROOT%\\execute.bat & %COMSPEC% /Q /c %SYSTEMROOT%\\execute.bat & del %SYSTEMROOT%\\execute.bat';
+
+function psexecChain(t0: number, host = FS, client = WKS): SmbEvent[] {
+  const o = { dst_ip: host, src_ip: client, user: 'admin', domain: 'CONTOSO' };
+  const admin = `\\\\${host}\\ADMIN$`;
+  return [
+    step(t0, put('ADMIN$', 'PSEXESVC.exe', { ...o, share: admin })),
+    step(t0 + 0.01, ev({ ...o, action: 'write', share: admin, path: 'PSEXESVC.exe', bytes: 383_264, access: [], disposition: null })),
+    step(t0 + 0.3, rpc('svcctl', 'OpenSCManagerW', null, o)),
+    step(t0 + 0.31, rpc('svcctl', 'CreateServiceW', { service_name: 'PSEXESVC', display_name: 'PSEXESVC', binary_path: '%SystemRoot%\\PSEXESVC.exe' }, { ...o, status: 'nca_s_op_rng_error' })),
+    step(t0 + 0.32, rpc('svcctl', 'OpenServiceW', { service_name: 'PSEXESVC' }, { ...o, status: 'ERROR_SERVICE_DOES_NOT_EXIST' })),
+    step(t0 + 0.40, open('IPC$', 'PSEXESVC', { ...o, share: `\\\\${host}\\IPC$`, status: 'STATUS_OBJECT_NAME_NOT_FOUND' })),
+    step(t0 + 0.41, open('IPC$', 'PSEXESVC-WKS01-4242-stdin', { ...o, share: `\\\\${host}\\IPC$`, status: 'STATUS_OBJECT_NAME_NOT_FOUND' })),
+    step(t0 + 0.42, open('IPC$', 'PSEXESVC-WKS01-4242-stdout', { ...o, share: `\\\\${host}\\IPC$`, status: 'STATUS_OBJECT_NAME_NOT_FOUND' })),
+    step(t0 + 0.43, open('IPC$', 'PSEXESVC-WKS01-4242-stderr', { ...o, share: `\\\\${host}\\IPC$`, status: 'STATUS_OBJECT_NAME_NOT_FOUND' })),
+    step(t0 + 0.5, open('ADMIN$', 'PSEXESVC.exe', { ...o, share: admin, action: 'delete' })),
+  ];
+}
+
+describe('PsExec (07-psexec-footprint shape)', () => {
+  it('one high STORY-PSEXEC with every step, across trees and failures', () => {
+    const events = psexecChain(10);
+    const [s, ...rest] = run(events);
+    expect(rest).toEqual([]);
+    expect(s.action).toBe('story');
+    expect(s.rules[0]).toBe('STORY-PSEXEC');
+    expect(s.rules).toEqual(expect.arrayContaining(['SMB-ADMIN-SHARE-WRITE', 'PSEXEC-PSEXESVC', 'SVC-CREATE']));
+    expect(s.severity).toBe('high');
+    expect(s.ts).toBe(events[0].ts);
+    expect(s.frame).toBe(events[0].frame);
+    expect(s.capture).toBe('lab.pcap');
+    expect(s.src_ip).toBe(WKS);
+    expect(s.dst_ip).toBe(FS);
+    expect(s.user).toBe('admin');
+    // every step with a rule hit, in time order; OpenSCManagerW carries none, OpenServiceW(PSEXESVC) does
+    const withHits = events.filter((e) => e.rules.length > 0).map((e) => `lab.pcap#${e.frame}`);
+    expect(s.refs).toEqual(withHits);
+    expect(s.refs).toHaveLength(9);
+    expect(s.attack).toEqual(expect.arrayContaining(['T1021.002', 'T1570', 'T1569.002', 'T1543.003']));
+    expect(s.summary).toBe(
+      `${WKS} (CONTOSO\\admin) copied PSEXESVC.exe to \\\\${FS}\\ADMIN$, created service PSEXESVC (%SystemRoot%\\PSEXESVC.exe), `
+      + 'opened pipes PSEXESVC, PSEXESVC-WKS01-4242-stdin, PSEXESVC-WKS01-4242-stdout, PSEXESVC-WKS01-4242-stderr (client host WKS01, process 4242) '
+      + 'and deleted PSEXESVC.exe — PsExec [CreateServiceW: nca_s_op_rng_error]');
+  });
+
+  it('PsExec -r NAME: a service NAME with NAME-host-pid-std* pipes is PsExec', () => {
+    const o = lab({});
+    const [s, ...rest] = run([
+      step(1, put('ADMIN$', 'MySvc.exe', o)),
+      step(2, rpc('svcctl', 'CreateServiceW', { service_name: 'MySvc', binary_path: '%SystemRoot%\\MySvc.exe' }, o)),
+      step(3, rpc('svcctl', 'StartServiceW', { service_name: 'MySvc' }, o)),
+      step(4, open('IPC$', 'MySvc-WKS01-77-stdin', o)),
+    ]);
+    expect(rest).toEqual([]);
+    expect(s.rules[0]).toBe('STORY-PSEXEC');
+    expect(s.summary).toContain('started it');
+    expect(s.summary).toContain('(client host WKS01, process 77)');
+  });
+});
+
+describe('impacket psexec.py (06-impacket-psexec shape)', () => {
+  it('random 8-letter exe named by the service binary path: one story, whatever the number and order of writes', () => {
+    const o = lab({ workstation: '' });
+    const events = [
+      step(1.0, rpc('srvsvc', 'NetShareEnumAll', null, o)),
+      step(1.2, put('ADMIN$', 'yRlahTjG.exe', o)),
+      step(1.3, rpc('svcctl', 'CreateServiceW', { service_name: 'FxRq', binary_path: '%systemroot%\\yRlahTjG.exe' }, { ...o, status: 'nca_s_op_rng_error' })),
+      // writes reported after the service call (emitted at CLOSE), and repeated
+      step(1.31, ev({ ...o, action: 'write', share: `\\\\${FS}\\ADMIN$`, path: 'yRlahTjG.exe', bytes: 65_536, access: [], disposition: null })),
+      step(1.32, ev({ ...o, action: 'write', share: `\\\\${FS}\\ADMIN$`, path: 'yRlahTjG.exe', bytes: 4_096, access: [], disposition: null })),
+      step(1.33, put('ADMIN$', 'yRlahTjG.exe', { ...o, frame: 0 })),
+    ];
+    const stories = run(events);
+    expect(stories).toHaveLength(1);
+    const [s] = stories;
+    expect(s.rules[0]).toBe('STORY-IMPACKET-PSEXEC');
+    expect(s.severity).toBe('high');
+    expect(s.refs).toEqual(events.slice(1).map((e) => `lab.pcap#${e.frame}`));
+    expect(s.summary).toBe(`${WKS} (LAB\\alice) copied yRlahTjG.exe to \\\\${FS}\\ADMIN$ and created service FxRq (%systemroot%\\yRlahTjG.exe) — impacket psexec.py [CreateServiceW: nca_s_op_rng_error]`);
+  });
+
+  it('the same shape in reverse order (service call first) gives the same story kind', () => {
+    const o = lab({});
+    const stories = run([
+      step(1, rpc('svcctl', 'CreateServiceW', { service_name: 'AbCd', binary_path: '%systemroot%\\QwErTyUi.exe' }, o)),
+      step(2, put('ADMIN$', 'QwErTyUi.exe', o)),
+      step(3, open('IPC$', 'RemCom_communicaton', o)),
+    ]);
+    expect(stories.map((s) => s.rules[0])).toEqual(['STORY-IMPACKET-PSEXEC']);
+    expect(stories[0].summary).toContain('opened pipes RemCom_communicaton');
+  });
+});
+
+describe('impacket smbexec.py and services.py (08-smbexec-services shape)', () => {
+  it('a %COMSPEC% service is STORY-SMBEXEC naming the command; a lone services.py create is a medium STORY-SERVICE-EXEC', () => {
+    const o = lab({ workstation: '' });
+    const stories = run([
+      step(1, rpc('svcctl', 'OpenSCManagerW', null, o)),
+      step(1.1, rpc('svcctl', 'CreateServiceW', { service_name: 'BTOBTO', binary_path: CMD_SMBEXEC }, { ...o, status: 'nca_s_op_rng_error' })),
+      step(1.4, rpc('svcctl', 'CreateServiceW', { service_name: 'LabUpdater', binary_path: 'C:\\Windows\\Temp\\svcupdate.exe' }, { ...o, status: 'nca_s_op_rng_error' })),
+      step(1.6, rpc('svcctl', 'OpenServiceW', { service_name: 'LabUpdater' }, { ...o, status: 'ERROR_SERVICE_DOES_NOT_EXIST' })),
+    ]);
+    expect(stories.map((s) => [s.rules[0], s.severity])).toEqual([['STORY-SMBEXEC', 'high'], ['STORY-SERVICE-EXEC', 'medium']]);
+    expect(stories[0].summary).toMatch(/^198\.18\.10\.21 \(LAB\\alice\) created service BTOBTO to run «cd» \(%COMSPEC% \/Q \/c echo cd/);
+    expect(stories[0].summary).toContain(`on ${FS} — impacket smbexec.py`);
+    expect(stories[1].summary).toBe(`${WKS} (LAB\\alice) created service LabUpdater (C:\\Windows\\Temp\\svcupdate.exe) on ${FS} — remote service execution [CreateServiceW: nca_s_op_rng_error]`);
+  });
+
+  it('several smbexec commands and their __output reads are one story', () => {
+    const o = lab({});
+    const evs: SmbEvent[] = [];
+    for (let i = 0; i < 5; i++) {
+      const cmd = CMD_SMBEXEC.replace('echo cd ', `echo whoami${i} `);
+      evs.push(step(10 + i, rpc('svcctl', 'CreateServiceW', { service_name: 'BTOBTO', binary_path: cmd }, o)));
+      evs.push(step(10 + i + 0.1, rpc('svcctl', 'StartServiceW', { service_name: 'BTOBTO' }, o)));
+      evs.push(step(10 + i + 0.2, open('C$', '__output', { ...o, action: 'read', share: '\\\\127.0.0.1\\C$' })));
+    }
+    const stories = run(evs);
+    expect(stories).toHaveLength(1);
+    expect(stories[0].rules[0]).toBe('STORY-SMBEXEC');
+    expect(stories[0].refs).toHaveLength(15);
+    expect(stories[0].summary).toContain('(+2 more services)');
+    expect(stories[0].summary).toContain('read output C$\\__output');
+  });
+});
+
+describe('impacket atexec.py', () => {
+  it('task with redirected output, run, output read and deleted: one STORY-ATEXEC', () => {
+    const o = lab({});
+    const args = { task_path: '\\aBcDeFgH', command: 'cmd.exe', arguments: '/C whoami > %windir%\\Temp\\aBcDeFgH.tmp 2>&1' };
+    const stories = run([
+      step(1, rpc('taskschedulerservice', 'SchRpcRegisterTask', args, { ...o, path: 'atsvc' })),
+      step(2, rpc('taskschedulerservice', 'SchRpcRun', { task_path: '\\aBcDeFgH' }, { ...o, path: 'atsvc' })),
+      step(3, rpc('taskschedulerservice', 'SchRpcDelete', { task_path: '\\aBcDeFgH' }, { ...o, path: 'atsvc' })),
+      step(4, open('ADMIN$', 'Temp\\aBcDeFgH.tmp', { ...o, action: 'read' })),
+      step(5, open('ADMIN$', 'Temp\\aBcDeFgH.tmp', { ...o, action: 'delete' })),
+    ]);
+    expect(stories).toHaveLength(1);
+    const [s] = stories;
+    expect(s.rules[0]).toBe('STORY-ATEXEC');
+    expect(s.rules).toEqual(expect.arrayContaining(['IMPACKET-ATEXEC', 'TSCH-REGISTER-TASK', 'TSCH-RUN-TASK', 'IMPACKET-OUTPUT-FILE']));
+    expect(s.refs).toHaveLength(4);
+    expect(s.severity).toBe('high');
+    expect(s.summary).toBe(`${WKS} (LAB\\alice) registered task \\aBcDeFgH running «cmd.exe /C whoami > %windir%\\Temp\\aBcDeFgH.tmp 2>&1», ran it and read Temp\\aBcDeFgH.tmp from \\\\${FS}\\ADMIN$ on ${FS} — impacket atexec.py`);
+  });
+
+  it('a plain remote task (no redirect) is STORY-TASK-EXEC, medium when never run', () => {
+    const o = lab({});
+    const [s] = run([step(1, rpc('taskschedulerservice', 'SchRpcRegisterTask', { task_path: '\\Updater', command: 'C:\\Tools\\upd.exe' }, o))]);
+    expect([s.rules[0], s.severity]).toEqual(['STORY-TASK-EXEC', 'medium']);
+    const [r] = run([
+      step(1, rpc('atsvc', 'JobAdd', { command: 'C:\\Tools\\upd.exe' }, o)),
+      step(2, rpc('taskschedulerservice', 'SchRpcRun', { task_path: '\\At1' }, o)),
+    ]);
+    expect([r.rules[0], r.severity]).toEqual(['STORY-TASK-EXEC', 'high']);
+    expect(r.summary).toContain('added AT job «C:\\Tools\\upd.exe»');
+  });
+});
+
+describe('weak and benign', () => {
+  it('05-admin-share-exe-copy: an executable copied to ADMIN$ and C$ with nothing to run it is no story', () => {
+    const o = lab({});
+    const events = [
+      step(1, put('ADMIN$', 'svcupdate.exe', o)),
+      step(1.1, ev({ ...o, action: 'write', share: `\\\\${FS}\\ADMIN$`, path: 'svcupdate.exe', bytes: 6144, access: [], disposition: null })),
+      step(2, put('C$', 'Windows\\Temp\\svcupdate.exe', o)),
+    ];
+    expect(events.every((e) => e.rules.includes('SMB-ADMIN-SHARE-WRITE'))).toBe(true);
+    expect(run(events)).toEqual([]);
+  });
+
+  it('an upload then a start of an existing service is a medium service story; a start alone is none', () => {
+    const o = lab({});
+    const [s, ...rest] = run([step(1, put('ADMIN$', 'x.exe', o)), step(2, rpc('svcctl', 'StartServiceW', { service_name: 'Spooler' }, o))]);
+    expect(rest).toEqual([]);
+    expect([s.rules[0], s.severity]).toEqual(['STORY-SERVICE-EXEC', 'medium']);
+    expect(run([step(1, rpc('svcctl', 'StartServiceW', { service_name: 'Spooler' }, o))])).toEqual([]);
+  });
+
+  it('11-benign-baseline: file I/O on docs and srvsvc gives no story', () => {
+    const o = lab({ share: `\\\\FS01\\docs` });
+    expect(run([
+      step(1, rpc('srvsvc', 'NetShareEnumAll', null, lab({}))),
+      step(2, put('docs', 'Projects\\Apollo\\minutes 2024-09-12.docx', o)),
+      step(3, open('docs', 'Finance\\Q3 budget.xlsx', { ...o, action: 'read' })),
+    ])).toEqual([]);
+  });
+});
+
+describe('grouping by client, target and time', () => {
+  it('two chains on two hosts are two stories', () => {
+    const stories = run([...psexecChain(1, '10.0.0.20'), ...psexecChain(2, '10.0.0.30')].sort((a, b) => (a.ts < b.ts ? -1 : 1)));
+    expect(stories.map((s) => [s.rules[0], s.dst_ip])).toEqual([['STORY-PSEXEC', '10.0.0.20'], ['STORY-PSEXEC', '10.0.0.30']]);
+  });
+
+  it('the same chain twice on one host: one story within the window, two beyond it', () => {
+    expect(run([...psexecChain(1), ...psexecChain(300)])).toHaveLength(1);
+    expect(run([...psexecChain(1), ...psexecChain(1000)])).toHaveLength(2);
+    const short = new StoryBuilder({ windowSeconds: 60 });
+    expect(run([...psexecChain(1), ...psexecChain(300)], short)).toHaveLength(2);
+  });
+
+  it('take() hands out stories once their window has closed, before finish()', () => {
+    const b = new StoryBuilder();
+    for (const e of psexecChain(1)) b.add(e);
+    expect(b.take()).toEqual([]);
+    b.add(step(2000, rpc('svcctl', 'CreateServiceW', { service_name: 'x' }, { dst_ip: '10.9.9.9' })));
+    expect(b.take().map((s) => s.rules[0])).toEqual(['STORY-PSEXEC']);
+    expect(b.finish().map((s) => s.rules[0])).toEqual(['STORY-SERVICE-EXEC']);
+  });
+
+  it('tsSeconds keeps microseconds apart (windows need no more)', () => {
+    expect(tsSeconds('2024-05-01T10:00:00.000001Z') - tsSeconds('2024-05-01T10:00:00Z')).toBeGreaterThan(0);
+    expect(tsSeconds('2024-05-01T10:00:00.123456789Z')).toBeCloseTo(tsSeconds('2024-05-01T10:00:00Z') + 0.123456789, 5);
+    expect(tsSeconds('garbage')).toBeNaN();
+  });
+});
+
+describe('DCSync and secretsdump', () => {
+  const dc = { dst_ip: '10.0.0.1', share: null, path: null, dst_port: 49667 };
+  const drs = (t: number, op: string, o: Partial<SmbEvent> = {}) => step(t, rpc('drsuapi', op, null, { ...dc, ...o }));
+
+  it('DsGetNCChanges ×3 from a client is one STORY-DCSYNC', () => {
+    const stories = run([drs(1, 'DsBind'), drs(1.1, 'DsCrackNames'), drs(1.2, 'DsGetNCChanges'), drs(1.3, 'DsGetNCChanges'), drs(1.4, 'DsGetNCChanges')]);
+    expect(stories).toHaveLength(1);
+    expect(stories[0].rules).toEqual(['STORY-DCSYNC', 'DRS-REPLICATION']);
+    expect(stories[0].summary).toBe('10.0.0.5 (CONTOSO\\admin) requested directory replication from 10.0.0.1 (DsGetNCChanges ×3) — DCSync, unless 10.0.0.5 is a domain controller');
+  });
+
+  it('allow-listed DCs: no hit, no story; a story can also be allowed or disabled by itself', () => {
+    const cfg = compileConfig(parseRulesConfig('allow: [ { rules: [DRS-REPLICATION], client: 10.0.0.0/30, note: DCs } ]', 'r.yaml'));
+    const e = detect(rpc('drsuapi', 'DsGetNCChanges', null, { ...dc, src_ip: '10.0.0.2' }), cfg);
+    expect(e.rules).toEqual([]);
+    expect(run([e], new StoryBuilder({ config: cfg }))).toEqual([]);
+    const storyAllowed = compileConfig(parseRulesConfig('allow: [ { rules: [STORY-DCSYNC], client: 10.0.0.5 } ]', 'r.yaml'));
+    expect(run([drs(1, 'DsGetNCChanges')], new StoryBuilder({ config: storyAllowed }))).toEqual([]);
+    const off = compileConfig(parseRulesConfig('rules: { STORY-DCSYNC: { enabled: false } }', 'r.yaml'));
+    expect(run([drs(1, 'DsGetNCChanges')], new StoryBuilder({ config: off }))).toEqual([]);
+    const low = compileConfig(parseRulesConfig('rules: { STORY-DCSYNC: { severity: low } }', 'r.yaml'));
+    expect(run([drs(1, 'DsGetNCChanges')], new StoryBuilder({ config: low }))[0].severity).toBe('low');
+  });
+
+  it('remote registry hive saves with DRS replication are one STORY-SECRETSDUMP', () => {
+    const o = { dst_ip: '10.0.0.1' };
+    const stories = run([
+      step(1, rpc('svcctl', 'StartServiceW', { service_name: 'RemoteRegistry' }, o)),
+      step(2, rpc('winreg', 'OpenKey', { key: 'SYSTEM\\CurrentControlSet\\Control\\Lsa\\JD' }, o)),
+      step(3, rpc('winreg', 'SaveKey', { file: 'qWeRtYuI.tmp' }, o)),
+      step(4, open('ADMIN$', 'SYSTEM32\\qWeRtYuI.tmp', { ...o, action: 'read', share: '\\\\10.0.0.1\\ADMIN$' })),
+      drs(5, 'DsGetNCChanges'),
+    ]);
+    expect(stories.map((s) => s.rules[0])).toEqual(['STORY-SECRETSDUMP']);
+    expect(stories[0].refs).toHaveLength(5);
+    expect(stories[0].summary).toContain('started RemoteRegistry, saved qWeRtYuI.tmp, opened SYSTEM\\CurrentControlSet\\Control\\Lsa\\JD, read SYSTEM32\\qWeRtYuI.tmp');
+    expect(stories[0].summary).toContain('requested directory replication (DsGetNCChanges ×1)');
+  });
+});
+
+describe('WMI', () => {
+  it('ExecMethod and __<time> output files: STORY-WMIEXEC; ExecMethod alone: none', () => {
+    const o = { share: null, path: null, dst_port: 49670 };
+    const [s, ...rest] = run([
+      step(1, rpc('iwbemservices', 'ExecMethod', null, o)),
+      step(2, open('ADMIN$', '__1714557600.1234567', { action: 'read' })),
+    ]);
+    expect(rest).toEqual([]);
+    expect([s.rules[0], s.severity]).toEqual(['STORY-WMIEXEC', 'high']);
+    expect(run([step(1, rpc('iwbemservices', 'ExecMethod', null, o))])).toEqual([]);
+  });
+});
+
+describe('DISCOVERY-BURST', () => {
+  const ops: [string, string][] = [['srvsvc', 'NetShareEnumAll'], ['srvsvc', 'NetSrvGetInfo'], ['wkssvc', 'NetWkstaGetInfo'], ['samr', 'Connect'], ['samr', 'EnumDomains'],
+    ['samr', 'LookupDomain'], ['samr', 'EnumDomainUsers'], ['samr', 'EnumDomainGroups'], ['samr', 'EnumDomainAliases'], ['samr', 'Close'],
+    ['lsarpc', 'lsa_QueryInfoPolicy'], ['lsarpc', 'lsa_LookupSids'], ['samr', 'QueryUserInfo2']];
+
+  it('09-discovery: eleven distinct calls in a second are one medium hit naming them', () => {
+    const stories = run(ops.map(([i, o], n) => step(1 + n * 0.05, rpc(i, o, null, lab({ path: i })))));
+    expect(stories).toHaveLength(1);
+    const [s] = stories;
+    expect(s.rules[0]).toBe('DISCOVERY-BURST');
+    expect(s.severity).toBe('medium');
+    // samr Connect and Close are not discovery by themselves
+    expect(s.refs).toHaveLength(11);
+    expect(s.attack).toEqual(['T1018', 'T1033', 'T1082', 'T1087', 'T1135']);
+    expect(s.summary).toMatch(/^198\.18\.10\.21 \(LAB\\alice\) made 11 distinct discovery calls to 198\.18\.10\.10 in 0\.\d s: srvsvc NetShareEnumAll, srvsvc NetSrvGetInfo, /);
+  });
+
+  it('below the threshold, or spread wider than the window, or repeats of one call: no hit', () => {
+    expect(run(ops.slice(0, 4).map(([i, o], n) => step(1 + n, rpc(i, o))))).toEqual([]);
+    expect(run(ops.slice(0, 8).map(([i, o], n) => step(1 + n * 30, rpc(i, o))))).toEqual([]);
+    expect(run(Array.from({ length: 50 }, (_, n) => step(1 + n * 0.1, rpc('srvsvc', 'NetShareEnumAll'))))).toEqual([]);
+  });
+
+  it('threshold and window come from the config', () => {
+    const cfg = compileConfig(parseRulesConfig('rules: { DISCOVERY-BURST: { min_operations: 3, window_seconds: 10 } }', 'r.yaml'));
+    expect(run(ops.slice(0, 4).map(([i, o], n) => step(1 + n, rpc(i, o))), new StoryBuilder({ config: cfg }))).toHaveLength(1);
+  });
+});
+
+describe('bounded memory', () => {
+  it('100k events without rule hits leave no state', () => {
+    const b = new StoryBuilder();
+    for (let i = 0; i < 100_000; i++) b.add(ev({ ts: at(i * 0.01), frame: i + 1, src_ip: `10.1.${(i >> 8) & 255}.${i & 255}`, path: `f${i}.txt` }));
+    expect(b.stats()).toMatchObject({ events: 100_000, steps: 0, pairs: 0, steps_held: 0 });
+    expect(b.finish()).toEqual([]);
+  });
+
+  it('100k unrelated hits from many clients stay within maxPairs and maxTotalSteps (oldest closed early, counted)', () => {
+    const b = new StoryBuilder({ maxPairs: 1_000, maxTotalSteps: 5_000 });
+    let peakPairs = 0;
+    let peakSteps = 0;
+    const tpl = detect(put('ADMIN$', 'tool.exe'));
+    for (let i = 0; i < 100_000; i++) {
+      b.add({ ...tpl, ts: at(i * 0.001), frame: i + 1, src_ip: `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}` });
+      if (i % 1000 === 0) { const st = b.stats(); peakPairs = Math.max(peakPairs, st.pairs); peakSteps = Math.max(peakSteps, st.steps_held); }
+    }
+    const st = b.stats();
+    expect(st.steps).toBe(100_000);
+    expect(peakPairs).toBeLessThanOrEqual(1_000);
+    expect(peakSteps).toBeLessThanOrEqual(5_000);
+    expect(st.pairs_closed_early).toBeGreaterThanOrEqual(99_000);
+    expect(b.finish()).toEqual([]);
+    expect(b.stats()).toMatchObject({ pairs: 0, steps_held: 0 });
+  });
+
+  it('one pair flooding steps keeps the newest maxStepsPerPair and counts the rest', () => {
+    const b = new StoryBuilder({ maxStepsPerPair: 500 });
+    const tpl = detect(put('ADMIN$', 'tool.exe'));
+    for (let i = 0; i < 100_000; i++) b.add({ ...tpl, ts: at(i * 0.001), frame: i + 1 });
+    b.add(step(101, rpc('svcctl', 'CreateServiceW', { service_name: 'T', binary_path: 'C:\\Windows\\tool.exe' })));
+    expect(b.stats()).toMatchObject({ steps_held: 500, steps_dropped: 99_501 });
+    const [s] = b.finish();
+    expect(s.rules[0]).toBe('STORY-SERVICE-EXEC');
+    expect(s.refs).toHaveLength(500);
+  });
+});
+
+it('every story rule is produced by some test above', () => {
+  // kept in step with STORY_RULES: a new story kind needs a test here
+  const covered = ['STORY-PSEXEC', 'STORY-IMPACKET-PSEXEC', 'STORY-SMBEXEC', 'STORY-SERVICE-EXEC', 'STORY-ATEXEC', 'STORY-TASK-EXEC', 'STORY-WMIEXEC',
+    'STORY-DCSYNC', 'STORY-SECRETSDUMP', 'STORY-PAEXEC', 'STORY-REMCOM', 'STORY-CSEXEC'];
+  expect(STORY_RULES.map((r) => r.id).sort()).toEqual(covered.sort());
+});
+
+describe('clones by name', () => {
+  it.each([
+    ['PAExec-4242-WKS01.exe', 'PAExec-4242-WKS01', 'STORY-PAEXEC'],
+    ['RemComSvc.exe', 'RemCom_stdin1', 'STORY-REMCOM'],
+    ['csexecsvc.exe', 'csexecsvc-WKS01-1-stdin', 'STORY-CSEXEC'],
+  ])('%s → %s', (exe, pipe, id) => {
+    const o = lab({});
+    const stories = run([
+      step(1, put('ADMIN$', exe, o)),
+      step(2, rpc('svcctl', 'CreateServiceW', { service_name: exe.replace('.exe', ''), binary_path: `%SystemRoot%\\${exe}` }, o)),
+      step(3, open('IPC$', pipe, o)),
+    ]);
+    expect(stories.map((s) => s.rules[0])).toEqual([id]);
+    expect(stories[0].refs).toHaveLength(3);
+  });
+});
