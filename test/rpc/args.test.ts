@@ -700,6 +700,7 @@ describe('hostile stubs never throw or hang', () => {
     expect(decodeArgs('svcctl', 12, Buffer.alloc(0), Buffer.alloc(0), true)).toBeNull();
     expect(hasDecoder('svcctl', 12)).toBe(true);
     expect(hasDecoder('svcctl', 0)).toBe(false);
+    expect(hasDecoder('taskschedulerservice', 1)).toBe(true);
   });
 });
 

@@ -62,6 +62,7 @@
  * | spoolss:46 | RpcAddMonitor | server, monitor, environment, dll | error |
  * | drsuapi:3 | DsGetNCChanges | version, nc (naming context DN; versions 5, 8, 10, 11) | – |
  *
+ * ITaskSchedulerService is also looked up as `taskschedulerservice` (src/rpc/interfaces.ts) and `tsch`.
  * Strings longer than 32,768 characters are cut with a `…[N more]` mark; lists stop at 200
  * items with `…(+N)`.
  */
@@ -81,6 +82,9 @@ const BY_IFACE: Record<string, Record<number, Decoder>> = {
   svcctl: SVCCTL,
   atsvc: ATSVC,
   ITaskSchedulerService: TSCH,
+  // the same interface under the lower-case name src/rpc/interfaces.ts gives it, and the short one
+  taskschedulerservice: TSCH,
+  tsch: TSCH,
   winreg: WINREG,
   srvsvc: SRVSVC,
   wkssvc: WKSSVC,
