@@ -9,7 +9,7 @@ import { ntlmAuthenticate } from '../smb/ntlmssp';
 import { accessNames, dispositionName, FILE_DELETE_ON_CLOSE } from '../smb/names';
 import {
   accessModeMask, andxBlocks, Block, closeFid, coreOpen, coreOpenFid, createDirectoryParams, deleteName,
-  directoryName, FLAGS_REPLY, LegacyOpen, negotiateDialects, ntCreate, ntCreateFid, open2Params,
+  directoryName, FLAGS_REPLY, negotiateDialects, ntCreate, ntCreateFid, open2Params,
   open2ResponseFid, openAndx, openAndxFid, openFunctionDisposition, parseSmb1Header, Piece, PIPE_TRANSACTIONS,
   readData, readLength, readWriteFid, renameNames, sessionSetup, SET_INFO_LEVELS, setFileInfoParams,
   setInfoData, setPathInfoParams, Slice, Smb1Cmd, Smb1Header, STATUS_BUFFER_OVERFLOW, Trans2, transRequest,
@@ -44,9 +44,8 @@ const MAX_IN_FLIGHT = 1024;
 /** a created directory (CREATE_DIRECTORY, TRANS2_CREATE_DIRECTORY) reads as an NT create of one */
 const FILE_CREATE = 2;
 
-/** a TRANSACTION or TRANSACTION2 between its request and its last response */
+/** a pipe TRANSACTION between its request and its last response */
 interface Transaction {
-  cmd: number;
   /** the pipe handle a TRANSACTION moves data through; undefined when it is not pipe traffic */
   pipe?: OpenFile;
   /** the response data goes to the pipe tap (TransactNmPipe, ReadNmPipe) */
@@ -439,7 +438,7 @@ export class Smb1Handler {
     const requestMore = dir.request && !r.data.last;
     if (!dir.response && !requestMore) return;
     this.bounded(this.transactions, base, {
-      cmd: Smb1Cmd.TRANSACTION, pipe: f, pipeResponse: dir.response,
+      pipe: f, pipeResponse: dir.response,
       requestNext: r.data.end - r.data.off, responseNext: 0, requestMore,
     });
   }
