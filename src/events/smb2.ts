@@ -19,7 +19,7 @@ import {
 } from '../smb/smb2/records';
 import type { Action, SmbEvent } from './event';
 import { EventSink, isoTime } from './record';
-import { Smb1Handler } from './smb1';
+import { Smb1Handler, smb1KeepFor } from './smb1';
 import type { PipeTap } from './pipes';
 import { complete, Pending, PendingTable } from './pending';
 import { ConnRef, OpenFile, Session, SessionTable, Stamp, stampOf, Transfer, Tree } from './state';
@@ -96,7 +96,7 @@ export class Smb2Connection {
     const magic = buf[off];
     if (magic === 0xfd) return 52;
     if (magic === 0xfc) return 16;
-    if (magic === 0xff) return smb1Keep(buf, off, headLen, msgLen);
+    if (magic === 0xff) return smb1KeepFor(this.smb1, buf, off, headLen, msgLen);
     if (magic !== 0xfe || headLen < SMB2_HEADER_SIZE) return Math.min(msgLen, KEEP_LARGE);
     const cmd = buf.readUInt16LE(off + 12);
     const response = (buf.readUInt32LE(off + 16) & FLAG_RESPONSE) !== 0;
@@ -451,14 +451,4 @@ export function flushTransfers(scan: ScanState, f: OpenFile): void {
 /** the capture ended: every handle still open reports its transfers */
 export function flushAllTransfers(scan: ScanState): void {
   for (const s of scan.sessions.all()) for (const f of new Set(s.files.values())) flushTransfers(scan, f);
-}
-
-/** SMB1: a lone WRITE_ANDX request or READ_ANDX response keeps its parameter words, not its data */
-function smb1Keep(buf: Buffer, off: number, headLen: number, msgLen: number): number {
-  if (headLen >= 36) {
-    const cmd = buf[off + 4], reply = (buf[off + 9] & 0x80) !== 0, wc = buf[off + 32];
-    const lone = buf[off + 33] === 0xff;
-    if (lone && ((cmd === 0x2f && !reply) || (cmd === 0x2e && reply))) return Math.min(msgLen, 33 + wc * 2 + 2);
-  }
-  return Math.min(msgLen, KEEP_LARGE);
 }

@@ -9,6 +9,9 @@ import { FlowTable, Flow } from '../tcp/flows';
 import { SmbFramer } from '../smb/framer';
 import { flushAllTransfers, ScanState, Smb2Connection } from '../events/smb2';
 import { SessionTable } from '../events/state';
+import { createPipeTap, rpcOverTcp } from '../events/rpc';
+import { looksLikeDcerpc } from '../rpc/sniff';
+import type { StreamConsumer } from '../tcp/reassembly';
 import { NO_PIPES } from '../events/pipes';
 import type { EventSink } from '../events/record';
 
@@ -48,7 +51,9 @@ export function createCapturePipeline(
   const anomaly = (kind: string, n = 1): void => { anomalies[kind] = (anomalies[kind] ?? 0) + n; };
   const sessions = new SessionTable(50_000, () => anomaly('sessions_evicted'));
   const scan: ScanState = { capture, sessions, emit, anomaly, seq: 0, smbMessages: 0, pipes: NO_PIPES };
+  scan.pipes = createPipeTap(scan);
   const connOf = new WeakMap<Flow, Smb2Connection>();
+  const rpcOf = new WeakMap<Flow, () => void>();
   let smbConnections = 0;
   let lastPacket: Packet | null = null;
   let seen = 0;
@@ -64,9 +69,26 @@ export function createCapturePipeline(
         notSmb: () => { flow.ignored = true; },
       }, smbPort);
       connOf.set(flow, conn);
-      return [sink(true), sink(false)];
+      if (smbPort) return [sink(true), sink(false)];
+      // elsewhere the first bytes decide: DCE/RPC straight on TCP (endpoint mapper, DRSUAPI,
+      // SCMR on dynamic ports) or SMB found by its signature
+      let chosen: [StreamConsumer, StreamConsumer] | null = null;
+      const choose = (buf: Buffer, off: number, len: number): [StreamConsumer, StreamConsumer] => {
+        if (looksLikeDcerpc(buf, off, off + len)) {
+          const rpc = rpcOverTcp(scan, flow);
+          rpcOf.set(flow, rpc.close);
+          return (chosen = rpc.consumers);
+        }
+        return (chosen = [sink(true), sink(false)]);
+      };
+      const side = (i: 0 | 1): StreamConsumer => ({
+        data(buf, off, len, at) { (chosen ?? choose(buf, off, len))[i].data(buf, off, len, at); },
+        gap(bytes) { chosen?.[i].gap(bytes); },
+      });
+      return [side(0), side(1)];
     },
     close(flow: Flow) {
+      rpcOf.get(flow)?.();
       const conn = connOf.get(flow);
       if (!conn) return;
       conn.close();

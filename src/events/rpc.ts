@@ -1,0 +1,149 @@
+/**
+ * DCE/RPC calls → `rpc` events. Named-pipe data from the SMB decoders (PipeTap) and DCE/RPC
+ * over plain TCP both go through one RpcPipe per pipe handle or TCP connection; each completed
+ * call becomes one event dated by its request, with the arguments decoded from NDR and the
+ * context handles it used named after the object they were opened for (service, registry key).
+ */
+import type { Packet } from '../capture/packet';
+import type { Flow } from '../tcp/flows';
+import type { StreamConsumer } from '../tcp/reassembly';
+import { RpcPipe } from '../rpc/pipe';
+import { decodeArgs } from '../rpc/args';
+import type { RpcCall } from '../rpc/types';
+import type { PipeTap } from './pipes';
+import { newEvent, ScanState } from './smb2';
+import { ConnRef, OpenFile, Session, Stamp, stampOf, Tree } from './state';
+
+interface At { stamp: Stamp; seq: number }
+
+/** where a call's event says it happened */
+interface Place { conn: ConnRef; session: Session | null; tree: Tree | null; path: string | null }
+
+/** per pipe: context handle → the name of what it was opened for */
+type Handles = Map<string, string>;
+const MAX_HANDLES = 1024;
+
+/** how each interface names the objects behind its handles; `join`: a child's name extends its parent's */
+const HANDLE_NAMES: Record<string, { field: string; join: boolean }> = {
+  svcctl: { field: 'service_name', join: false },
+  winreg: { field: 'key', join: true },
+};
+
+/** FAULT statuses (C706 appendix E, MS-RPCE 3.1.1.5.5) that clients actually meet */
+const FAULTS: Record<number, string> = {
+  0x00000005: 'nca_s_fault_access_denied',
+  0x000006d1: 'nca_s_op_rng_error (RPC_S_PROCNUM_OUT_OF_RANGE)',
+  0x000006f7: 'nca_s_fault_ndr (RPC_X_BAD_STUB_DATA)',
+  0x1c010002: 'nca_s_op_rng_error',
+  0x1c010003: 'nca_s_unk_if',
+  0x1c01000b: 'nca_s_proto_error',
+  0x1c00001b: 'nca_s_fault_remote_no_memory',
+  0x1c000012: 'nca_s_fault_invalid_tag',
+  0x1c000001: 'nca_s_fault_int_div_by_zero',
+};
+const hex8 = (n: number): string => `0x${(n >>> 0).toString(16).padStart(8, '0')}`;
+
+function statusOf(c: RpcCall<At>, args: Record<string, string> | null): string | null {
+  if (c.status === null) return null;
+  if (c.fault) return `FAULT ${FAULTS[c.status >>> 0] ?? hex8(c.status)}`;
+  return args?.error ?? 'ERROR_SUCCESS';
+}
+
+/** names the handles a call used, remembers the ones it returned, and hides the raw handle values */
+function nameHandles(iface: string, args: Record<string, string>, handles: Handles): Record<string, string> | null {
+  const how = HANDLE_NAMES[iface];
+  if (how) {
+    const parent = args.handle !== undefined ? handles.get(args.handle) : undefined;
+    const own = args[how.field];
+    if (parent !== undefined) args[how.field] = own === undefined ? parent : how.join ? `${parent}\\${own}` : own;
+    const name = args[how.field] ?? args.hive;
+    for (const [k, v] of Object.entries(args)) {
+      if (k === 'handle' || !k.endsWith('_handle') || name === undefined) continue;
+      if (handles.size >= MAX_HANDLES) handles.delete(handles.keys().next().value as string);
+      handles.set(v, name);
+    }
+  }
+  const out: Record<string, string> = {};
+  let any = false;
+  for (const [k, v] of Object.entries(args)) {
+    if (k === 'handle' || k.endsWith('_handle') || k === 'error') continue;
+    out[k] = v; any = true;
+  }
+  return any ? out : null;
+}
+
+function callEvent(scan: ScanState, place: Place, handles: Handles, c: RpcCall<At>): void {
+  let args: Record<string, string> | null = null;
+  if (c.iface) {
+    const raw = decodeArgs(c.iface, c.opnum, c.request, c.response, c.littleEndian);
+    if (raw) args = { ...raw };
+  }
+  const status = statusOf(c, args);
+  const ev = newEvent('rpc', c.requestAt.stamp, place.conn, place.session, place.tree, place.path);
+  ev.response_frame = c.responseAt ? c.responseAt.stamp.frame : null;
+  ev.rpc_interface = c.iface ?? c.uuid;
+  ev.rpc_operation = c.operation ?? `opnum ${c.opnum}`;
+  ev.rpc_args = args && c.iface ? nameHandles(c.iface, args, handles) : null;
+  ev.status = status;
+  if (c.authLevel === 6) ev.summary = 'arguments encrypted (RPC packet privacy)';
+  scan.emit({ sec: c.requestAt.stamp.sec, ns: c.requestAt.stamp.ns, seq: c.requestAt.seq, ev });
+}
+
+interface PipeState { pipe: RpcPipe<At>; handles: Handles }
+
+/** The DCE/RPC stage for named pipes of one scan. */
+export function createPipeTap(scan: ScanState): PipeTap {
+  const pipes = new Map<OpenFile, PipeState>();
+  const stateOf = (f: OpenFile): PipeState => {
+    let st = pipes.get(f);
+    if (!st) {
+      const handles: Handles = new Map();
+      const place = (): Place => ({ conn: f.conn, session: f.session, tree: f.tree, path: f.path });
+      st = {
+        handles,
+        pipe: new RpcPipe<At>({ onCall: (c) => callEvent(scan, place(), handles, c), anomaly: (k) => scan.anomaly(k) }),
+      };
+      pipes.set(f, st);
+    }
+    return st;
+  };
+  return {
+    clientData(f, buf, off, end, stamp) { stateOf(f).pipe.clientData(buf, off, end, { stamp, seq: scan.seq++ }); },
+    serverData(f, buf, off, end, stamp) { stateOf(f).pipe.serverData(buf, off, end, { stamp, seq: scan.seq++ }); },
+    closed(f) {
+      const st = pipes.get(f);
+      if (!st) return;
+      pipes.delete(f);
+      st.pipe.close();
+    },
+  };
+}
+
+/**
+ * DCE/RPC directly on a TCP connection (the endpoint mapper on 135 and the dynamic ports it
+ * hands out: DRSUAPI replication, SCMR, task scheduler). There is no SMB session, share or pipe.
+ */
+export function rpcOverTcp(scan: ScanState, flow: Flow): { consumers: [StreamConsumer, StreamConsumer]; close(): void } {
+  const handles: Handles = new Map();
+  let ref: ConnRef | null = null;
+  const conn = (): ConnRef => {
+    if (ref) return ref;
+    const clientIsA = flow.clientIsA !== false;
+    const c = clientIsA ? flow.a : flow.b, s = clientIsA ? flow.b : flow.a;
+    return (ref = { clientIp: c.ip, clientPort: c.port, serverIp: s.ip, serverPort: s.port, dialect: null });
+  };
+  const pipe = new RpcPipe<At>({
+    onCall: (c) => callEvent(scan, { conn: conn(), session: null, tree: null, path: null }, handles, c),
+    anomaly: (k) => scan.anomaly(k),
+  });
+  const side = (fromA: boolean): StreamConsumer => ({
+    data(buf: Buffer, off: number, len: number, at: Packet) {
+      if (flow.clientIsA === null) flow.clientIsA = fromA; // the client speaks first (BIND)
+      const a = { stamp: stampOf(at, scan.capture), seq: scan.seq++ };
+      if (fromA === (flow.clientIsA !== false)) pipe.clientData(buf, off, off + len, a);
+      else pipe.serverData(buf, off, off + len, a);
+    },
+    gap() { scan.anomaly('rpc_stream_gap'); },
+  });
+  return { consumers: [side(true), side(false)], close: () => pipe.close() };
+}
