@@ -75,7 +75,7 @@ function nameHandles(iface: string, args: Record<string, string>, handles: Handl
 function callEvent(scan: ScanState, place: Place, handles: Handles, c: RpcCall<At>): void {
   let args: Record<string, string> | null = null;
   if (c.iface) {
-    const raw = decodeArgs(c.iface, c.opnum, c.request, c.response, c.littleEndian);
+    const raw = decodeArgs(c.iface, c.opnum, c.request, c.response, c.littleEndian, c.ndr64);
     if (raw) args = { ...raw };
   }
   const status = statusOf(c, args);

@@ -92,6 +92,7 @@ interface Call<T> {
   opnum: number;
   ctxId: number;
   uuid: string | null;
+  ndr64: boolean;
   authLevel: number;
   littleEndian: boolean;
   request: Stub;
@@ -100,6 +101,9 @@ interface Call<T> {
   response: Stub | null;
   responseEncrypted: boolean;
 }
+
+/** the NDR64 transfer syntax (MS-RPCE 2.2.5.1.1) */
+const NDR64_SYNTAX = '71710533-beba-4937-8319-b5dbef9ccc36';
 
 interface Ctx {
   ctx: RpcContext;
@@ -382,7 +386,8 @@ export class RpcPipe<T> {
     this.flushPendingBind();
     const contexts: RpcContext[] = [];
     for (const c of pdu.contexts) {
-      const ctx: RpcContext = { ctxId: c.ctxId, uuid: c.uuid, version: c.version, name: lookupInterface(c.uuid)?.name ?? null };
+      const ndr64 = c.transferSyntaxes.length > 0 && c.transferSyntaxes.every((t) => t.uuid === NDR64_SYNTAX);
+      const ctx: RpcContext = { ctxId: c.ctxId, uuid: c.uuid, version: c.version, name: lookupInterface(c.uuid)?.name ?? null, ndr64 };
       contexts.push(ctx);
       if (!this.contexts.has(c.ctxId) && this.contexts.size >= this.limits.maxContexts) {
         this.cb.anomaly(RPC_ANOMALY.contextsDropped);
@@ -404,6 +409,7 @@ export class RpcPipe<T> {
       const entry = this.contexts.get(ctx.ctxId);
       if (r === undefined) return;
       if (r.result === 0) {
+        ctx.ndr64 = r.transferSyntax.uuid === NDR64_SYNTAX;
         accepted.push(ctx);
         if (entry !== undefined && entry.ctx === ctx) entry.accepted = true;
       } else if (entry !== undefined && entry.ctx === ctx) {
@@ -450,6 +456,7 @@ export class RpcPipe<T> {
         opnum: pdu.opnum,
         ctxId: pdu.ctxId,
         uuid: ctx !== undefined ? ctx.ctx.uuid : null,
+        ndr64: ctx !== undefined && ctx.ctx.ndr64,
         authLevel: pdu.auth !== null ? pdu.auth.authLevel : 0,
         littleEndian: h.littleEndian,
         request: new Stub(),
@@ -572,6 +579,7 @@ export class RpcPipe<T> {
       request,
       response,
       littleEndian: call.littleEndian,
+      ndr64: call.ndr64,
       status,
       fault,
       requestAt: call.requestAt,

@@ -13,6 +13,8 @@ export interface RpcContext {
   version: string;
   /** well-known name (svcctl, atsvc, …) or null */
   name: string | null;
+  /** stubs use the NDR64 transfer syntax (accepted by the ack, or the only one offered) */
+  ndr64: boolean;
 }
 
 export interface RpcCall<T> {
@@ -32,6 +34,8 @@ export interface RpcCall<T> {
   response: Buffer | null;
   /** NDR data representation: true for little-endian integers (drep[0] & 0x10) */
   littleEndian: boolean;
+  /** the stubs are NDR64 (MS-RPCE 2.2.5), not NDR20: Windows-to-Windows binds often negotiate it */
+  ndr64: boolean;
   /** null: no answer captured; 0: RESPONSE; otherwise the FAULT status (nca_s_* / Win32 / NTSTATUS) */
   status: number | null;
   fault: boolean;
