@@ -9,8 +9,9 @@ import type { Action, Severity } from '../events/event';
 import { OUTPUT_FORMATS, OutputFormat } from '../output';
 import { defaultJobs } from '../scan/jobs';
 import { runScan, UsageError } from './run-scan';
+import { loadRulesConfig, RulesConfig, RulesConfigError } from '../detect/config';
 
-const ACTIONS: Action[] = ['session_setup', 'tree_connect', 'create', 'read', 'write', 'rename', 'delete', 'encrypted'];
+const ACTIONS: Action[] = ['session_setup', 'tree_connect', 'create', 'read', 'write', 'rename', 'delete', 'encrypted', 'rpc', 'story'];
 const SEVERITIES: Severity[] = ['info', 'low', 'medium', 'high'];
 
 function parseActions(raw: string[] | undefined): Set<string> | null {
@@ -25,6 +26,17 @@ function parseActions(raw: string[] | undefined): Set<string> | null {
   return out;
 }
 
+/** --rules-config: a mistake in it is a usage error naming the file and the key */
+function loadRules(file: string | undefined): RulesConfig | null {
+  if (file === undefined) return null;
+  try {
+    return loadRulesConfig(file);
+  } catch (e) {
+    if (e instanceof RulesConfigError) throw new UsageError(e.message);
+    throw e;
+  }
+}
+
 const oneLine = (e: unknown): string => (e instanceof Error ? e.message : String(e)).split('\n')[0];
 
 export async function main(argv: string[]): Promise<number> {
@@ -35,8 +47,10 @@ export async function main(argv: string[]): Promise<number> {
     .usage('$0 [scan] <capture or directory...> [options]\n\n' +
       'Reads pcap/pcapng captures (gzip too; directories are walked recursively) and writes one event\n' +
       'per SMB action: who connected to which share, opened/read/wrote/renamed/deleted which file,\n' +
-      'when, from where and as which user. Admin shares, drive shares, PsExec and executable\n' +
-      'writes are flagged and mapped to MITRE ATT&CK.')
+      'when, from where and as which user, and each DCE/RPC call on a named pipe (service creation,\n' +
+      'scheduled tasks, registry, discovery) with its arguments. Detection rules map them to MITRE\n' +
+      'ATT&CK, and chains such as admin-share write → service creation → PsExec pipes become one\n' +
+      '"story" per target host that says what happened.')
     .command(['scan <inputs..>', '$0 <inputs..>'], 'scan captures and print the SMB timeline (the default command)', (y) => y
       .positional('inputs', { type: 'string', array: true, describe: 'capture files and/or directories', demandOption: true })
       .option('format', { alias: 'f', choices: OUTPUT_FORMATS as unknown as string[], default: 'table', describe: 'table for the terminal, csv for spreadsheets/timeline tools, jsonl for machines' })
@@ -49,9 +63,14 @@ export async function main(argv: string[]): Promise<number> {
       .option('progress', { type: 'boolean', describe: 'progress bar on stderr (default: when stderr is a terminal and not --quiet)' })
       .option('per-file', { type: 'boolean', default: false, describe: 'one summary line per capture file on stderr' })
       .option('color', { type: 'boolean', describe: 'colour the table by severity (default: when stdout is a terminal and NO_COLOR is unset)' })
+      .option('stories', { type: 'boolean', default: false, describe: 'print only the stories: one line per lateral-movement chain (PsExec, impacket psexec/smbexec/atexec, services, tasks, DCSync), the first thing to read' })
+      .option('rules-config', { type: 'string', describe: 'YAML or JSON file tuning the detection rules: per-rule enabled/severity, allow-lists by user, client/server address or CIDR, server name, share, path (see README)' })
       .example('$0 captures/', 'table of every SMB event in every capture under captures/')
       .example('$0 scan incident.pcapng.gz -f csv -o timeline.csv', 'CSV timeline for a spreadsheet')
       .example('$0 dir/ -f jsonl --min-severity medium', 'only admin-share and higher events, as JSON lines')
+      .example('$0 dir/ --stories', 'what happened: one line per lateral-movement chain, with the frames of each step')
+      .example('$0 dir/ --action rpc -f csv', 'every DCE/RPC call on a named pipe, with its decoded arguments')
+      .example('$0 dir/ --rules-config tuning.yaml', 'the same with known admin hosts and accounts allow-listed')
       .epilog('Exit status: 0 all inputs read (anomalies are counted in the summary, not fatal); ' +
         '1 some input could not be read (each named on stderr; the others are still processed); 2 usage error.'),
     async (a) => {
@@ -66,6 +85,7 @@ export async function main(argv: string[]): Promise<number> {
           inputs, format: a.format as OutputFormat, output: a.output,
           minSeverity: a['min-severity'] as Severity, actions: actions ? [...actions] : null,
           quiet: a.quiet, color: a.color, jobs, stitch: a.stitch, progress: a.progress, perFile: a['per-file'],
+          stories: a.stories, rules: loadRules(a['rules-config'] as string | undefined),
         });
       } catch (e) {
         if (e instanceof UsageError) { process.stderr.write(`smbtrail: ${e.message}\n`); code = 2; usage = true; }

@@ -6,6 +6,7 @@ import * as fs from 'fs';
 import type { Severity, SmbEvent } from '../events/event';
 import { createEventSorter, createTempDir, reduceRuns, removeTempDir, RunMerge, SorterError } from '../events/sorter';
 import { SEVERITY_RANK } from '../detect/rules';
+import type { RulesConfig } from '../detect/config';
 import { createEventWriter, OutputFormat } from '../output';
 import { EventFilter } from '../scan/filter';
 import { FormattedEvent, JobCallbacks, ProduceOptions, RunTarget, runJobs } from '../scan/jobs';
@@ -26,6 +27,10 @@ export interface ScanOptions {
   stitch: boolean;
   progress?: boolean;
   perFile: boolean;
+  /** only the stories (lateral-movement chains) */
+  stories?: boolean;
+  /** --rules-config, validated */
+  rules?: RulesConfig | null;
 }
 
 /** A problem with the command itself (exit status 2), e.g. an output file that cannot be written. */
@@ -61,7 +66,7 @@ function sizeOf(f: InputFile): number {
 
 export async function runScan(o: ScanOptions): Promise<number> {
   const started = process.hrtime.bigint();
-  const filter: EventFilter = { minRank: SEVERITY_RANK[o.minSeverity], actions: o.actions };
+  const filter: EventFilter = { minRank: SEVERITY_RANK[o.minSeverity], actions: o.actions, rules: o.rules ?? null };
   const produce: ProduceOptions = { filter, format: o.format };
   const totals = newTotals();
 
