@@ -12,6 +12,7 @@
  * refused CreateService is still the attempt.
  */
 import type { SmbEvent, Severity } from '../events/event';
+import { compareRecords, EventRecord } from '../events/record';
 import { SEVERITY_RANK, shareHost, shareName } from './rules';
 import { DETECTION_RULES, DISCOVERY_RULE_IDS, ruleById } from './detections';
 import { CompiledConfig, DEFAULT_BURST, DEFAULT_STORY_WINDOW_SECONDS } from './config';
@@ -627,3 +628,23 @@ function tell(c: Chain): Story | null {
 
 /** rules a story can be made of (for documentation and tests) */
 export const STORY_STEP_RULES: readonly string[] = DETECTION_RULES.filter((r) => r.match && !DISCOVERY.has(r.id)).map((r) => r.id);
+
+/**
+ * The stories of a scan from its steps (the events that hit a rule, collected in any order):
+ * fed to one builder in time order, each story dated and sorted like its first step (just
+ * after it).
+ */
+export function storiesFrom(steps: readonly EventRecord[], opts?: StoryOptions): EventRecord[] {
+  const sorted = [...steps].sort(compareRecords);
+  const sb = new StoryBuilder(opts);
+  const byRef = new Map<string, EventRecord>();
+  for (const r of sorted) {
+    const ref = `${r.ev.capture}#${r.ev.frame}`;
+    if (!byRef.has(ref)) byRef.set(ref, r);
+    sb.add(r.ev);
+  }
+  return sb.finish().map((ev) => {
+    const first = byRef.get(ev.refs[0] ?? '');
+    return { sec: first ? first.sec : 0, ns: first ? first.ns : 0, seq: first ? first.seq + 0.5 : 0, ev };
+  });
+}

@@ -1,0 +1,133 @@
+/**
+ * Detections and stories on real traffic: the lab captures (Samba smbd, smbclient, impacket)
+ * and, when present, the shared corpus (Windows PsExec, at jobs, mimikatz drops, DRSUAPI).
+ */
+import * as fs from 'fs';
+import * as path from 'path';
+import { describe, expect, it } from 'vitest';
+import type { SmbEvent } from '../../src/events/event';
+import type { EventRecord } from '../../src/events/record';
+import { scanCapture } from '../../src/scan/scan-capture';
+import { detect, ALL_EVENTS, EventFilter, compiledRules } from '../../src/scan/filter';
+import { storiesFrom } from '../../src/detect/stories';
+import { parseRulesConfig } from '../../src/detect/config';
+import { CAPTURES, SHARED_CORPUS } from '../e2e/truth';
+
+async function run(file: string, filter: EventFilter = ALL_EVENTS): Promise<{ events: SmbEvent[]; stories: SmbEvent[] }> {
+  const recs: EventRecord[] = [];
+  await scanCapture(file, path.basename(file), (r) => { detect(r.ev, filter); recs.push(r); });
+  const steps = recs.filter((r) => r.ev.rules.length > 0);
+  const stories = storiesFrom(steps, { config: compiledRules(filter.rules) }).map((r) => r.ev);
+  return { events: recs.map((r) => r.ev), stories };
+}
+const lab = (name: string): string => path.join(CAPTURES, name);
+const hits = (events: SmbEvent[], rule: string): SmbEvent[] => events.filter((e) => e.rules.includes(rule));
+
+describe('stories on the lab captures', () => {
+  it('PsExec footprint: one high story naming PSEXESVC, its binary path and pipes, with the frames of each step', async () => {
+    const { stories } = await run(lab('07-psexec-footprint.pcap'));
+    expect(stories).toHaveLength(1);
+    const [s] = stories;
+    expect(s).toMatchObject({ action: 'story', severity: 'high', user: 'alice', domain: 'LAB', src_ip: '198.18.10.21', dst_ip: '198.18.10.10' });
+    expect(s.rules[0]).toBe('STORY-PSEXEC');
+    expect(s.summary).toContain('PSEXESVC.exe');
+    expect(s.summary).toContain('created service PSEXESVC (%SystemRoot%\\PSEXESVC.exe)');
+    expect(s.summary).toMatch(/PsExec/);
+    expect(s.attack).toEqual(expect.arrayContaining(['T1021.002', 'T1570', 'T1569.002']));
+    // the copy (CREATE frame 16), the service creation (49) and the pipes are all referenced
+    expect(s.refs).toEqual(expect.arrayContaining(['07-psexec-footprint.pcap#16', '07-psexec-footprint.pcap#49', '07-psexec-footprint.pcap#67']));
+  });
+
+  it('impacket psexec: one story naming the uploaded random .exe and the service that runs it', async () => {
+    const { events, stories } = await run(lab('06-impacket-psexec.pcap'));
+    const create = events.find((e) => e.action === 'rpc' && e.rpc_operation === 'CreateServiceW');
+    expect(create?.rpc_args?.binary_path).toMatch(/^%systemroot%\\[A-Za-z]{8}\.exe$/);
+    const exe = create!.rpc_args!.binary_path.split('\\').pop()!;
+    const service = create!.rpc_args!.service_name;
+    expect(stories).toHaveLength(1);
+    expect(stories[0].rules[0]).toBe('STORY-IMPACKET-PSEXEC');
+    expect(stories[0].severity).toBe('high');
+    expect(stories[0].summary).toContain(`copied ${exe} to \\\\198.18.10.10\\ADMIN$`);
+    expect(stories[0].summary).toContain(`created service ${service}`);
+  });
+
+  it('smbexec: one story with the command line of the service', async () => {
+    const { stories } = await run(lab('08-smbexec-services.pcap'));
+    const smbexec = stories.filter((s) => s.rules[0] === 'STORY-SMBEXEC');
+    expect(smbexec).toHaveLength(1);
+    expect(smbexec[0].severity).toBe('high');
+    expect(smbexec[0].summary).toContain('%COMSPEC% /Q /c echo cd');
+    expect(smbexec[0].summary).toContain('\\\\127.0.0.1\\C$\\__output');
+  });
+
+  it('the benign baseline yields no story and no rule hit above low', async () => {
+    const { events, stories } = await run(lab('11-benign-baseline.pcap'));
+    expect(stories).toEqual([]);
+    expect(events.length).toBeGreaterThan(0);
+    expect(events.filter((e) => e.severity === 'high' || e.severity === 'medium')).toEqual([]);
+  });
+
+  it('discovery: srvsvc/wkssvc/samr/lsarpc calls are low-severity discovery hits, and together a burst', async () => {
+    const { events, stories } = await run(lab('09-discovery.pcap'));
+    expect(hits(events, 'DISCOVERY-SHARES').length).toBeGreaterThan(0);
+    expect(events.filter((e) => e.rules.some((r) => r.startsWith('DISCOVERY-'))).every((e) => e.severity === 'low')).toBe(true);
+    expect(stories.map((s) => s.rules[0])).toContain('DISCOVERY-BURST');
+  });
+
+  it('an allow-list by client subnet and by server host name silences the rules and the story', async () => {
+    const cfg = parseRulesConfig([
+      'allow:',
+      '  - client: 198.18.10.0/24',
+      '    rules: [SVC-CREATE, PSEXEC-PSEXESVC, SMB-ADMIN-SHARE-WRITE, STORY-PSEXEC]',
+    ].join('\n'), 'test.yaml');
+    const { events, stories } = await run(lab('07-psexec-footprint.pcap'), { ...ALL_EVENTS, rules: cfg });
+    expect(hits(events, 'SVC-CREATE')).toEqual([]);
+    expect(stories).toEqual([]);
+    // the share names the server by address here; a host-name entry must not match it
+    const byName = parseRulesConfig('allow:\n  - server: FS01\n', 'test.yaml');
+    const r2 = await run(lab('07-psexec-footprint.pcap'), { ...ALL_EVENTS, rules: byName });
+    expect(r2.stories).toHaveLength(1);
+    const byAddr = parseRulesConfig('allow:\n  - server: 198.18.10.10\n', 'test.yaml');
+    const r3 = await run(lab('07-psexec-footprint.pcap'), { ...ALL_EVENTS, rules: byAddr });
+    expect(r3.stories).toEqual([]);
+  });
+
+  it('per-rule switches: a disabled rule does not fire, a changed severity is used', async () => {
+    const cfg = parseRulesConfig('rules:\n  SVC-CREATE: { enabled: false }\n  DISCOVERY-SHARES: { severity: medium }\n', 'test.yaml');
+    const { events } = await run(lab('06-impacket-psexec.pcap'), { ...ALL_EVENTS, rules: cfg });
+    expect(hits(events, 'SVC-CREATE')).toEqual([]);
+    expect(hits(events, 'DISCOVERY-SHARES').every((e) => e.severity === 'medium')).toBe(true);
+  });
+});
+
+const corpus = (rel: string): string => path.join(SHARED_CORPUS, rel);
+describe.skipIf(!fs.existsSync(SHARED_CORPUS))('rule hits on the shared corpus', () => {
+  it('suricata-verify smb2-07 (Windows PsExec, Kerberos): PsExec service and pipes, one PsExec story', async () => {
+    const { events, stories } = await run(corpus('suricata-verify/smb2-07__20171220_smb_psexec_add_user.pcap'));
+    expect(hits(events, 'SVC-CREATE').length).toBeGreaterThan(0);
+    expect(hits(events, 'PSEXEC-PSEXESVC').length).toBeGreaterThan(0);
+    expect(stories.map((s) => s.rules[0])).toContain('STORY-PSEXEC');
+  });
+
+  it('at-job captures: atsvc JobAdd with its command', async () => {
+    for (const f of ['suricata-verify/smb2-04__20171220_smb_at_schedule.pcap', 'zeek/doc__20171220_smb_at_schedule.pcap']) {
+      const { events } = await run(corpus(f));
+      const jobs = hits(events, 'ATSVC-JOB-ADD');
+      expect(jobs.length, f).toBeGreaterThan(0);
+      expect(jobs[0].rpc_args?.command, f).toBeTruthy();
+    }
+  });
+
+  it('DRSUAPI DsGetNCChanges over TCP is a DCSync hit and story', async () => {
+    const withDrs = fs.readdirSync(corpus('zeek')).map((f) => `zeek/${f}`)
+      .concat(fs.readdirSync(corpus('suricata-verify')).map((f) => `suricata-verify/${f}`))
+      .filter((f) => f.endsWith('.truth.json'))
+      .filter((f) => fs.readFileSync(corpus(f), 'utf8').includes('DsGetNCChanges'));
+    expect(withDrs.length).toBeGreaterThan(0);
+    for (const t of withDrs) {
+      const { events, stories } = await run(corpus(t.replace(/\.truth\.json$/, '')));
+      expect(hits(events, 'DRS-REPLICATION').length, t).toBeGreaterThan(0);
+      expect(stories.map((s) => s.rules[0]), t).toContain('STORY-DCSYNC');
+    }
+  });
+});
