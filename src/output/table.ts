@@ -117,7 +117,7 @@ export function eventCells(e: SmbEvent): string[] {
     formatAction(e),
     formatTarget(e),
     formatStatus(e.status),
-    forTerminal([e.severity, ...e.flags].join(' ')),
+    forTerminal([e.severity, ...e.flags, ...e.rules].join(' ')),
   ];
 }
 
@@ -154,13 +154,30 @@ function formatAction(e: SmbEvent): string {
   return e.bytes === null ? e.action : `${e.action} ${e.bytes} B`;
 }
 
-/** `\\server\share\path`, and a rename's new name on its own line after an arrow. */
+/**
+ * `\\server\share\path`, and a rename's new name on its own line after an arrow; an RPC call
+ * adds `interface.operation` and its arguments; a story is its one-line account and the frames
+ * of its steps.
+ */
 function formatTarget(e: SmbEvent): string {
+  if (e.action === 'story') return `${forTerminal(e.summary ?? '')}\nsteps: ${formatRefs(e)}`;
   const share = e.share === null ? '' : forTerminal(e.share);
   const path = e.path ? forTerminal(e.path) : '';
   let target = share !== '' && path !== '' ? `${share}\\${path}` : share + path;
   if (e.new_path !== null) target += `\n→ ${forTerminal(e.new_path)}`;
+  if (e.action === 'rpc') {
+    const call = `${forTerminal(e.rpc_interface ?? '?')}.${forTerminal(e.rpc_operation ?? '?')}`;
+    target = target ? `${target}\n${call}` : call;
+    for (const [k, v] of Object.entries(e.rpc_args ?? {})) target += `\n${forTerminal(k)}=${forTerminal(v)}`;
+    if (e.summary) target += `\n${forTerminal(e.summary)}`;
+  }
   return target;
+}
+
+/** `#16 #49 …` when every step is in the story's own capture, `file#frame` otherwise */
+function formatRefs(e: SmbEvent): string {
+  const own = `${e.capture}#`;
+  return e.refs.map((r) => forTerminal(r.startsWith(own) ? r.slice(own.length - 1) : baseName(r))).join(' ');
 }
 
 /** `STATUS_ACCESS_DENIED` → `ACCESS_DENIED`: the prefix is on every name and costs width. */
