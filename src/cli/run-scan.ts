@@ -4,16 +4,19 @@
  */
 import * as fs from 'fs';
 import type { Severity, SmbEvent } from '../events/event';
-import { createEventSorter, createTempDir, reduceRuns, removeTempDir, RunMerge, SorterError } from '../events/sorter';
+import { createEventSorter, createTempDir, reduceRuns, removeTempDir, RunMerge, RunSpiller, SorterError } from '../events/sorter';
+import type { EventRecord } from '../events/record';
+import { storiesFrom } from '../detect/stories';
 import { SEVERITY_RANK } from '../detect/rules';
 import type { RulesConfig } from '../detect/config';
 import { createEventWriter, OutputFormat } from '../output';
-import { EventFilter } from '../scan/filter';
+import { compiledRules, EventFilter, wanted } from '../scan/filter';
+import { formatLine } from '../output/writer';
 import { FormattedEvent, JobCallbacks, ProduceOptions, RunTarget, runJobs } from '../scan/jobs';
 import { runStitched } from '../scan/stitch';
 import { expandInputs, InputFile } from './inputs';
 import { createProgress } from './progress';
-import { addCapture, addTally, formatSummary, newTotals } from './summary';
+import { addCapture, addStories, addTally, formatSummary, newTotals } from './summary';
 
 export interface ScanOptions {
   inputs: string[];
@@ -45,7 +48,9 @@ function openOutput(file: string | undefined): NodeJS.WritableStream {
     const err = e as NodeJS.ErrnoException;
     throw new UsageError(`cannot write ${file}: ${err.code === 'ENOENT' ? 'no such directory' : err.code === 'EISDIR' ? 'is a directory' : err.code === 'EACCES' ? 'permission denied' : err.code ?? String(e)}`);
   }
-  return fs.createWriteStream(file, { fd });
+  // 1 MiB queued before the stream asks to wait (default 16 KiB): the merge of a batch's runs
+  // goes on while the previous chunk is being written, instead of one round trip per chunk
+  return fs.createWriteStream(file, { fd, highWaterMark: 1 << 20 });
 }
 
 /** `-o` naming one of the captures would truncate the evidence before it is read */
@@ -66,7 +71,8 @@ function sizeOf(f: InputFile): number {
 
 export async function runScan(o: ScanOptions): Promise<number> {
   const started = process.hrtime.bigint();
-  const filter: EventFilter = { minRank: SEVERITY_RANK[o.minSeverity], actions: o.actions, rules: o.rules ?? null };
+  // --stories: the producers keep no event; only the stories, built from their rule hits, come out
+  const filter: EventFilter = { minRank: SEVERITY_RANK[o.minSeverity], actions: o.stories ? ['story'] : o.actions, rules: o.rules ?? null };
   const produce: ProduceOptions = { filter, format: o.format };
   const totals = newTotals();
 
@@ -93,6 +99,8 @@ export async function runScan(o: ScanOptions): Promise<number> {
     ? { dir: await createTempDir(), maxRecords: Number.isInteger(inMemory) && inMemory > 0 ? inMemory : 5_000 }
     : null;
   const runFiles: string[] = [];
+  /** every rule hit of every file, for the stories */
+  const steps: EventRecord<SmbEvent>[] = [];
 
   // per-file lines come out in input order, whichever worker finishes first
   const order = new Map(expanded.files.map((f, i) => [f.label, i]));
@@ -118,6 +126,7 @@ export async function runScan(o: ScanOptions): Promise<number> {
       }
     },
     done(file, summary, tally, seconds) {
+      for (const r of tally.steps) steps.push(r);
       addCapture(totals, summary);
       addTally(totals, tally);
       progress.clearPartial(file.label);
@@ -154,6 +163,28 @@ export async function runScan(o: ScanOptions): Promise<number> {
     progress.stop();
   }
   totals.failed = failed;
+
+  // stories from all files at once, in time order: a chain may span captures
+  const stories = storiesFrom(steps, { config: compiledRules(o.rules) }).filter((r) => wanted(r.ev, filter));
+  steps.length = 0;
+  addStories(totals, stories.map((r) => r.ev));
+  totals.events += stories.length;
+  if (stories.length) totals.byAction.story = (totals.byAction.story ?? 0) + stories.length;
+  if (sortTo && stories.length) {
+    // a run of their own, keyed like the workers' runs (rank = the capture's place among the labels)
+    const labels = [...new Set(expanded.files.map((f) => f.label))].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+    const rank = new Map(labels.map((l, i) => [l, i]));
+    const spill = new RunSpiller(sortTo.dir, 'stories', { maxRecords: sortTo.maxRecords });
+    const fmt = o.format as Exclude<OutputFormat, 'table'>;
+    for (const r of stories) spill.add(r.sec, r.ns, rank.get(r.ev.capture) ?? 0, r.ev.frame, r.seq, formatLine(fmt, r.ev));
+    runFiles.push(...spill.finish());
+  } else {
+    for (const r of stories) {
+      const fmt = o.format;
+      const rec = fmt === 'table' ? r : { sec: r.sec, ns: r.ns, seq: r.seq, ev: { capture: r.ev.capture, frame: r.ev.frame, line: formatLine(fmt, r.ev) } };
+      if (!sorter.add(rec)) await sorter.drained();
+    }
+  }
 
   const tty = !o.output && process.stdout.isTTY === true;
   const color = o.color ?? (tty && !process.env.NO_COLOR);

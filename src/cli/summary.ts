@@ -1,5 +1,5 @@
 /** The end-of-run summary written to stderr: what was read, what was found, what went wrong. */
-import type { Tally } from '../scan/jobs';
+import { MAX_STEPS, Tally } from '../scan/jobs';
 import type { CaptureSummary } from '../scan/scan-capture';
 
 export interface RunTotals {
@@ -18,12 +18,18 @@ export interface RunTotals {
   byFlag: Record<string, number>;
   anomalies: Record<string, number>;
   encryptedSessions: number;
+  /** detection rule hits over every event found (before --min-severity/--action) */
+  byRule: Record<string, number>;
+  /** story kinds found */
+  stories: Record<string, number>;
+  stepsDropped: number;
 }
 
 export function newTotals(): RunTotals {
   return {
     captures: 0, failed: 0, skippedFiles: 0, packets: 0, bytes: 0, tcpFlows: 0, smbConnections: 0,
     smbMessages: 0, events: 0, found: 0, byAction: {}, byFlag: {}, anomalies: {}, encryptedSessions: 0,
+    byRule: {}, stories: {}, stepsDropped: 0,
   };
 }
 
@@ -46,6 +52,12 @@ export function addTally(t: RunTotals, x: Tally): void {
   for (const [k, v] of Object.entries(x.byAction)) bump(t.byAction, k, v);
   for (const [k, v] of Object.entries(x.byFlag)) bump(t.byFlag, k, v);
   t.encryptedSessions += x.encrypted;
+  t.stepsDropped += x.stepsDropped;
+  for (const [k, v] of Object.entries(x.byRule)) bump(t.byRule, k, v);
+}
+
+export function addStories(t: RunTotals, stories: readonly { rules: string[] }[]): void {
+  for (const s of stories) bump(t.stories, s.rules[0] ?? 'story');
 }
 
 const list = (m: Record<string, number>): string =>
@@ -59,8 +71,13 @@ export function formatSummary(t: RunTotals, seconds: number): string {
     `  packets ${t.packets}, ${mb.toFixed(1)} MB, TCP flows ${t.tcpFlows}, SMB connections ${t.smbConnections}, SMB messages ${t.smbMessages}`,
     `  events ${t.events}${t.found > t.events ? ` (of ${t.found} found; the others are below --min-severity or not in --action)` : ''}: ${list(t.byAction)}`,
     `  flags: ${list(t.byFlag)}`,
+    `  rules: ${list(t.byRule)}`,
+    `  stories: ${list(t.stories)}`,
     `  anomalies: ${list(t.anomalies)}`,
   ];
+  if (t.stepsDropped) {
+    lines.push(`  note: ${t.stepsDropped} rule hit(s) beyond ${MAX_STEPS} per file were not used for stories (they are still in the timeline)`);
+  }
   if (t.encryptedSessions) {
     lines.push(`  note: ${t.encryptedSessions} session(s) switched to SMB3 encryption; their shares, files and users after that point are not visible`);
   }

@@ -116,7 +116,7 @@ export function eventCells(e: SmbEvent): string[] {
     formatUser(e),
     formatAction(e),
     formatTarget(e),
-    formatStatus(e.status),
+    e.action === 'story' ? '' : formatStatus(e.status),
     forTerminal([e.severity, ...e.flags, ...e.rules].join(' ')),
   ];
 }

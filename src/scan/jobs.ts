@@ -5,6 +5,7 @@
  * sorts and copies lines. Events come back in batches with a bounded number in flight; their
  * order does not matter, the sorter makes the output deterministic.
  */
+import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { Worker } from 'worker_threads';
@@ -14,7 +15,7 @@ import type { EventRecord } from '../events/record';
 import type { InputFile } from '../cli/inputs';
 import { RunSpiller, SorterError } from '../events/sorter';
 import { formatLine, OutputFormat } from '../output/writer';
-import { EventFilter, flagAndFilter } from './filter';
+import { detect, EventFilter, wanted as isWanted } from './filter';
 import { CaptureSummary, scanCapture } from './scan-capture';
 
 /** an event on its way to the sorter: one formatted output line (CSV/JSON lines) */
@@ -23,7 +24,18 @@ export interface FormattedEvent { capture: string; frame: number; line: string }
 export type Shipped = EventRecord<SmbEvent> | EventRecord<FormattedEvent>;
 
 /** what the events of one file add to the summary */
-export interface Tally { found: number; events: number; byAction: Record<string, number>; byFlag: Record<string, number>; encrypted: number }
+export interface Tally {
+  found: number; events: number; byAction: Record<string, number>; byFlag: Record<string, number>; encrypted: number;
+  /** events that hit a detection rule, wanted or not: the stories are built from them after the scan */
+  steps: EventRecord<SmbEvent>[];
+  /** steps beyond MAX_STEPS (counted, not kept) */
+  stepsDropped: number;
+  /** rule hits, wanted or not */
+  byRule: Record<string, number>;
+}
+
+/** rule hits kept per file for the stories; a flood of discovery calls must not hold the scan's memory */
+export const MAX_STEPS = 100_000;
 
 export interface JobCallbacks {
   /** a batch of wanted records; the returned promise holds the producer back until it settles */
@@ -77,7 +89,7 @@ export function defaultJobs(): number {
   return Math.max(1, typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length);
 }
 
-export const newTally = (): Tally => ({ found: 0, events: 0, byAction: {}, byFlag: {}, encrypted: 0 });
+export const newTally = (): Tally => ({ found: 0, events: 0, byAction: {}, byFlag: {}, encrypted: 0, steps: [], stepsDropped: 0, byRule: {} });
 
 function count(t: Tally, e: SmbEvent): void {
   t.events++;
@@ -89,7 +101,13 @@ function count(t: Tally, e: SmbEvent): void {
 /** flags, filters and counts one event; false when it is not wanted */
 function wanted(r: EventRecord, o: ProduceOptions, tally: Tally): boolean {
   tally.found++;
-  if (!flagAndFilter(r.ev, o.filter)) return false;
+  detect(r.ev, o.filter);
+  if (r.ev.rules.length > 0) {
+    for (const id of r.ev.rules) tally.byRule[id] = (tally.byRule[id] ?? 0) + 1;
+    if (tally.steps.length < MAX_STEPS) tally.steps.push(r);
+    else tally.stepsDropped++;
+  }
+  if (!isWanted(r.ev, o.filter)) return false;
   count(tally, r.ev);
   return true;
 }
@@ -190,6 +208,11 @@ export async function runJobs(files: InputFile[], jobs: number, o: ProduceOption
   const task = (f: InputFile, i: number): RunTask | undefined => (runsMode && sortTo
     ? { dir: sortTo.dir, maxRecords: sortTo.maxRecords, rank: rankOf.get(f.label) ?? 0, name: `f${String(i).padStart(6, '0')}` }
     : undefined);
+  // largest files first: the last file a lane takes is then a small one, so the lanes end
+  // together instead of one core scanning the last big file alone (the output order does not
+  // depend on which lane scans what)
+  const sizes = files.map((f) => { try { return fs.statSync(f.path).size; } catch { return 0; } });
+  const schedule = files.map((_, i) => i).sort((a, b) => sizes[b] - sizes[a] || a - b);
   let next = 0;
   const workerFile = path.join(__dirname, 'worker.js');
   const lane = (): Promise<void> => new Promise<void>((resolve) => {
@@ -199,7 +222,7 @@ export async function runJobs(files: InputFile[], jobs: number, o: ProduceOption
     let finished = false;
     const give = (): void => {
       if (next >= files.length) { finished = true; current = null; void w.terminate().then(() => resolve()); return; }
-      const i = next++;
+      const i = schedule[next++];
       current = files[i];
       const m: MainMessage = { type: 'file', file: current, runs: task(current, i) };
       w.postMessage(m);

@@ -162,7 +162,7 @@ const srvsvcSession: Msg[] = [
 ];
 
 function expectSrvsvc(r: Run): void {
-  expect(r.binds).toEqual([[[{ ctxId: 0, uuid: SRVSVC_UUID, version: '3.0', name: 'srvsvc' }], 1]]);
+  expect(r.binds).toEqual([[[{ ctxId: 0, uuid: SRVSVC_UUID, version: '3.0', name: 'srvsvc', ndr64: false }], 1]]);
   expect(r.calls.map((c) => [c.callId, c.opnum, c.uuid, c.iface, c.operation, c.status, c.fault, c.requestAt, c.responseAt])).toEqual([
     [1, 15, SRVSVC_UUID, 'srvsvc', 'NetShareEnumAll', 0, false, 2, 3],
     [2, 21, SRVSVC_UUID, 'srvsvc', 'NetSrvGetInfo', 0, false, 4, 5],
@@ -302,7 +302,7 @@ describe('presentation contexts', () => {
       ['c', SRVSVC.req1],
       ['s', SRVSVC.resp1],
     ]);
-    expect(r.binds).toEqual([[[{ ctxId: 0, uuid: SRVSVC_UUID, version: '3.0', name: 'srvsvc' }], 0]]);
+    expect(r.binds).toEqual([[[{ ctxId: 0, uuid: SRVSVC_UUID, version: '3.0', name: 'srvsvc', ndr64: false }], 0]]);
     expect(r.calls[0].operation).toBe('NetShareEnumAll');
   });
 
@@ -557,5 +557,17 @@ describe.skipIf(!fs.existsSync(CORPUS))('DCE/RPC over TCP in the shared corpus',
     expect(want).toBeGreaterThan(1500);
     expect(found / want).toBeGreaterThan(0.99); // 2027 of 2029 when written
     expect(named).toBeGreaterThan(1000);
+  });
+});
+
+const SMB2_04 = require('path').resolve(__dirname, '../../../shared/corpus/suricata-verify/smb2-04__20171220_smb_at_schedule.pcap') as string;
+describe.skipIf(!require('fs').existsSync(SMB2_04))('NDR64', () => {
+  it('a context whose accepted transfer syntax is NDR64 marks its calls ndr64 (suricata-verify smb2-04, Windows at job)', async () => {
+    const { scanCapture } = await import('../../src/scan/scan-capture');
+    const evs: { rpc_operation: string | null; rpc_args: Record<string, string> | null }[] = [];
+    await scanCapture(SMB2_04, 'x', (r) => { if (r.ev.action === 'rpc') evs.push(r.ev); });
+    const job = evs.find((e) => e.rpc_operation === 'JobAdd');
+    // the command is only readable when the stub is decoded as NDR64
+    expect(job?.rpc_args?.command).toBe('c:\\mimikatz.exe');
   });
 });
