@@ -1,0 +1,95 @@
+/**
+ * Lateral movement on the command line: rpc events, --stories, --rules-config, on the lab
+ * captures through the compiled CLI (worker threads, sorted runs, the real output path).
+ */
+import { spawnSync } from 'child_process';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { beforeAll, describe, expect, it } from 'vitest';
+
+const ROOT = path.resolve(__dirname, '../..');
+const CLI = path.join(ROOT, 'dist/cli/main.js');
+const cap = (n: string): string => path.join(ROOT, 'captures', n);
+
+function run(args: string[]) {
+  const r = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', cwd: ROOT, maxBuffer: 1 << 28 });
+  return { code: r.status, out: r.stdout, err: r.stderr };
+}
+const lines = (s: string): Record<string, unknown>[] => s.split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>);
+
+let tmp = '';
+beforeAll(() => {
+  expect(fs.existsSync(CLI), 'dist/cli/main.js is built by `npm test` (tsc) first').toBe(true);
+  tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'smbtrail-stories-'));
+});
+
+describe('--stories', () => {
+  it('prints only the stories, first the PsExec one, with the same result for --jobs 1 and 2', () => {
+    const files = [cap('07-psexec-footprint.pcap'), cap('11-benign-baseline.pcap')];
+    const a = run([...files, '--stories', '-f', 'jsonl', '-q', '--jobs', '1']);
+    const b = run([...files, '--stories', '-f', 'jsonl', '-q', '--jobs', '2']);
+    expect(a.code).toBe(0);
+    expect(b.out).toBe(a.out);
+    const got = lines(a.out);
+    expect(got.map((e) => e.action)).toEqual(['story']);
+    expect(got[0].rules).toEqual(expect.arrayContaining(['STORY-PSEXEC']));
+    expect(String(got[0].summary)).toContain('PSEXESVC');
+  });
+
+  it('the benign baseline alone has no story; the table says so in one line', () => {
+    const r = run([cap('11-benign-baseline.pcap'), '--stories', '-q']);
+    expect(r.code).toBe(0);
+    expect(r.out.trim()).toBe('no SMB events');
+  });
+
+  it('stories sit in the full timeline right after their first step, in CSV too', () => {
+    const r = run([cap('06-impacket-psexec.pcap'), '-f', 'csv', '-q']);
+    const rows = r.out.trim().split('\n');
+    const story = rows.findIndex((l) => l.includes(',story,'));
+    expect(story).toBeGreaterThan(1);
+    expect(rows[story - 1]).toMatch(/,41,.*,create,/);
+    expect(rows[story]).toContain('STORY-IMPACKET-PSEXEC');
+  });
+});
+
+describe('rpc events', () => {
+  it('smbexec: the CreateServiceW call with its command line as JSON', () => {
+    const r = run([cap('08-smbexec-services.pcap'), '--action', 'rpc', '-f', 'jsonl', '-q']);
+    const create = lines(r.out).filter((e) => e.rpc_operation === 'CreateServiceW');
+    expect(create).toHaveLength(2);
+    const args = create[0].rpc_args as Record<string, string>;
+    expect(args.binary_path).toMatch(/^%COMSPEC% \/Q \/c echo cd/);
+    expect(create[0]).toMatchObject({ rpc_interface: 'svcctl', path: 'svcctl', status: 'FAULT nca_s_op_rng_error', severity: 'high' });
+  });
+});
+
+describe('--rules-config', () => {
+  it('an allow-list by client subnet removes the rule hits and the story', () => {
+    const cfg = path.join(tmp, 'allow.yaml');
+    fs.writeFileSync(cfg, 'allow:\n  - client: 198.18.10.0/24\n    note: the admin workstation subnet\n');
+    const r = run([cap('07-psexec-footprint.pcap'), '--rules-config', cfg, '-f', 'jsonl', '-q']);
+    expect(r.code).toBe(0);
+    const evs = lines(r.out);
+    expect(evs.length).toBeGreaterThan(0);
+    expect(evs.filter((e) => (e.rules as string[]).length > 0)).toEqual([]);
+    expect(evs.filter((e) => e.action === 'story')).toEqual([]);
+  });
+
+  it('a mistake is one line naming the file and the key, exit 2', () => {
+    const cfg = path.join(tmp, 'bad.yaml');
+    fs.writeFileSync(cfg, 'allow:\n  - client: 10.0.0.0/33\n');
+    const r = run([cap('07-psexec-footprint.pcap'), '--rules-config', cfg]);
+    expect(r.code).toBe(2);
+    expect(r.err.split('\n')[0]).toMatch(/^smbtrail: rules config .*bad\.yaml: allow\[0\]\.client: /);
+    expect(r.out).toBe('');
+    const unknown = path.join(tmp, 'unknown.json');
+    fs.writeFileSync(unknown, '{"rules": {"NO-SUCH-RULE": {"enabled": false}}}');
+    const u = run([cap('07-psexec-footprint.pcap'), '--rules-config', unknown]);
+    expect(u.code).toBe(2);
+    expect(u.err).toContain('NO-SUCH-RULE');
+    const missing = run([cap('07-psexec-footprint.pcap'), '--rules-config', path.join(tmp, 'nope.yaml')]);
+    expect(missing.code).toBe(2);
+    expect(missing.err.split('\n').filter(Boolean).length).toBeLessThanOrEqual(2);
+  });
+});
