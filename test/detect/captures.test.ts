@@ -130,4 +130,20 @@ describe.skipIf(!fs.existsSync(SHARED_CORPUS))('rule hits on the shared corpus',
       expect(stories.map((s) => s.rules[0]), t).toContain('STORY-DCSYNC');
     }
   });
+
+  it('print driver install (PrintNightmare-style mimilib.dll), remote registry Run-key write, net user discovery burst', async () => {
+    const drv = await run(corpus('suricata-verify/smb-dce_iface__input.pcap'));
+    const inst = hits(drv.events, 'PRINT-MONITOR-INSTALL');
+    expect(inst).toHaveLength(1);
+    expect(JSON.stringify(inst[0].rpc_args)).toMatch(/mimilib\.dll/i);
+    const reg = await run(corpus('suricata-verify/dcerpc+dcerpc-dce-stub-data-04__input.pcap'));
+    expect(hits(reg.events, 'REG-REMOTE-WRITE')).toHaveLength(1);
+    const net = await run(corpus('suricata-verify/smb2-06__20171220_smb_net_user.pcap'));
+    expect(hits(net.events, 'DISCOVERY-ACCOUNTS').length).toBeGreaterThan(0);
+    expect(net.stories.map((x) => x.rules[0])).toEqual(['DISCOVERY-BURST']);
+    // a Windows 10 client listing shares once is discovery, not a burst and not a story
+    const w10 = await run(corpus('jasonlue-pcap/smb-on-windows-10.pcapng'));
+    expect(w10.stories).toEqual([]);
+    expect(w10.events.filter((e) => e.severity === 'high' || e.severity === 'medium')).toEqual([]);
+  });
 });
