@@ -7,7 +7,7 @@
 //   --workdir DIR     captures, outputs and results (default /tmp/smbtrail-bench; never in git)
 //   --runs N          best of N for smbtrail and cat (default 5; inputs under 50 MB get max(N, 10))
 //   --quick           skip tshark (the peer reference takes ~85 s per GB)
-//   --only LIST       comma-separated subset of: bulk, mixed, meta, meta-big, scaling
+//   --only LIST       comma-separated subset of: bulk, mixed, meta, meta-big, scaling, jobs
 //   --meta-copies K   copies of captures/10-many-small-files.pcap in the big metadata capture (40)
 //   --out FILE        the Markdown table (default WORKDIR/bench.md; the raw JSON goes next to it)
 //   --build           `npm run build` first (otherwise dist/ is used as it is)
@@ -22,6 +22,9 @@
 //              connections one after another, as a client that does the same job K times would make
 //   scaling    WORKDIR/smb3-bulk-q1.pcap, -q2.pcap: the first 1/4 and 1/2 of the bulk packets (editcap -r),
 //              and meta-x10.pcap, meta-x20.pcap: K/4 and K/2 copies (implies bulk and meta-big)
+//   jobs       --jobs 1 against --jobs 2 on directories of 8+ captures: WORKDIR/jobs/bulk8 (the bulk
+//              capture cut by editcap -c 90000), jobs/meta9 (the big metadata capture cut by -c 60000)
+//              and jobs/meta-x10x8 (8 copies of meta-x10.pcap); the two runs alternate, outputs compared
 //
 // Method: see notes() below; they are printed under the table.
 import { spawn, spawnSync } from 'node:child_process';
@@ -63,7 +66,7 @@ function parseArgs(argv) {
   }
   if (!Number.isInteger(o.runs) || o.runs < 1) usage('--runs must be a positive integer');
   if (!Number.isInteger(o.metaCopies) || o.metaCopies < 1 || o.metaCopies > 600) usage('--meta-copies must be 1..600');
-  const known = ['bulk', 'mixed', 'meta', 'meta-big', 'scaling'];
+  const known = ['bulk', 'mixed', 'meta', 'meta-big', 'scaling', 'jobs'];
   for (const n of o.only ?? []) if (!known.includes(n)) usage(`--only: unknown input ${n} (${known.join(', ')})`);
   o.workdir = path.resolve(o.workdir);
   o.out = path.resolve(o.out ?? path.join(o.workdir, 'bench.md'));
@@ -412,7 +415,7 @@ async function main() {
 
   // --- inputs
   const inputs = []; // {key, label, file, tshark}
-  const variants = [...(want('bulk') || want('scaling') ? ['plain'] : []), ...(want('mixed') ? ['mixed'] : [])];
+  const variants = [...(want('bulk') || want('scaling') || want('jobs') ? ['plain'] : []), ...(want('mixed') ? ['mixed'] : [])];
   const bulk = variants.length ? ensureBulk(opts, variants) : {};
   const metaSrc = path.join(ROOT, 'captures/10-many-small-files.pcap');
   let metaBig = null;
@@ -443,6 +446,7 @@ async function main() {
       { key: `meta-x${k}`, label: `metadata ×${k}`, frac: k / K, file: metaFile(k) })) });
   }
   const scaling = series.flatMap((x) => x.parts);
+  const batches = want('jobs') ? jobsInputs(opts, bulk.plain, metaFile(opts.metaCopies), metaFile(Math.max(1, Math.round(opts.metaCopies / 4)))) : [];
 
   const mach = machine();
   const main = snapshot(opts.workdir);
@@ -472,6 +476,10 @@ async function main() {
   };
   for (const inp of inputs) await measureInput(inp);
   for (const inp of scaling) await measureInput(inp);
+
+  // --- --jobs 1 against --jobs 2
+  const jobs = {};
+  for (const b of batches) jobs[b.key] = await measureJobs(b, opts, node, main);
 
   // --- tshark, once per input
   if (!opts.quick) {
@@ -504,13 +512,111 @@ async function main() {
   mach.loadEnd = os.loadavg().map((x) => x.toFixed(2)).join(' ');
 
   // --- report
-  const md = report(opts, mach, startup, inputs, series, results, metaBig);
+  const md = report(opts, mach, startup, inputs, series, results, metaBig, batches, jobs);
   fs.mkdirSync(path.dirname(opts.out), { recursive: true });
   fs.writeFileSync(opts.out, md);
   const jsonOut = opts.out.replace(/\.md$/, '') + '.json';
-  fs.writeFileSync(jsonOut, JSON.stringify({ machine: mach, options: opts, startup: { best: startup.best, times: startup.times, rssKiB: startup.rssKiB }, results }, (k, v) => (k === 'stderr' ? undefined : v), 2));
+  fs.writeFileSync(jsonOut, JSON.stringify({ machine: mach, options: opts, startup: { best: startup.best, times: startup.times, rssKiB: startup.rssKiB }, results, jobs }, (k, v) => (k === 'stderr' ? undefined : v), 2));
   process.stdout.write(md);
   log(`wrote ${opts.out} and ${jsonOut}`);
+}
+
+// ---------------------------------------------------------------- batches (--jobs)
+
+/** The batch directories, made when missing (editcap -c cuts; copies of meta-x10). */
+function jobsInputs(opts, bulkFile, metaBigFile, metaQuarterFile) {
+  const root = path.join(opts.workdir, 'jobs');
+  const cut = (src, name, per) => {
+    const dir = path.join(root, name);
+    if (!exists(dir) || fs.readdirSync(dir).length === 0 || mtime(dir) < mtime(src)) {
+      fs.rmSync(dir, { recursive: true, force: true });
+      fs.mkdirSync(dir, { recursive: true });
+      log(`editcap -c ${per} ${path.basename(src)} ${path.relative(opts.workdir, dir)}/`);
+      const r = sh('editcap', ['-c', String(per), src, path.join(dir, 'part.pcap')]);
+      if (r.status !== 0) die(`editcap failed: ${r.stderr}`);
+    }
+    return dir;
+  };
+  const copies = (src, name, n) => {
+    const dir = path.join(root, name);
+    if (!exists(dir) || fs.readdirSync(dir).length !== n || mtime(dir) < mtime(src)) {
+      fs.rmSync(dir, { recursive: true, force: true });
+      fs.mkdirSync(dir, { recursive: true });
+      for (let i = 1; i <= n; i++) fs.copyFileSync(src, path.join(dir, `copy-${i}.pcap`));
+    }
+    return dir;
+  };
+  const k = Math.max(1, Math.round(opts.metaCopies / 4));
+  const list = [
+    { key: 'jobs-bulk8', label: 'SMB3 bulk cut in 8 (`editcap -c 90000`)', dir: cut(bulkFile, 'bulk8', 90000) },
+    { key: 'jobs-meta9', label: `metadata ×${opts.metaCopies} cut in 9 (\`editcap -c 60000\`)`, dir: cut(metaBigFile, 'meta9', 60000) },
+    { key: 'jobs-meta-x10x8', label: `8 copies of metadata ×${k}`, dir: copies(metaQuarterFile, `meta-x${k}x8`, 8) },
+  ];
+  for (const b of list) {
+    b.files = fs.readdirSync(b.dir).map((f) => path.join(b.dir, f));
+    b.bytes = b.files.reduce((a, f) => a + fs.statSync(f).size, 0);
+  }
+  return list;
+}
+
+/** Share of CPU time idle over `ms` (Linux /proc/stat), null elsewhere. */
+function idleShare(ms) {
+  const read = () => {
+    try {
+      const v = fs.readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
+      return { total: v.reduce((a, b) => a + b, 0), idle: v[3] + (v[4] ?? 0) };
+    } catch { return null; }
+  };
+  const a = read();
+  if (!a) return Promise.resolve(null);
+  return new Promise((resolve) => setTimeout(() => {
+    const b = read();
+    resolve(b && b.total > a.total ? (b.idle - a.idle) / (b.total - a.total) : null);
+  }, ms));
+}
+
+async function waitQuiet() {
+  let last = null;
+  for (let i = 0; i < 60; i++) {
+    last = await idleShare(1000);
+    if (last === null || last >= 0.95) break;
+  }
+  return last;
+}
+
+async function measureJobs(b, opts, node, main) {
+  const runs = Math.max(3, opts.runs);
+  log(`${b.key}: ${b.files.length} files, ${f1(b.bytes / 1e6)} MB; --jobs 1 and 2 alternating, ${runs} rounds`);
+  for (const f of b.files) await measure('cat', [f]); // page cache
+  const out = { 1: path.join(opts.workdir, 'out', `${b.key}-j1.jsonl`), 2: path.join(opts.workdir, 'out', `${b.key}-j2.jsonl`) };
+  const t = { 1: [], 2: [] };
+  const rss = { 1: 0, 2: 0 };
+  const idles = [];
+  let identical = true;
+  let events = null;
+  for (let i = 0; i < runs; i++) {
+    const idle = await waitQuiet();
+    if (idle !== null) idles.push(idle);
+    for (const j of i % 2 === 0 ? [1, 2] : [2, 1]) {
+      const r = await measure(node, [main, 'scan', b.dir, '-f', 'jsonl', '-q', '--jobs', String(j), '-o', out[j]]);
+      if (r.code !== 0) die(`${b.key} --jobs ${j} exited ${r.code ?? r.signal}: ${r.stderr.slice(-2000)}`);
+      t[j].push(r.wall);
+      rss[j] = Math.max(rss[j], r.rssKiB ?? 0);
+    }
+    const same = sh('cmp', ['-s', out[1], out[2]]).status === 0;
+    identical &&= same;
+    events ??= Number(sh('wc', ['-l', out[1]]).stdout.trim().split(/\s+/)[0]);
+    log(`${b.key} round ${i + 1}: --jobs 1 ${f3(t[1][i])} s, --jobs 2 ${f3(t[2][i])} s${idle === null ? '' : `, CPUs ${f0(100 * idle)}% idle before`}${same ? '' : ', OUTPUTS DIFFER'}`);
+  }
+  const best = (a) => Math.min(...a);
+  const pct = (x) => `${f0(100 * x)}%`;
+  return {
+    runs, events, identical,
+    j1: { best: best(t[1]), times: t[1], rssKiB: HAVE_TIME ? rss[1] : null },
+    j2: { best: best(t[2]), times: t[2], rssKiB: HAVE_TIME ? rss[2] : null },
+    speedup: best(t[1]) / best(t[2]), speedupMedian: median(t[1]) / median(t[2]),
+    idle: idles.length ? `${pct(Math.min(...idles))}–${pct(Math.max(...idles))}` : 'n/a',
+  };
 }
 
 /** Least squares t = a + b x over POINTS [[x, t]]; the largest |residual| ÷ t. */
@@ -526,7 +632,7 @@ function fit(points) {
   return { a, b, maxRel, maxAbs };
 }
 
-function report(opts, m, startup, inputs, series, R, metaBig) {
+function report(opts, m, startup, inputs, series, R, metaBig, batches = [], J = {}) {
   const scaling = series.flatMap((x) => x.parts);
   const S = startup.best;
   const L = [];
@@ -550,8 +656,10 @@ function report(opts, m, startup, inputs, series, R, metaBig) {
       f1(t / r.cat.best) + '×',
     ]);
   }
-  L.push(table(['input', 'MB', 'packets', 'SMB msgs', 'smbtrail s (best)', 'median s', 'MB/s', 'packets/s', 'SMB msgs/s', 'msgs/s excl. startup', 'peak RSS MiB', 'cat s', 'smbtrail ÷ cat'], rows));
-  L.push('');
+  if (rows.length) {
+    L.push(table(['input', 'MB', 'packets', 'SMB msgs', 'smbtrail s (best)', 'median s', 'MB/s', 'packets/s', 'SMB msgs/s', 'msgs/s excl. startup', 'peak RSS MiB', 'cat s', 'smbtrail ÷ cat'], rows));
+    L.push('');
+  }
 
   const withTs = inputs.filter((i) => R[i.key]?.tshark);
   if (withTs.length) {
@@ -607,6 +715,19 @@ function report(opts, m, startup, inputs, series, R, metaBig) {
     const grow = sc[sc.length - 1].smbtrail.rssKiB / sc[0].smbtrail.rssKiB;
     tg.push([`${x.name}: memory does not grow (peak RSS at 1 ÷ at ${f2(sc[0].frac)}; ≤ 1.15)`, f2(grow), grow <= 1.15 ? 'met' : 'NOT met']);
   }
+  for (const b of batches) {
+    const x = J[b.key];
+    tg.push([`--jobs 2 ≥ 1.8× faster than --jobs 1 on 8+ captures (${b.label}, best of ${x.runs})`, `${f2(x.speedup)}× (median ${f2(x.speedupMedian)}×)`, x.speedup >= 1.8 ? 'met' : 'NOT met']);
+    tg.push([`--jobs 1 and --jobs 2 give the same bytes (${b.label})`, x.identical ? 'identical' : 'DIFFERENT', x.identical ? 'met' : 'NOT met']);
+  }
+  if (batches.length) {
+    L.push(table(['batch (`--jobs`)', 'files', 'MB', 'events', '--jobs 1 s best (median)', '--jobs 2 s best (median)', 'speed-up best (median)', 'peak RSS MiB j1 / j2', 'CPUs idle before a pair', 'output'], batches.map((b) => {
+      const x = J[b.key];
+      return [b.label, f0(b.files.length), f1(b.bytes / 1e6), f0(x.events), `${f3(x.j1.best)} (${f3(median(x.j1.times))})`, `${f3(x.j2.best)} (${f3(median(x.j2.times))})`,
+        `${f2(x.speedup)}× (${f2(x.speedupMedian)}×)`, `${f1(mib(x.j1.rssKiB))} / ${f1(mib(x.j2.rssKiB))}`, x.idle, x.identical ? 'identical' : 'DIFFERENT'];
+    })));
+    L.push('');
+  }
   if (tg.length) { L.push(table(['target (issue 4)', 'measured', 'verdict'], tg, 'lrl')); L.push(''); }
 
   // mismatches
@@ -623,6 +744,7 @@ function report(opts, m, startup, inputs, series, R, metaBig) {
   if (mm.length) L.push('Count check differences:', '', ...mm, '');
 
   L.push('Notes:', '');
+  if (batches.length) L.push(`- Batches: \`node dist/cli/main.js scan DIR -f jsonl -q --jobs N -o OUT\`; each round runs --jobs 1 and --jobs 2 back to back (which goes first alternates), after waiting up to 60 s for both CPUs to be ≥ 95% idle for 1 s (other work on a shared machine steals the second core that --jobs 2 needs; "CPUs idle" is the range of idle shares measured before the pairs); speed-up = --jobs 1 ÷ --jobs 2. The outputs of every run are compared byte for byte.`);
   L.push('- MB = 10^6 bytes of capture file, GB = 10^9; RSS in MiB (`/usr/bin/time -f %M`, the maximum over the runs). Wall time is measured by the parent (Node `hrtime` from spawn to exit) and includes node startup; smbtrail\'s stdout (JSONL events) goes to a file in the workdir, as with `-o`. Packets and SMB messages come from smbtrail\'s stderr summary (the run is therefore without `-q`; the summary costs nothing measurable).');
   L.push('- "msgs/s excl. startup" = SMB messages ÷ (wall − startup). The physical reference is `cat FILE > /dev/null` with the file in the page cache (best of the same number of runs).');
   if (series.length) L.push('- Scaling: the first 1/4 and 1/2 of the bulk capture\'s packets (`editcap -r FILE OUT 1-N`) and 1/4 and 1/2 of the metadata copies; "linear" means the times fit t = a + b·size (a: fixed cost such as startup and warm-up, so s per GB falls with size), judged by the largest residual.');

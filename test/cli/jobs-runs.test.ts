@@ -46,4 +46,14 @@ describe('sorted runs written by the workers', () => {
     expect(csv1.split('\n')[0]).toMatch(/^ts,capture,frame/);
     expect(fs.readdirSync(t)).toEqual([]);
   });
+
+  it('one job over more than 16 MB (scanned in a worker, not in-thread) gives the same bytes as two', () => {
+    const dir = path.join(tmp, 'big');
+    for (const k of ['a', 'b', 'c', 'd', 'e']) fs.cpSync(CAPTURES, path.join(dir, k), { recursive: true, dereference: true });
+    const one = run([dir, '-f', 'jsonl', '-q', '-j', '1'], { SMBTRAIL_SORT_RECORDS: '50' });
+    const two = run([dir, '-f', 'jsonl', '-q', '-j', '2']);
+    expect(one.code).toBe(0);
+    expect(one.out.length).toBeGreaterThan(1000);
+    expect(two.out).toBe(one.out);
+  });
 });
