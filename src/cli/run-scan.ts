@@ -196,9 +196,19 @@ export async function runScan(o: ScanOptions): Promise<number> {
     if (sortTo) {
       // 256 runs at once: 32 KiB read buffer each (8 MiB); beyond, the oldest are merged first
       const merge = new RunMerge(reduceRuns(runFiles, 256, sortTo.dir));
+      // output buffers are reused once written, at most 8 (2 MiB; the file stream holds 1 MiB);
+      // a synchronous stdout (a file, a pipe) releases them on the next tick, hence the wait
+      const free: Buffer[] = [];
+      let allocated = 0;
       try {
-        for (let b = merge.next(); b !== null; b = merge.next()) {
-          if (!writer.writeBytes(b)) await writer.drained();
+        for (;;) {
+          while (free.length === 0 && allocated >= 8) await new Promise<void>((r) => setImmediate(r));
+          const buf = free.pop() ?? (allocated++, Buffer.allocUnsafe(256 * 1024));
+          const b = merge.next(buf);
+          if (b === null) break;
+          if (b.buffer !== buf.buffer) free.push(buf); // one line longer than the buffer
+          const more = writer.writeBytes(b, b.buffer === buf.buffer ? () => free.push(buf) : undefined);
+          if (!more) await writer.drained();
           if (writer.closed) break;
         }
       } finally {

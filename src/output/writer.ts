@@ -15,8 +15,11 @@ export interface EventWriter {
   write(e: SmbEvent): boolean;
   /** A line already made by `formatLine` (CSV/JSON lines only): workers format, the writer copies. */
   writeLine(line: string): boolean;
-  /** Bytes of whole lines already encoded (CSV/JSON lines only): the merged runs of a batch. */
-  writeBytes(bytes: Buffer): boolean;
+  /**
+   * Bytes of whole lines already encoded (CSV/JSON lines only): the merged runs of a batch.
+   * `release` is called once the output no longer needs `bytes` (the caller may refill it).
+   */
+  writeBytes(bytes: Buffer, release?: () => void): boolean;
   /** Resolves when the output has taken what it was given (at once when nothing is waiting). */
   drained(): Promise<void>;
   /**
@@ -71,9 +74,9 @@ function lineWriter(sink: BufferedSink, format: (e: SmbEvent) => string): EventW
       if (ended) throw new Error('event written after end()');
       return sink.push(line);
     },
-    writeBytes(bytes) {
+    writeBytes(bytes, release) {
       if (ended) throw new Error('event written after end()');
-      return sink.push(bytes);
+      return sink.push(bytes, release);
     },
     drained: () => sink.drained(),
     end() {
@@ -133,6 +136,8 @@ class BufferedSink {
   private parts: (string | Buffer)[] = [];
   private size = 0;
   private hasBytes = false;
+  /** callbacks of Buffer parts waiting to be written (see EventWriter.writeBytes) */
+  private releases: (() => void)[] = [];
   /** set while the stream has said "enough" and we wait for its 'drain' */
   private pendingDrain: Promise<void> | null = null;
   private failure: Error | null = null;
@@ -148,9 +153,13 @@ class BufferedSink {
     out.on('close', () => this.onStreamClose());
   }
 
-  push(text: string | Buffer): boolean {
-    if (this.stopped) return true;
+  push(text: string | Buffer, release?: () => void): boolean {
+    if (this.stopped) {
+      release?.();
+      return true;
+    }
     this.parts.push(text);
+    if (release) this.releases.push(release);
     this.size += text.length;
     if (typeof text !== 'string') this.hasBytes = true;
     if (this.size >= FLUSH_CHARS) this.flush();
@@ -179,10 +188,19 @@ class BufferedSink {
     this.parts = [];
     this.size = 0;
     this.hasBytes = false;
+    let releases = this.releases;
+    this.releases = [];
+    if (chunk !== parts[0]) { // copied by join/concat: the parts are free now
+      for (const r of releases) r();
+      releases = [];
+    }
     let accepted = true;
     // Errors come through the 'error' listener; the callback only tells us the chunk is done.
     this.lastWrite = new Promise((resolve) => {
-      accepted = this.out.write(chunk, () => resolve());
+      accepted = this.out.write(chunk, () => {
+        for (const r of releases) r();
+        resolve();
+      });
     });
     if (!accepted) this.waitForDrain();
   }
@@ -222,6 +240,9 @@ class BufferedSink {
     this.parts = [];
     this.size = 0;
     this.hasBytes = false;
+    const releases = this.releases;
+    this.releases = [];
+    for (const r of releases) r();
     this.stop();
   }
 }
