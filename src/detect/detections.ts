@@ -482,11 +482,41 @@ export function compileRules(rules: readonly DetectionRule[] = DETECTION_RULES):
 
 let defaultCompiled: CompiledRule[] | null = null;
 
+/** the actions a match can fire on; null when any */
+function actionsOf(m: Match): Set<string> | null {
+  if (m.actions) return new Set(m.actions);
+  if (!m.any_of || m.any_of.length === 0) return null;
+  const all = new Set<string>();
+  for (const alt of m.any_of) {
+    const a = actionsOf(alt);
+    if (a === null) return null;
+    for (const x of a) all.add(x);
+  }
+  return all;
+}
+
+/**
+ * The rules that can fire on an action, in table order: most events are creates, reads and
+ * writes, which only a few rules look at (measured: the detections were 9% of a metadata-heavy
+ * scan when every rule was tried on every event).
+ */
+const byAction = new WeakMap<readonly CompiledRule[], Map<string, CompiledRule[]>>();
+function rulesFor(rules: readonly CompiledRule[], action: string): readonly CompiledRule[] {
+  let index = byAction.get(rules);
+  if (!index) { index = new Map(); byAction.set(rules, index); }
+  let list = index.get(action);
+  if (!list) {
+    list = rules.filter((r) => { const a = r.rule.match ? actionsOf(r.rule.match) : null; return a === null || a.has(action); });
+    index.set(action, list);
+  }
+  return list;
+}
+
 /** Adds the ids of the rules the event matches to e.rules, their techniques to e.attack, and raises
  * e.severity to the highest of them. Flags must be applied first (some rules require them). An
  * allow-list entry of the config removes the hits it covers; nothing lowers a severity. */
 export function applyDetections(e: SmbEvent, config?: CompiledConfig): SmbEvent {
-  const rules = config ? config.eventRules : (defaultCompiled ??= compileRules());
+  const rules = rulesFor(config ? config.eventRules : (defaultCompiled ??= compileRules()), e.action);
   let sev = SEVERITY_RANK[e.severity];
   for (const r of rules) {
     if (!r.test(e)) continue;

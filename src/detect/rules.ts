@@ -15,9 +15,14 @@ export interface FlagRule {
 /** last component of a UNC share path: \\host\ADMIN$ → ADMIN$ */
 export function shareName(share: string | null): string {
   if (!share) return '';
+  // asked several times per event by the flag and detection rules, for one share after another
+  if (share === lastShare) return lastName;
   const i = share.lastIndexOf('\\');
-  return (i >= 0 ? share.slice(i + 1) : share).toUpperCase();
+  lastName = (i >= 0 ? share.slice(i + 1) : share).toUpperCase();
+  lastShare = share;
+  return lastName;
 }
+let lastShare = '', lastName = '';
 
 /** host part of a UNC share path: \\host\ADMIN$ → host */
 export function shareHost(share: string | null): string {

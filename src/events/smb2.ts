@@ -118,8 +118,9 @@ export class Smb2Connection {
     if (msgLen > MAX_KEEP || headLen < SMB2_HEADER_SIZE + 32) return false;
     const dataAt = off + buf.readUInt16LE(off + SMB2_HEADER_SIZE + 2);
     if (looksLikeRpc(buf, dataAt, off + headLen)) return true;
-    // a PDU continued in a second WRITE does not start with a header: ask the handle
-    if (this.flow.clientIsA === null) return false;
+    // a PDU continued in a second WRITE does not start with a header: ask the handle (only
+    // on a connection that opened a pipe: a file server's small writes skip the lookup)
+    if (!this.pipeOpened || this.flow.clientIsA === null) return false;
     const sid = `0x${buf.readUInt32LE(off + 44).toString(16).padStart(8, '0')}${buf.readUInt32LE(off + 40).toString(16).padStart(8, '0')}`;
     const f = this.scan.sessions.find(this.conn().serverIp, sid)?.files.get(buf.toString('hex', off + 80, off + 96));
     return f !== undefined && isPipe(f);
@@ -378,7 +379,11 @@ export class Smb2Connection {
     return f;
   }
 
+  /** a pipe handle was opened on this connection (see pipeWrite) */
+  private pipeOpened = false;
+
   private register(session: Session, fileId: string, f: OpenFile): void {
+    if (!this.pipeOpened && isPipe(f)) this.pipeOpened = true;
     if (session.files.size >= MAX_FILES_PER_SESSION) {
       // handles never closed (lost CLOSEs, hostile clients): report the oldest and let it go
       const [k, old] = session.files.entries().next().value as [string, OpenFile];
