@@ -11,13 +11,18 @@ import { RpcPipe } from '../rpc/pipe';
 import { decodeArgs } from '../rpc/args';
 import type { RpcCall } from '../rpc/types';
 import type { PipeTap } from './pipes';
+import { ntlmAuthenticate, NtlmIdentity } from '../smb/ntlmssp';
 import { newEvent, ScanState } from './smb2';
 import { ConnRef, OpenFile, Session, Stamp, stampOf, Tree } from './state';
 
 interface At { stamp: Stamp; seq: number }
 
 /** where a call's event says it happened */
-interface Place { conn: ConnRef; session: Session | null; tree: Tree | null; path: string | null }
+interface Place {
+  conn: ConnRef; session: Session | null; tree: Tree | null; path: string | null;
+  /** outside SMB: the identity of the DCE/RPC authentication, if any */
+  who?: NtlmIdentity | null;
+}
 
 /** per pipe: context handle → the name of what it was opened for */
 type Handles = Map<string, string>;
@@ -86,6 +91,7 @@ function callEvent(scan: ScanState, place: Place, handles: Handles, c: RpcCall<A
   ev.rpc_args = args && c.iface ? nameHandles(c.iface, args, handles) : null;
   ev.status = status;
   if (c.authLevel === 6) ev.summary = 'arguments encrypted (RPC packet privacy)';
+  if (place.who) { ev.user = place.who.user; ev.domain = place.who.domain; ev.workstation = place.who.workstation; }
   scan.emit({ sec: c.requestAt.stamp.sec, ns: c.requestAt.stamp.ns, seq: c.requestAt.seq, ev });
 }
 
@@ -132,8 +138,11 @@ export function rpcOverTcp(scan: ScanState, flow: Flow): { consumers: [StreamCon
     const c = clientIsA ? flow.a : flow.b, s = clientIsA ? flow.b : flow.a;
     return (ref = { clientIp: c.ip, clientPort: c.port, serverIp: s.ip, serverPort: s.port, dialect: null });
   };
+  // no SMB session here: the user is the one the client authenticated as in its BIND/AUTH3 (NTLMSSP)
+  let who: NtlmIdentity | null = null;
   const pipe = new RpcPipe<At>({
-    onCall: (c) => callEvent(scan, { conn: conn(), session: null, tree: null, path: null }, handles, c),
+    onCall: (c) => { callEvent(scan, { conn: conn(), session: null, tree: null, path: null, who }, handles, c); },
+    onAuth: (token) => { who = ntlmAuthenticate(token) ?? who; },
     anomaly: (k) => scan.anomaly(k),
   });
   const side = (fromA: boolean): StreamConsumer => ({

@@ -35,6 +35,8 @@ export interface RpcPipeCallbacks<T> {
   onCall(call: RpcCall<T>): void;
   /** contexts accepted by a BIND_ACK / ALTER_CONTEXT_RESP, or offered by a BIND whose answer was not seen */
   onBind?(contexts: RpcContext[], at: T): void;
+  /** the client's authentication token (auth_value) in a BIND, ALTER_CONTEXT or AUTH3: NTLMSSP or SPNEGO */
+  onAuth?(token: Buffer, authType: number, at: T): void;
   /** something was dropped or malformed; `kind` is one of the RPC_ANOMALY values */
   anomaly(kind: string): void;
 }
@@ -358,6 +360,9 @@ export class RpcPipe<T> {
     d.tentative = false;
     d.skipping = false;
     this.order = pdu.header.littleEndian;
+    if (pdu.auth !== null && d === this.client && this.cb.onAuth && (pdu.kind === 'bind' || pdu.kind === 'other')) {
+      this.cb.onAuth(buf.subarray(pdu.auth.authStart, pdu.auth.authEnd), pdu.auth.authType, at);
+    }
     switch (pdu.kind) {
       case 'bind':
         this.bind(pdu, at);

@@ -147,3 +147,13 @@ describe.skipIf(!fs.existsSync(SHARED_CORPUS))('rule hits on the shared corpus',
     expect(w10.events.filter((e) => e.severity === 'high' || e.severity === 'medium')).toEqual([]);
   });
 });
+
+describe.skipIf(!fs.existsSync(SHARED_CORPUS))('DCE/RPC on TCP: the user comes from the NTLMSSP of the BIND/AUTH3', () => {
+  it('suricata-verify dcerpc-auth3-5133: the service calls name 3B\\Backdoor', async () => {
+    const { events, stories } = await run(corpus('suricata-verify/dcerpc+dcerpc-auth3-5133__input.pcap'));
+    const svc = hits(events, 'SVC-CREATE');
+    expect(svc.length).toBeGreaterThan(0);
+    expect(svc.every((e) => e.user === 'Backdoor' && e.domain === '3B' && e.share === null)).toBe(true);
+    expect(stories[0].summary).toContain('Backdoor');
+  });
+});
