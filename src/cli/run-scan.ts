@@ -12,7 +12,7 @@ import type { RulesConfig } from '../detect/config';
 import { createEventWriter, OutputFormat } from '../output';
 import { compiledRules, EventFilter, wanted } from '../scan/filter';
 import { formatLine } from '../output/writer';
-import { FormattedEvent, JobCallbacks, ProduceOptions, RunTarget, runJobs } from '../scan/jobs';
+import { FormattedEvent, JobCallbacks, MAX_STEPS_TOTAL, ProduceOptions, RunTarget, runJobs } from '../scan/jobs';
 import { runStitched } from '../scan/stitch';
 import { expandInputs, InputFile } from './inputs';
 import { createProgress } from './progress';
@@ -126,7 +126,10 @@ export async function runScan(o: ScanOptions): Promise<number> {
       }
     },
     done(file, summary, tally, seconds) {
-      for (const r of tally.steps) steps.push(r);
+      for (const r of tally.steps) {
+        if (steps.length < MAX_STEPS_TOTAL) steps.push(r);
+        else totals.stepsDropped++;
+      }
       addCapture(totals, summary);
       addTally(totals, tally);
       progress.clearPartial(file.label);

@@ -34,8 +34,13 @@ export interface Tally {
   byRule: Record<string, number>;
 }
 
-/** rule hits kept per file for the stories; a flood of discovery calls must not hold the scan's memory */
-export const MAX_STEPS = 100_000;
+/**
+ * Rule hits kept per file for the stories, and in all (run-scan). A PsExec chain is a few dozen
+ * steps; beyond these, hits are counted and stay in the timeline, but a flood of discovery calls
+ * in a hostile capture cannot hold the scan's memory (a step is a whole event, ~1 KB).
+ */
+export const MAX_STEPS = 20_000;
+export const MAX_STEPS_TOTAL = 50_000;
 
 export interface JobCallbacks {
   /** a batch of wanted records; the returned promise holds the producer back until it settles */
