@@ -157,3 +157,16 @@ describe.skipIf(!fs.existsSync(SHARED_CORPUS))('DCE/RPC on TCP: the user comes f
     expect(stories[0].summary).toContain('Backdoor');
   });
 });
+
+describe('no false alarm on ordinary lab traffic', () => {
+  // sessions, signed and encrypted SMB3, SMB1, 2,000 small files, a department share: nothing
+  // there is lateral movement, so no rule above low may fire and no story may form
+  for (const name of ['01-smb21-session.pcap', '02-smb311-signed.pcapng', '03-smb311-encrypted.pcap', '04-smb1-nt1.pcap', '10-many-small-files.pcap', '11-benign-baseline.pcap']) {
+    it(name, async () => {
+      const { events, stories } = await run(lab(name));
+      expect(events.length).toBeGreaterThan(0);
+      expect(events.flatMap((e) => e.rules).filter((r) => !r.startsWith('DISCOVERY-'))).toEqual([]);
+      expect(stories.filter((s) => s.rules[0] !== 'DISCOVERY-BURST')).toEqual([]);
+    });
+  }
+});
