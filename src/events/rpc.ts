@@ -32,6 +32,7 @@ const MAX_HANDLES = 1024;
 const HANDLE_NAMES: Record<string, { field: string; join: boolean }> = {
   svcctl: { field: 'service_name', join: false },
   winreg: { field: 'key', join: true },
+  eventlog: { field: 'module_name', join: false },
 };
 
 /** FAULT statuses (C706 appendix E, MS-RPCE 3.1.1.5.5) that clients actually meet */

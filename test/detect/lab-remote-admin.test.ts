@@ -89,8 +89,8 @@ describe('lab capture 12-remote-admin-rpc (impacket remote administration agains
     expect(clear).toHaveLength(1);
     expect(clear[0]).toMatchObject({ rpc_interface: 'eventlog', rpc_operation: 'ClearEventLogW', status: 'ERROR_SUCCESS', severity: 'high', path: 'eventlog' });
     expect(clear[0].attack).toEqual(['T1070.001']);
-    // no backup file was asked for; the log is named by the OpenEventLogW of the same pipe handle
-    expect(clear[0].rpc_args).toBeNull();
+    // no backup file was asked for; the log is named after the OpenEventLogW that opened the handle
+    expect(clear[0].rpc_args).toEqual({ module_name: 'Security' });
     expect(clear[0].frame).toBeGreaterThan(open[0].frame);
     expect(clear[0].session_id).toBe(open[0].session_id);
     expect(clear[0].tree_id).toBe(open[0].tree_id);

@@ -49,7 +49,11 @@ const lookupDomain = def(
     put(out, 'domain', r.unicodeString());
   },
   (r, out) => {
-    if (r.ptr() !== 0) out.domain_sid = r.sid();
+    if (r.ptr() !== 0) {
+      // a refused lookup may still send an empty SID: not a domain's
+      const sid = r.sid();
+      if (sid !== 'S-0-0') out.domain_sid = sid;
+    }
     ntResult(r, out);
   },
 );
