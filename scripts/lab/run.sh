@@ -29,6 +29,7 @@ SCENARIOS=(
   10-many-small-files
   11-benign-baseline
   12-remote-admin-rpc
+  13-psexec-clones
 )
 
 D="$LAB_WORK/client/data"   # client-side files (same path inside the client namespace)
@@ -189,6 +190,14 @@ s_12-remote-admin-rpc() {
 # No PID namespace: net's messaging lock is named by PID, and PID 1 is smbd's.
 srv_net() {
   ip netns exec "$NS_SRV" unshare --mount --fork "$LAB_DIR/nsroot.sh" server net -s /etc/samba/smb.conf "$@"
+}
+
+s_13-psexec-clones() {
+  SRV_EXTRA=""; FMT=pcap
+  run() {
+    cli 90 -- "$PY" "$LAB_DIR/clone_footprints.py" "$SRV_NAME" "$SRV_IP" "$LAB_DOMAIN" "$LAB_USER" "$LAB_PASS" "$CLI_NAME" 5151 \
+      >"$LAB_WORK/clones.log" 2>&1 || true
+  }
 }
 
 # ------------------------------------------------------------------------------------------

@@ -60,6 +60,20 @@ describe('stories on the lab captures', () => {
     expect(smbexec[0].summary).toContain('\\\\127.0.0.1\\C$\\__output');
   });
 
+  it('PsExec clones on one client and server within a minute: one story per tool (PAExec, RemCom, CSExec)', async () => {
+    const { events, stories } = await run(lab('13-psexec-clones.pcap'));
+    expect(stories.map((x) => x.rules[0])).toEqual(['STORY-PAEXEC', 'STORY-REMCOM', 'STORY-CSEXEC']);
+    expect(stories.every((x) => x.severity === 'high')).toBe(true);
+    expect(stories[0].summary).toMatch(/copied PAExec-5151-WKS01\.exe to .*ADMIN\$, created service PAExec-5151-WKS01 .* — PAExec/);
+    expect(stories[1].summary).toContain('RemCom_communicaton');
+    expect(stories[2].summary).toContain('created service csexecsvc (%SystemRoot%\\csexecsvc.exe)');
+    for (const [rule, n] of [['PSEXEC-PAEXEC', 7], ['PSEXEC-REMCOM', 10], ['PSEXEC-CSEXEC', 7]] as const) {
+      expect(hits(events, rule), rule).toHaveLength(n);
+    }
+    // no step of one tool is told in another tool's story
+    expect(new Set(stories.flatMap((x) => x.refs)).size).toBe(stories.reduce((n, x) => n + x.refs.length, 0));
+  });
+
   it('the benign baseline yields no story and no rule hit above low', async () => {
     const { events, stories } = await run(lab('11-benign-baseline.pcap'));
     expect(stories).toEqual([]);
