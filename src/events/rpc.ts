@@ -98,12 +98,22 @@ function callEvent(scan: ScanState, place: Place, handles: Handles, c: RpcCall<A
 
 interface PipeState { pipe: RpcPipe<At>; handles: Handles }
 
+/** pipe handles followed at once per scan; beyond, the least recently opened is closed (counted) */
+const MAX_PIPES = 10_000;
+
 /** The DCE/RPC stage for named pipes of one scan. */
 export function createPipeTap(scan: ScanState): PipeTap {
   const pipes = new Map<OpenFile, PipeState>();
   const stateOf = (f: OpenFile): PipeState => {
     let st = pipes.get(f);
     if (!st) {
+      if (pipes.size >= MAX_PIPES) {
+        // handles that are never closed (lost CLOSEs, a hostile client): their calls are reported now
+        const [oldFile, old] = pipes.entries().next().value as [OpenFile, PipeState];
+        pipes.delete(oldFile);
+        old.pipe.close();
+        scan.anomaly('rpc_pipes_evicted');
+      }
       const handles: Handles = new Map();
       const place = (): Place => ({ conn: f.conn, session: f.session, tree: f.tree, path: f.path });
       st = {
