@@ -21,13 +21,24 @@ export function toJsonLine(e: SmbEvent): string {
   const parts = new Array<string>(EVENT_FIELDS.length * 2 + 1);
   for (let i = 0; i < EVENT_FIELDS.length; i++) {
     parts[2 * i] = KEY_PREFIX[i];
-    parts[2 * i + 1] = value(e[EVENT_FIELDS[i]]);
+    const v = e[EVENT_FIELDS[i]];
+    parts[2 * i + 1] = typeof v === 'string' && OURS[i] ? `"${v}"` : value(v);
   }
   parts[parts.length - 1] = '}';
   return parts.join('');
 }
 
 const KEY_PREFIX = EVENT_FIELDS.map((k, i) => `${i ? ',' : '{'}${JSON.stringify(k)}:`);
+
+/**
+ * Fields whose text smbtrail writes itself, never copied from the wire or the file system:
+ * times, formatted addresses, hex ids, actions, share types, severities. They need no escaping,
+ * which saves a regular-expression test per field per event. Everything else (capture, dialect
+ * strings, users, shares, paths, RPC values, summaries, and status/disposition as a precaution)
+ * is escaped.
+ */
+const OUR_TEXT = new Set<string>(['ts', 'src_ip', 'dst_ip', 'session_id', 'action', 'share_type', 'tree_id', 'severity']);
+const OURS = EVENT_FIELDS.map((k) => OUR_TEXT.has(k));
 
 /** anything JSON.stringify would escape, anything we escape on top, and surrogates */
 const NEEDS_ESCAPE = new RegExp(`["\\\\\\u0000-\\u001f\\ud800-\\udfff]|${UNSAFE_BMP_CLASS}`);
@@ -43,6 +54,6 @@ function value(v: unknown): string {
   if (v === null || v === undefined) return 'null';
   if (typeof v === 'string') return str(v);
   if (typeof v === 'number') return Number.isFinite(v) ? String(v) : 'null';
-  if (Array.isArray(v)) return `[${v.map((x) => (typeof x === 'string' ? str(x) : value(x))).join(',')}]`;
+  if (Array.isArray(v)) return v.length === 0 ? '[]' : `[${v.map((x) => (typeof x === 'string' ? str(x) : value(x))).join(',')}]`;
   return (JSON.stringify(v) ?? 'null').replace(UNSAFE_RAW_IN_JSON, jsonEscape);
 }
