@@ -18,25 +18,12 @@ import {
 import type { Action, SmbEvent } from './event';
 import { complete, Pending, PendingTable } from './pending';
 import { flushTransfers, hex8, newEvent, ScanState } from './smb2';
+import { isPipe, looksLikeRpc, pipeTree, unknownTree } from './pipes';
 import { ConnRef, OpenFile, Session, stampOf, Transfer, Tree } from './state';
 
 const stripLeading = (s: string): string => s.replace(/^\\+/, '');
 const hex4 = (n: number): string => `0x${n.toString(16).padStart(4, '0')}`;
 
-/** a DCE/RPC connection-oriented PDU starts with version 5, minor 0 or 1 (C706 12.6.3.1) */
-const looksLikeRpc = (buf: Buffer, at: number, end: number): boolean => at + 2 <= end && buf[at] === 5 && buf[at + 1] <= 1;
-/** the tree connect was not captured (midstream): only the bytes can say whether a handle is a pipe */
-const unknownTree = (t: Tree): boolean => t.shareType === null && t.share === null;
-/**
- * A FID whose bytes are DCE/RPC (or other pipe traffic): its tree is IPC$; on a tree whose
- * connect was not captured, data that starts like a DCE/RPC PDU.
- */
-function isPipe(f: OpenFile, data?: { buf: Buffer; off: number; end: number } | null): boolean {
-  const t = f.tree;
-  if (t.shareType !== null) return t.shareType === 'pipe';
-  if (t.share !== null) return /(^|\\)IPC\$$/i.test(t.share);
-  return !!data && looksLikeRpc(data.buf, data.off, data.end);
-}
 /** Trans names that are not a pipe handle's traffic: RAP calls and mailslot broadcasts */
 const NOT_PIPE_TRAFFIC = /^\\(PIPE\\LANMAN|MAILSLOT\\)/i;
 /** transactions and pipe reads in flight per connection: more are hostile, the oldest is dropped */
@@ -109,7 +96,7 @@ export class Smb1Handler {
     const f = s?.files.get(String(fid));
     if (f) return this.pipeLike(f, data);
     const t = s?.trees.get(tid);
-    return t && !unknownTree(t) ? t.shareType === 'pipe' || (t.share !== null && /(^|\\)IPC\$$/i.test(t.share)) : looksLikeRpc(buf, data.off, data.end);
+    return t && !unknownTree(t) ? pipeTree(t) : looksLikeRpc(buf, data.off, data.end);
   }
 
   message(buf: Buffer, off: number, end: number, at: Packet, fromA: boolean): void {
@@ -182,7 +169,7 @@ export class Smb1Handler {
 
   /** an IPC$ handle, or one a TransactNmPipe showed to be a pipe (its tree connect not captured) */
   private pipeLike(f: OpenFile, data?: { buf: Buffer; off: number; end: number } | null): boolean {
-    return this.pipeFiles.has(f) || isPipe(f, data);
+    return this.pipeFiles.has(f) || isPipe(f, data?.buf, data?.off, data?.end);
   }
 
   private bounded<V>(m: Map<number, V>, key: number, v: V): void {

@@ -14,13 +14,13 @@ import {
   Body, closeFileId, Cmd, createRequest, createResponse, FLAG_ASYNC, FLAG_RELATED, FLAG_RESPONSE,
   FSCTL_PIPE_TRANSCEIVE, ioctl, negotiateDialect, parseHeader, readResponseData, readResponseLength,
   writeResponseCount, readWriteRequest, sessionSetupRequest, setInfoRequest, SHARE_TYPES, Smb2Header,
-  SMB2_HEADER_SIZE, Span, STATUS_PENDING, transformSessionId, treeConnectPath, treeConnectShareType,
+  SMB2_HEADER_SIZE, STATUS_PENDING, transformSessionId, treeConnectPath, treeConnectShareType,
   writeRequestData,
 } from '../smb/smb2/records';
 import type { Action, SmbEvent } from './event';
 import { EventSink, isoTime } from './record';
 import { Smb1Handler, smb1KeepFor } from './smb1';
-import type { PipeTap } from './pipes';
+import { isPipe, looksLikeRpc, PipeTap, unknownTree } from './pipes';
 import { complete, Pending, PendingTable } from './pending';
 import { ConnRef, OpenFile, Session, SessionTable, Stamp, stampOf, Transfer, Tree } from './state';
 
@@ -65,21 +65,6 @@ const stripLeading = (s: string): string => s.replace(/^\\+/, '');
 /** commands whose request body we decode in full (they carry names or security blobs) */
 const FULL_REQUEST = new Set<number>([Cmd.SESSION_SETUP, Cmd.TREE_CONNECT, Cmd.CREATE, Cmd.SET_INFO, Cmd.IOCTL]);
 
-/** a DCE/RPC connection-oriented PDU starts with version 5, minor 0 or 1 (C706 12.6.3.1) */
-const looksLikeRpc = (buf: Buffer, at: number, end: number): boolean =>
-  at + 2 <= end && buf[at] === 5 && buf[at + 1] <= 1;
-
-/**
- * A handle on a named pipe: its data is DCE/RPC. When the TREE_CONNECT was not captured
- * (midstream), data that starts like a DCE/RPC PDU on an unknown tree is taken as pipe data.
- */
-export function isPipe(f: OpenFile, buf?: Buffer, s?: Span | null): boolean {
-  const t = f.tree;
-  if (t.shareType === 'pipe') return true;
-  if (t.shareType !== null) return false;
-  if (t.share !== null) return /\\IPC\$$/i.test(t.share);
-  return buf !== undefined && !!s && looksLikeRpc(buf, s.start, s.end);
-}
 
 export class Smb2Connection {
   private dialect: string | null = null;
@@ -131,7 +116,7 @@ export class Smb2Connection {
     if (msgLen > MAX_KEEP || headLen < SMB2_HEADER_SIZE + 16) return false;
     const key = (buf.readUInt32LE(off + 28) >>> 0) * 0x100000000 + (buf.readUInt32LE(off + 24) >>> 0);
     const f = this.pending.peek(key)?.file;
-    if (f) return isPipe(f) || (f.tree.shareType === null && f.tree.share === null);
+    if (f) return isPipe(f) || unknownTree(f.tree);
     return looksLikeRpc(buf, off + buf[off + SMB2_HEADER_SIZE + 2], off + headLen);
   }
 
@@ -269,7 +254,7 @@ export class Smb2Connection {
         this.track(h, at, { session, file: f, transfer: t, writeLength: h.command === Cmd.WRITE ? r.length : undefined });
         if (h.command === Cmd.WRITE) {
           const d = writeRequestData(b);
-          if (d && isPipe(f, b.buf, d)) this.scan.pipes.clientData(f, b.buf, d.start, d.end, stampOf(at, this.scan.capture));
+          if (d && isPipe(f, b.buf, d.start, d.end)) this.scan.pipes.clientData(f, b.buf, d.start, d.end, stampOf(at, this.scan.capture));
         }
         return;
       }
@@ -341,7 +326,7 @@ export class Smb2Connection {
         if ((ok || h.status === STATUS_BUFFER_OVERFLOW) && p.transfer) {
           p.transfer.bytes += readResponseLength(b) ?? 0;
           const d = p.file ? readResponseData(b) : null;
-          if (d && p.file && isPipe(p.file, b.buf, d)) this.scan.pipes.serverData(p.file, b.buf, d.start, d.end, stampOf(at, this.scan.capture));
+          if (d && p.file && isPipe(p.file, b.buf, d.start, d.end)) this.scan.pipes.serverData(p.file, b.buf, d.start, d.end, stampOf(at, this.scan.capture));
         }
         break;
       case Cmd.IOCTL:
