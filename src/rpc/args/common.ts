@@ -125,6 +125,21 @@ export function hresult(r: NdrReader, out: Out): void {
 /** caps how many items of a list reach the output (the rest is counted, not shown) */
 export const MAX_LIST = 200;
 
+/**
+ * `n` RPC_UNICODE_STRINGs as an embedded array: the n headers, then their deferred buffers;
+ * joined with joinCapped (at most MAX_LIST kept, the total still said).
+ */
+export function countedStrings(r: NdrReader, n: number): string {
+  const heads = [];
+  for (let i = 0; i < n; i++) heads.push(r.countedHeader());
+  const names: string[] = [];
+  for (const h of heads) {
+    const s = r.countedBody(h);
+    if (s !== null && names.length < MAX_LIST) names.push(s);
+  }
+  return joinCapped(names, n);
+}
+
 export function joinCapped(items: string[], total: number, sep = ', '): string {
   return total > items.length ? `${items.join(sep)}${sep}…(+${total - items.length})` : items.join(sep);
 }

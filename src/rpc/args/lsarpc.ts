@@ -3,7 +3,7 @@
  * translation (lookupsid.py RID cycling, net user /domain, BloodHound) and policy handles.
  */
 import { NdrReader } from '../ndr';
-import { def, Decoder, joinCapped, MAX_LIST, ntResult, Out, put } from './common';
+import { countedStrings, def, Decoder, joinCapped, MAX_LIST, ntResult, Out, put } from './common';
 
 /**
  * [in, size_is(Count)] PRPC_UNICODE_STRING Names: a top-level [ref] pointer, so no referent id;
@@ -13,14 +13,7 @@ function readNames(r: NdrReader, out: Out): void {
   const count = r.u32();
   const n = r.count(8);
   if (n !== count) return;
-  const heads = [];
-  for (let i = 0; i < n; i++) heads.push(r.countedHeader());
-  const names: string[] = [];
-  for (const h of heads) {
-    const s = r.countedBody(h);
-    if (s !== null && names.length < MAX_LIST) names.push(s);
-  }
-  out.names = joinCapped(names, n);
+  out.names = countedStrings(r, n);
 }
 
 /** LsarLookupNames/2/3 (PolicyHandle first); LsarLookupNames4 has no handle on the wire */

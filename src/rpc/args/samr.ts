@@ -3,7 +3,7 @@
  * changes (net user /domain, net user X /add, BloodHound, impacket samrdump/lookupsid).
  */
 import { hex32, NdrReader } from '../ndr';
-import { def, Decoder, joinCapped, MAX_LIST, ntResult, Out, put } from './common';
+import { countedStrings, def, Decoder, joinCapped, MAX_LIST, ntResult, Out, put } from './common';
 
 function handleResult(key: string): (r: NdrReader, out: Out) => void {
   return (r, out) => {
@@ -77,14 +77,7 @@ const lookupNames = def(
     const offset = r.size();
     const n = r.size();
     if (offset !== 0 || n !== count || n > r.remaining / 8) return;
-    const heads = [];
-    for (let i = 0; i < n; i++) heads.push(r.countedHeader());
-    const names: string[] = [];
-    for (const h of heads) {
-      const s = r.countedBody(h);
-      if (s !== null && names.length < MAX_LIST) names.push(s);
-    }
-    out.names = joinCapped(names, n);
+    out.names = countedStrings(r, n);
   },
   (r, out) => {
     // RelativeIds: SAMPR_ULONG_ARRAY { Count; [size_is(Count)] unsigned long* Element }

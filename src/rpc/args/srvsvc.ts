@@ -4,7 +4,7 @@
  * collection, impacket's share enumeration before psexec).
  */
 import { NdrReader } from '../ndr';
-import { def, Decoder, joinCapped, MAX_LIST, Out, put, win32Result } from './common';
+import { def, Decoder, joinCapped, MAX_LIST, put, win32Result } from './common';
 
 /**
  * SHARE_INFO_0/1/2/501/502 as the pointer count and the DWORDs between them (MS-SRVS 2.2.4.22-26);
