@@ -508,9 +508,15 @@ function sentence(parts: string[]): string {
 
 function failures(steps: Step[]): string {
   const f = steps.filter((s) => s.e.status && !OK_STATUS.test(s.e.status))
-    .map((s) => `${s.e.rpc_operation ?? base(s.e.path)}: ${s.e.status}`);
-  return f.length ? ` [${listed(f, 3)}]` : '';
+    .map((s) => `${s.e.rpc_operation ?? base(s.e.path)} ${s.e.status}`);
+  return f.length ? ` [failed: ${listed(f, 3)}]` : '';
 }
+
+/** every step was answered with an error: the story says it was tried, not done */
+const refused = (steps: readonly Step[]): boolean =>
+  steps.length > 0 && steps.every((s) => s.e.status !== null && !OK_STATUS.test(s.e.status) && !/^RESPONSE/.test(s.e.status));
+/** "created service" or, when refused, "tried to create service" */
+const did = (steps: readonly Step[], done: string, attempt: string): string => (refused(steps) ? `tried to ${attempt}` : done);
 
 function uploadPart(us: Step[]): string {
   if (!us.length) return '';
@@ -520,7 +526,7 @@ function uploadPart(us: Step[]): string {
     const name = u.e.action === 'rename' ? u.e.new_path : u.e.path;
     byShare.set(share, [...(byShare.get(share) ?? []), name ?? '?']);
   }
-  return `copied ${[...byShare].map(([share, names]) => `${listed(names, 4)} to ${share}`).join(' and ')}`;
+  return `${did(us, 'copied', 'copy')} ${[...byShare].map(([share, names]) => `${listed(names, 4)} to ${share}`).join(' and ')}`;
 }
 
 function servicePart(defs: Step[], smbexec: boolean): string {
@@ -528,7 +534,7 @@ function servicePart(defs: Step[], smbexec: boolean): string {
   const one = (s: Step): string => {
     const name = arg(s, 'service_name') ?? '?';
     const bin = arg(s, 'binary_path');
-    const verb = has(s, 'SVC-MODIFY') ? 'changed service' : 'created service';
+    const verb = has(s, 'SVC-MODIFY') ? did([s], 'changed service', 'change service') : did([s], 'created service', 'create service');
     if (smbexec && bin) {
       const cmd = /echo\s+(.*?)\s+\^?>/i.exec(bin)?.[1];
       return `${verb} ${name} to run ${cmd !== undefined ? `«${clip(cmd.trim(), 80)}» ` : ''}(${clip(bin)})`;
@@ -563,11 +569,15 @@ function tell(c: Chain): Story | null {
       : c.services.length > 0 && (c.uploads.length > 0 || c.starts.length > 0);
     const key = c.services[0] ?? c.starts[0] ?? c.pipes[0] ?? all[0];
     const parts = [uploadPart(c.uploads), servicePart(c.services, c.tool === 'smbexec')];
-    if (c.starts.length) parts.push(c.services.length ? 'started it' : `started service ${listed(c.starts.map((s) => arg(s, 'service_name') ?? '?'), 3)}`);
+    if (c.starts.length) {
+      parts.push(c.services.length ? did(c.starts, 'started it', 'start it')
+        : `${did(c.starts, 'started', 'start')} service ${listed(c.starts.map((s) => arg(s, 'service_name') ?? '?'), 3)}`);
+    }
     if (c.pipes.length) {
       const pipes = c.pipes.map((p) => p.e.path ?? '?');
-      const origin = pipes.map((p) => /-([^-\\]+)-(\d+)-(stdin|stdout|stderr)$/i.exec(p)).find((m) => m);
-      parts.push(`opened pipes ${listed(pipes, 4)}${origin ? ` (client host ${origin[1]}, process ${origin[2]})` : ''}`);
+      // PSEXESVC-<client host>-<pid>-stdin: host names may hold dashes themselves
+      const origin = pipes.map((p) => /^[^-\\]+-(.+)-(\d+)-(stdin|stdout|stderr)$/i.exec(p)).find((m) => m);
+      parts.push(`${did(c.pipes, 'opened', 'open')} pipes ${listed(pipes, 4)}${origin ? ` (client host ${origin[1]}, process ${origin[2]})` : ''}`);
     }
     if (c.outputs.length) parts.push(`read output ${listed(c.outputs.map((o) => `${shareName(o.e.share)}\\${o.e.path}`), 2)}`);
     const removed = [...c.files, ...c.uploads].filter((f) => f.e.action === 'delete').map((f) => f.e.path ?? '?');
@@ -583,11 +593,14 @@ function tell(c: Chain): Story | null {
     const parts = c.tasks.slice(0, 3).map((t) => {
       const cmd = [arg(t, 'command'), arg(t, 'arguments')].filter(Boolean).join(' ');
       return t.e.rpc_operation?.toLowerCase().includes('jobadd')
-        ? `added AT job${cmd ? ` «${clip(cmd)}»` : ''}`
-        : `registered task ${arg(t, 'task_path') ?? '?'}${cmd ? ` running «${clip(cmd)}»` : ''}`;
+        ? `${did([t], 'added', 'add')} AT job${cmd ? ` «${clip(cmd)}»` : ''}`
+        : `${did([t], 'registered', 'register')} task ${arg(t, 'task_path') ?? '?'}${cmd ? ` running «${clip(cmd)}»` : ''}`;
     });
     if (c.tasks.length > 3) parts.push(`${c.tasks.length - 3} more tasks`);
-    if (c.runs.length) parts.push(c.tasks.length ? 'ran it' : `ran task ${listed(c.runs.map((r) => arg(r, 'task_path') ?? '?'), 3)}`);
+    if (c.runs.length) {
+      parts.push(c.tasks.length ? did(c.runs, 'ran it', 'run it')
+        : `${did(c.runs, 'ran', 'run')} task ${listed(c.runs.map((r) => arg(r, 'task_path') ?? '?'), 3)}`);
+    }
     if (c.uploads.length) parts.unshift(uploadPart(c.uploads));
     if (c.outputs.length) parts.push(`read ${listed(c.outputs.map((o) => o.e.path ?? '?'), 2)} from ${c.outputs[0].e.share ?? '?'}`);
     const strong = c.tasks.length > 0 && (c.tool === 'atexec' || c.runs.length > 0 || c.outputs.length > 0);
@@ -618,12 +631,18 @@ function tell(c: Chain): Story | null {
   const rr = c.registry.filter((s) => lower(arg(s, 'service_name')) === 'remoteregistry');
   if (rr.length) parts.push('started RemoteRegistry');
   const saves = dump.filter((s) => /savekey/i.test(s.e.rpc_operation ?? ''));
-  if (saves.length) parts.push(`saved ${listed(saves.map((s) => arg(s, 'key') ?? arg(s, 'file') ?? '?'), 4)}`);
+  if (saves.length) {
+    const what = (x: Step): string => {
+      const k = arg(x, 'key'), f = arg(x, 'file');
+      return k && f ? `${k} to ${f}` : k ?? f ?? '?';
+    };
+    parts.push(`${did(saves, 'saved', 'save')} ${listed(saves.map(what), 4)}`);
+  }
   const keys = dump.filter((s) => !/savekey/i.test(s.e.rpc_operation ?? ''));
-  if (keys.length) parts.push(`opened ${listed(keys.map((s) => arg(s, 'key') ?? '?'), 4)}`);
+  if (keys.length) parts.push(`${did(keys, 'opened', 'open')} ${listed(keys.map((s) => arg(s, 'key') ?? '?'), 4)}`);
   if (c.outputs.length) parts.push(`read ${listed(c.outputs.map((o) => o.e.path ?? '?'), 3)} from ${c.outputs[0].e.share ?? '?'}`);
   if (c.drs.length) parts.push(`requested directory replication (DsGetNCChanges ×${c.drs.length})`);
-  return { id, strong: true, key, steps: all, summary: `${who(key.e)} ${sentence(parts)} on ${target(key.e)} — ${label}` };
+  return { id, strong: true, key, steps: all, summary: `${who(key.e)} ${sentence(parts)} on ${target(key.e)} — ${label}${failures(saves)}` };
 }
 
 /** rules a story can be made of (for documentation and tests) */
@@ -644,6 +663,12 @@ export function storiesFrom(steps: readonly EventRecord[], opts?: StoryOptions):
     sb.add(r.ev);
   }
   return sb.finish().map((ev) => {
+    // a story is at least as severe as its worst step: --min-severity high must not hide a chain
+    // whose JobAdd or CreateService is itself high
+    for (const ref of ev.refs) {
+      const step = byRef.get(ref);
+      if (step && SEVERITY_RANK[step.ev.severity] > SEVERITY_RANK[ev.severity]) ev.severity = step.ev.severity;
+    }
     const first = byRef.get(ev.refs[0] ?? '');
     return { sec: first ? first.sec : 0, ns: first ? first.ns : 0, seq: first ? first.seq + 0.5 : 0, ev };
   });

@@ -9,6 +9,7 @@ import type { Flow } from '../tcp/flows';
 import type { StreamConsumer } from '../tcp/reassembly';
 import { RpcPipe } from '../rpc/pipe';
 import { decodeArgs } from '../rpc/args';
+import { ntName, win32Name } from '../rpc/args/common';
 import type { RpcCall } from '../rpc/types';
 import type { PipeTap } from './pipes';
 import { ntlmAuthenticate, NtlmIdentity } from '../smb/ntlmssp';
@@ -49,10 +50,19 @@ const FAULTS: Record<number, string> = {
 };
 const hex8 = (n: number): string => `0x${(n >>> 0).toString(16).padStart(8, '0')}`;
 
+/**
+ * The call's result: a FAULT's status; else the operation's return value, which MS-RPC puts in
+ * the last 4 bytes of every response stub (NTSTATUS or Win32 error), named by the argument
+ * decoder where there is one. With packet privacy the stub, and so the result, is encrypted.
+ */
 function statusOf(c: RpcCall<At>, args: Record<string, string> | null): string | null {
   if (c.status === null) return null;
   if (c.fault) return `FAULT ${FAULTS[c.status >>> 0] ?? hex8(c.status)}`;
-  return args?.error ?? 'ERROR_SUCCESS';
+  if (args?.error) return args.error;
+  const r = c.response;
+  if (r === null || r.length < 4) return c.authLevel === 6 ? 'RESPONSE_ENCRYPTED' : 'RESPONSE';
+  const code = c.littleEndian ? r.readUInt32LE(r.length - 4) : r.readUInt32BE(r.length - 4);
+  return code >= 0x80000000 ? ntName(code) : win32Name(code);
 }
 
 /** names the handles a call used, remembers the ones it returned, and hides the raw handle values */

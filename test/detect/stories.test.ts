@@ -67,9 +67,9 @@ describe('PsExec (07-psexec-footprint shape)', () => {
     expect(s.refs).toHaveLength(9);
     expect(s.attack).toEqual(expect.arrayContaining(['T1021.002', 'T1570', 'T1569.002', 'T1543.003']));
     expect(s.summary).toBe(
-      `${WKS} (CONTOSO\\admin) copied PSEXESVC.exe to \\\\${FS}\\ADMIN$, created service PSEXESVC (%SystemRoot%\\PSEXESVC.exe), `
-      + 'opened pipes PSEXESVC, PSEXESVC-WKS01-4242-stdin, PSEXESVC-WKS01-4242-stdout, PSEXESVC-WKS01-4242-stderr (client host WKS01, process 4242) '
-      + 'and deleted PSEXESVC.exe — PsExec [CreateServiceW: nca_s_op_rng_error]');
+      `${WKS} (CONTOSO\\admin) copied PSEXESVC.exe to \\\\${FS}\\ADMIN$, tried to create service PSEXESVC (%SystemRoot%\\PSEXESVC.exe), `
+      + 'tried to open pipes PSEXESVC, PSEXESVC-WKS01-4242-stdin, PSEXESVC-WKS01-4242-stdout, PSEXESVC-WKS01-4242-stderr (client host WKS01, process 4242) '
+      + 'and deleted PSEXESVC.exe — PsExec [failed: CreateServiceW nca_s_op_rng_error]');
   });
 
   it('PsExec -r NAME: a service NAME with NAME-host-pid-std* pipes is PsExec', () => {
@@ -105,7 +105,7 @@ describe('impacket psexec.py (06-impacket-psexec shape)', () => {
     expect(s.rules[0]).toBe('STORY-IMPACKET-PSEXEC');
     expect(s.severity).toBe('high');
     expect(s.refs).toEqual(events.slice(1).map((e) => `lab.pcap#${e.frame}`));
-    expect(s.summary).toBe(`${WKS} (LAB\\alice) copied yRlahTjG.exe to \\\\${FS}\\ADMIN$ and created service FxRq (%systemroot%\\yRlahTjG.exe) — impacket psexec.py [CreateServiceW: nca_s_op_rng_error]`);
+    expect(s.summary).toBe(`${WKS} (LAB\\alice) copied yRlahTjG.exe to \\\\${FS}\\ADMIN$ and tried to create service FxRq (%systemroot%\\yRlahTjG.exe) — impacket psexec.py [failed: CreateServiceW nca_s_op_rng_error]`);
   });
 
   it('the same shape in reverse order (service call first) gives the same story kind', () => {
@@ -130,9 +130,9 @@ describe('impacket smbexec.py and services.py (08-smbexec-services shape)', () =
       step(1.6, rpc('svcctl', 'OpenServiceW', { service_name: 'LabUpdater' }, { ...o, status: 'ERROR_SERVICE_DOES_NOT_EXIST' })),
     ]);
     expect(stories.map((s) => [s.rules[0], s.severity])).toEqual([['STORY-SMBEXEC', 'high'], ['STORY-SERVICE-EXEC', 'medium']]);
-    expect(stories[0].summary).toMatch(/^198\.18\.10\.21 \(LAB\\alice\) created service BTOBTO to run «cd» \(%COMSPEC% \/Q \/c echo cd/);
+    expect(stories[0].summary).toMatch(/^198\.18\.10\.21 \(LAB\\alice\) tried to create service BTOBTO to run «cd» \(%COMSPEC% \/Q \/c echo cd/);
     expect(stories[0].summary).toContain(`on ${FS} — impacket smbexec.py`);
-    expect(stories[1].summary).toBe(`${WKS} (LAB\\alice) created service LabUpdater (C:\\Windows\\Temp\\svcupdate.exe) on ${FS} — remote service execution [CreateServiceW: nca_s_op_rng_error]`);
+    expect(stories[1].summary).toBe(`${WKS} (LAB\\alice) tried to create service LabUpdater (C:\\Windows\\Temp\\svcupdate.exe) on ${FS} — remote service execution [failed: CreateServiceW nca_s_op_rng_error]`);
   });
 
   it('several smbexec commands and their __output reads are one story', () => {
@@ -386,5 +386,27 @@ describe('clones by name', () => {
     ]);
     expect(stories.map((s) => s.rules[0])).toEqual([id]);
     expect(stories[0].refs).toHaveLength(3);
+  });
+});
+
+describe('wording of outcomes', () => {
+  it('a PsExec pipe name keeps a client host name that has dashes (PSEXESVC-VICTIM-PC-2412-stdin)', async () => {
+    const { StoryBuilder } = await import('../../src/detect/stories');
+    const { applyDetections } = await import('../../src/detect/detections');
+    const { applyFlagRules } = await import('../../src/detect/rules');
+    const { makeEvent } = await import('../output/fixtures');
+    const sb = new StoryBuilder();
+    const ev = (frame: number, path: string, status: string) => {
+      const e = makeEvent({ frame, path, status, share: '\\\\10.0.0.1\\IPC$', share_type: 'pipe', action: 'create', flags: [], attack: [], severity: 'info', rules: [] });
+      applyFlagRules(e);
+      applyDetections(e);
+      return e;
+    };
+    sb.add(ev(1, 'PSEXESVC-VICTIM-PC-2412-stdin', 'STATUS_SUCCESS'));
+    sb.add(ev(2, 'PSEXESVC-VICTIM-PC-2412-stdout', 'STATUS_SUCCESS'));
+    const [s] = sb.finish();
+    expect(s.summary).toContain('(client host VICTIM-PC, process 2412)');
+    expect(s.summary).toContain('opened pipes');
+    expect(s.summary).not.toContain('tried to');
   });
 });

@@ -46,6 +46,7 @@ export function put(out: Out, key: string, value: string | number | null | undef
 
 /** Win32 error codes the service manager, registry and printer calls return */
 export const WIN32_ERRORS: Record<number, string> = {
+  0: 'ERROR_SUCCESS',
   1: 'ERROR_INVALID_FUNCTION',
   2: 'ERROR_FILE_NOT_FOUND',
   3: 'ERROR_PATH_NOT_FOUND',
