@@ -561,8 +561,16 @@ function tell(c: Chain): Story | null {
   if (SERVICE_TOOLS.includes(c.tool)) {
     const named = c.tool !== 'service';
     const execution = c.services.length + c.starts.length + c.pipes.length;
-    // an executable copied with nothing to run it is the write's own hit, not a story
-    if (execution === 0) return null;
+    // an executable copied with nothing seen running it: still the first thing a responder must
+    // check on the target, told as staging (medium), not as execution
+    if (execution === 0) {
+      if (c.tool !== 'service' || !c.uploads.length) return null;
+      const key = c.uploads[0];
+      return {
+        id: 'STORY-ADMIN-SHARE-STAGING', strong: false, key, steps: all,
+        summary: `${who(key.e)} ${uploadPart(c.uploads)}; nothing was seen running it — staged for lateral movement?${failures(c.uploads)}`,
+      };
+    }
     if (c.tool === 'service' && c.services.length === 0 && c.uploads.length === 0) return null;
     const strong = named
       ? c.services.length > 0 || c.starts.length > 0 || (c.pipes.length > 0 && c.uploads.length > 0)

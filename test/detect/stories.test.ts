@@ -187,7 +187,7 @@ describe('impacket atexec.py', () => {
 });
 
 describe('weak and benign', () => {
-  it('05-admin-share-exe-copy: an executable copied to ADMIN$ and C$ with nothing to run it is no story', () => {
+  it('05-admin-share-exe-copy: an executable copied to ADMIN$ and C$ with nothing to run it is one weak staging story', () => {
     const o = lab({});
     const events = [
       step(1, put('ADMIN$', 'svcupdate.exe', o)),
@@ -195,7 +195,10 @@ describe('weak and benign', () => {
       step(2, put('C$', 'Windows\\Temp\\svcupdate.exe', o)),
     ];
     expect(events.every((e) => e.rules.includes('SMB-ADMIN-SHARE-WRITE'))).toBe(true);
-    expect(run(events)).toEqual([]);
+    const stories = run(events);
+    expect(stories.map((x) => [x.rules[0], x.severity])).toEqual([['STORY-ADMIN-SHARE-STAGING', 'medium']]);
+    expect(stories[0].summary).toContain('nothing was seen running it');
+    expect(stories[0].refs).toHaveLength(3);
   });
 
   it('an upload then a start of an existing service is a medium service story; a start alone is none', () => {
@@ -349,7 +352,9 @@ describe('bounded memory', () => {
     expect(peakPairs).toBeLessThanOrEqual(1_000);
     expect(peakSteps).toBeLessThanOrEqual(5_000);
     expect(st.pairs_closed_early).toBeGreaterThanOrEqual(99_000);
-    expect(b.finish()).toEqual([]);
+    // each client's lone upload is a staging story of its own, never a chain with another's
+    const rest = [...b.take(), ...b.finish()];
+    expect(rest.every((x) => x.rules[0] === 'STORY-ADMIN-SHARE-STAGING' && x.refs.length === 1)).toBe(true);
     expect(b.stats()).toMatchObject({ pairs: 0, steps_held: 0 });
   });
 
@@ -368,7 +373,7 @@ describe('bounded memory', () => {
 it('every story rule is produced by some test above', () => {
   // kept in step with STORY_RULES: a new story kind needs a test here
   const covered = ['STORY-PSEXEC', 'STORY-IMPACKET-PSEXEC', 'STORY-SMBEXEC', 'STORY-SERVICE-EXEC', 'STORY-ATEXEC', 'STORY-TASK-EXEC', 'STORY-WMIEXEC',
-    'STORY-DCSYNC', 'STORY-SECRETSDUMP', 'STORY-PAEXEC', 'STORY-REMCOM', 'STORY-CSEXEC'];
+    'STORY-DCSYNC', 'STORY-SECRETSDUMP', 'STORY-PAEXEC', 'STORY-REMCOM', 'STORY-CSEXEC', 'STORY-ADMIN-SHARE-STAGING'];
   expect(STORY_RULES.map((r) => r.id).sort()).toEqual(covered.sort());
 });
 
