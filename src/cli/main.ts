@@ -9,6 +9,7 @@ import type { Action, Severity } from '../events/event';
 import { OUTPUT_FORMATS, OutputFormat } from '../output';
 import { defaultJobs } from '../scan/jobs';
 import { runScan, UsageError } from './run-scan';
+import { forTerminal } from '../output/sanitize';
 import { loadRulesConfig, RulesConfig, RulesConfigError } from '../detect/config';
 
 const ACTIONS: Action[] = ['session_setup', 'tree_connect', 'create', 'read', 'write', 'rename', 'delete', 'encrypted', 'rpc', 'story'];
@@ -88,7 +89,7 @@ export async function main(argv: string[]): Promise<number> {
           stories: a.stories, rules: loadRules(a['rules-config'] as string | undefined),
         });
       } catch (e) {
-        if (e instanceof UsageError) { process.stderr.write(`smbtrail: ${e.message}\n`); code = 2; usage = true; }
+        if (e instanceof UsageError) { process.stderr.write(`smbtrail: ${forTerminal(e.message)}\n`); code = 2; usage = true; }
         else throw e;
       }
     })
@@ -106,7 +107,7 @@ export async function main(argv: string[]): Promise<number> {
     await parser.parseAsync();
   } catch (e) {
     if (!(e instanceof UsageError)) throw e;
-    process.stderr.write(`smbtrail: ${e.message}\nTry 'smbtrail --help'.\n`);
+    process.stderr.write(`smbtrail: ${forTerminal(e.message)}\nTry 'smbtrail --help'.\n`);
     return 2;
   }
   return usage ? 2 : code;
@@ -116,7 +117,7 @@ if (require.main === module) {
   main(hideBin(process.argv)).then(
     (code) => { process.exitCode = code; },
     (e: unknown) => {
-      process.stderr.write(`smbtrail: internal error: ${oneLine(e)}\n`);
+      process.stderr.write(`smbtrail: internal error: ${forTerminal(oneLine(e))}\n`);
       if (process.env.SMBTRAIL_DEBUG) process.stderr.write(`${(e as Error).stack}\n`);
       process.exitCode = 1;
     },

@@ -12,6 +12,7 @@ import type { RulesConfig } from '../detect/config';
 import { createEventWriter, OutputFormat } from '../output';
 import { compiledRules, EventFilter, wanted } from '../scan/filter';
 import { formatLine } from '../output/writer';
+import { forTerminal } from '../output/sanitize';
 import { FormattedEvent, JobCallbacks, MAX_STEPS_TOTAL, ProduceOptions, RunTarget, runJobs } from '../scan/jobs';
 import { runStitched } from '../scan/stitch';
 import { expandInputs, InputFile } from './inputs';
@@ -81,7 +82,8 @@ export async function runScan(o: ScanOptions): Promise<number> {
   const out = openOutput(o.output);
   totals.skippedFiles = expanded.skipped;
   let failed = expanded.errors.length;
-  for (const msg of expanded.errors) process.stderr.write(`smbtrail: ${msg}\n`);
+  // file names and messages can carry escape sequences (a hostile file name): shown escaped
+  for (const msg of expanded.errors) process.stderr.write(`smbtrail: ${forTerminal(msg)}\n`);
 
   const sizes = new Map(expanded.files.map((f) => [f.label, sizeOf(f)]));
   const showProgress = o.progress ?? (!o.quiet && process.stderr.isTTY === true);
@@ -111,7 +113,7 @@ export async function runScan(o: ScanOptions): Promise<number> {
     while (nextLine < expanded.files.length && pendingLines[nextLine] !== undefined) {
       const l = pendingLines[nextLine];
       pendingLines[nextLine++] = '';
-      if (l) process.stderr.write(l);
+      if (l) process.stderr.write(`${forTerminal(l.replace(/\n$/, ''))}\n`);
     }
   };
 

@@ -93,3 +93,19 @@ describe('--rules-config', () => {
     expect(missing.err.split('\n').filter(Boolean).length).toBeLessThanOrEqual(2);
   });
 });
+
+describe('stderr is safe for terminals too', () => {
+  it('a file name with escape sequences is named escaped in its error line; so is a hostile rules-config key', () => {
+    const evil = path.join(tmp, 'evil\x1b[31mred\x07.pcap');
+    fs.writeFileSync(evil, 'not a capture at all');
+    const r = run([evil, '-q']);
+    expect(r.code).toBe(1);
+    expect(r.err).toContain('\\x1b[31mred\\x07.pcap');
+    expect(r.err).not.toMatch(/[\x00-\x09\x0b-\x1f\x7f]/);
+    const cfg = path.join(tmp, 'evil.yaml');
+    fs.writeFileSync(cfg, 'rules:\n  "\\e]0;pwned\\a": { enabled: false }\n');
+    const c = run([cap('07-psexec-footprint.pcap'), '--rules-config', cfg]);
+    expect(c.code).toBe(2);
+    expect(c.err).not.toMatch(/[\x00-\x09\x0b-\x1f\x7f]/);
+  });
+});
