@@ -40,9 +40,32 @@ function loadRules(file: string | undefined): RulesConfig | null {
 
 const oneLine = (e: unknown): string => (e instanceof Error ? e.message : String(e)).split('\n')[0];
 
+/** long options of the scan command (yargs spells camelCase too, users do not) */
+const LONG_OPTIONS = new Set(['format', 'output', 'min-severity', 'action', 'quiet', 'jobs', 'stitch', 'progress',
+  'per-file', 'color', 'stories', 'rules-config', 'help', 'version']);
+
+/**
+ * A misspelt option (`--stores FILE`) would take the next word as its value, and yargs would
+ * then complain about a missing capture instead: name the option itself.
+ */
+function unknownOption(argv: string[]): string | null {
+  for (const a of argv) {
+    if (a === '--') break;
+    if (!a.startsWith('--')) continue;
+    const name = a.slice(2).split('=')[0];
+    if (!LONG_OPTIONS.has(name) && !LONG_OPTIONS.has(name.replace(/^no-/, ''))) return a.split('=')[0];
+  }
+  return null;
+}
+
 export async function main(argv: string[]): Promise<number> {
   let code = 0;
   let usage = false;
+  const unknown = unknownOption(argv);
+  if (unknown !== null) {
+    process.stderr.write(`smbtrail: unknown option ${forTerminal(unknown)}\nTry 'smbtrail --help'.\n`);
+    return 2;
+  }
   const parser = yargs(argv)
     .scriptName('smbtrail')
     .usage('$0 [scan] <capture or directory...> [options]\n\n' +

@@ -109,3 +109,14 @@ describe('stderr is safe for terminals too', () => {
     expect(c.err).not.toMatch(/[\x00-\x09\x0b-\x1f\x7f]/);
   });
 });
+
+describe('a misspelt option', () => {
+  it('is named, instead of swallowing the capture as its value', () => {
+    const r = run(['--stores', cap('06-impacket-psexec.pcap')]);
+    expect(r.code).toBe(2);
+    expect(r.err.split('\n')[0]).toBe('smbtrail: unknown option --stores');
+    expect(r.out).toBe('');
+    // known options, --no-* negations and --opt=value forms still work
+    expect(run([cap('06-impacket-psexec.pcap'), '--no-color', '--min-severity=high', '-q', '-f', 'jsonl']).code).toBe(0);
+  });
+});
