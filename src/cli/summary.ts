@@ -23,13 +23,14 @@ export interface RunTotals {
   /** story kinds found */
   stories: Record<string, number>;
   stepsDropped: number;
+  allowed: number;
 }
 
 export function newTotals(): RunTotals {
   return {
     captures: 0, failed: 0, skippedFiles: 0, packets: 0, bytes: 0, tcpFlows: 0, smbConnections: 0,
     smbMessages: 0, events: 0, found: 0, byAction: {}, byFlag: {}, anomalies: {}, encryptedSessions: 0,
-    byRule: {}, stories: {}, stepsDropped: 0,
+    byRule: {}, stories: {}, stepsDropped: 0, allowed: 0,
   };
 }
 
@@ -54,6 +55,7 @@ export function addTally(t: RunTotals, x: Tally): void {
   t.encryptedSessions += x.encrypted;
   t.stepsDropped += x.stepsDropped;
   for (const [k, v] of Object.entries(x.byRule)) bump(t.byRule, k, v);
+  t.allowed += x.allowed;
 }
 
 export function addStories(t: RunTotals, stories: readonly { rules: string[] }[]): void {
@@ -71,7 +73,7 @@ export function formatSummary(t: RunTotals, seconds: number): string {
     `  packets ${t.packets}, ${mb.toFixed(1)} MB, TCP flows ${t.tcpFlows}, SMB connections ${t.smbConnections}, SMB messages ${t.smbMessages}`,
     `  events ${t.events}${t.found > t.events ? ` (of ${t.found} found; the others are below --min-severity or not in --action)` : ''}: ${list(t.byAction)}`,
     `  flags: ${list(t.byFlag)}`,
-    `  rules: ${list(t.byRule)}`,
+    `  rules: ${list(t.byRule)}${t.allowed ? ` (${t.allowed} more removed by --rules-config allow-lists)` : ''}`,
     `  stories: ${list(t.stories)}`,
     `  anomalies: ${list(t.anomalies)}`,
   ];

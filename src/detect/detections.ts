@@ -517,12 +517,12 @@ function rulesFor(rules: readonly CompiledRule[], action: string): readonly Comp
 /** Adds the ids of the rules the event matches to e.rules, their techniques to e.attack, and raises
  * e.severity to the highest of them. Flags must be applied first (some rules require them). An
  * allow-list entry of the config removes the hits it covers; nothing lowers a severity. */
-export function applyDetections(e: SmbEvent, config?: CompiledConfig): SmbEvent {
+export function applyDetections(e: SmbEvent, config?: CompiledConfig, onAllowed?: (ruleId: string) => void): SmbEvent {
   const rules = rulesFor(config ? config.eventRules : (defaultCompiled ??= compileRules()), e.action);
   let sev = SEVERITY_RANK[e.severity];
   for (const r of rules) {
     if (!r.test(e)) continue;
-    if (config && config.isAllowed(e, r.rule.id)) continue;
+    if (config && config.isAllowed(e, r.rule.id)) { onAllowed?.(r.rule.id); continue; }
     addHit(e, r.rule.id, r.rule.attack);
     if (SEVERITY_RANK[r.severity] > sev) { sev = SEVERITY_RANK[r.severity]; e.severity = r.severity; }
   }

@@ -26,10 +26,10 @@ export function compiledRules(rules: RulesConfig | null | undefined): CompiledCo
   return c;
 }
 
-/** flags and rule hits on one event */
-export function detect(e: SmbEvent, f: EventFilter): void {
+/** flags and rule hits on one event; `onAllowed` hears of each hit an allow-list entry removed */
+export function detect(e: SmbEvent, f: EventFilter, onAllowed?: (ruleId: string) => void): void {
   applyFlagRules(e);
-  applyDetections(e, compiledRules(f.rules));
+  applyDetections(e, compiledRules(f.rules), onAllowed);
 }
 
 /** whether the user asked for the event (after detect) */

@@ -32,6 +32,8 @@ export interface Tally {
   stepsDropped: number;
   /** rule hits, wanted or not */
   byRule: Record<string, number>;
+  /** rule hits an allow-list entry of --rules-config removed */
+  allowed: number;
 }
 
 /**
@@ -101,7 +103,7 @@ export function defaultJobs(): number {
   return Math.max(1, typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length);
 }
 
-export const newTally = (): Tally => ({ found: 0, events: 0, byAction: {}, byFlag: {}, encrypted: 0, steps: [], stepsDropped: 0, byRule: {} });
+export const newTally = (): Tally => ({ found: 0, events: 0, byAction: {}, byFlag: {}, encrypted: 0, steps: [], stepsDropped: 0, byRule: {}, allowed: 0 });
 
 function count(t: Tally, e: SmbEvent): void {
   t.events++;
@@ -113,7 +115,7 @@ function count(t: Tally, e: SmbEvent): void {
 /** flags, filters and counts one event; false when it is not wanted */
 function wanted(r: EventRecord, o: ProduceOptions, tally: Tally): boolean {
   tally.found++;
-  detect(r.ev, o.filter);
+  detect(r.ev, o.filter, o.filter.rules ? () => { tally.allowed++; } : undefined);
   if (r.ev.rules.length > 0) {
     for (const id of r.ev.rules) tally.byRule[id] = (tally.byRule[id] ?? 0) + 1;
     if (tally.steps.length < MAX_STEPS) tally.steps.push(r);

@@ -74,6 +74,9 @@ describe('--rules-config', () => {
     expect(evs.length).toBeGreaterThan(0);
     expect(evs.filter((e) => (e.rules as string[]).length > 0)).toEqual([]);
     expect(evs.filter((e) => e.action === 'story')).toEqual([]);
+    // the summary says that hits were removed, so an allow-list never hides evidence silently
+    const loud = run([cap('07-psexec-footprint.pcap'), '--rules-config', cfg, '-f', 'jsonl']);
+    expect(loud.err).toMatch(/rules: none \(\d+ more removed by --rules-config allow-lists\)/);
   });
 
   it('a mistake is one line naming the file and the key, exit 2', () => {
