@@ -15,7 +15,7 @@ import type { EventRecord } from '../events/record';
 import type { InputFile } from '../cli/inputs';
 import { RunSpiller, SorterError } from '../events/sorter';
 import { formatLine, OutputFormat } from '../output/writer';
-import { detect, EventFilter, wanted as isWanted } from './filter';
+import { ALL_EVENTS as DEFAULT_RULES, detect, EventFilter, wanted as isWanted } from './filter';
 import { CaptureSummary, scanCapture } from './scan-capture';
 
 /** an event on its way to the sorter: one formatted output line (CSV/JSON lines) */
@@ -112,13 +112,28 @@ function count(t: Tally, e: SmbEvent): void {
   if (e.action === 'encrypted') t.encrypted++;
 }
 
+/**
+ * Flags and rule hits on an event (the tuning file applied), and the record the stories are
+ * built from: the same event with the default rules. Stories are told from the default rules and
+ * the tuning file applies to the stories themselves, so allow-listing a generic step (SVC-CREATE
+ * for a client) neither breaks the PsExec chain it is part of nor re-links its other steps into
+ * another story.
+ */
+export function detectWithStep(r: EventRecord, filter: EventFilter, onAllowed?: (ruleId: string) => void): EventRecord {
+  if (!filter.rules) { detect(r.ev, filter); return r; }
+  const plain = { ...r.ev, access: [...r.ev.access], flags: [], attack: [], rules: [], refs: [] };
+  detect(plain, DEFAULT_RULES);
+  detect(r.ev, filter, onAllowed);
+  return { sec: r.sec, ns: r.ns, seq: r.seq, ev: plain };
+}
+
 /** flags, filters and counts one event; false when it is not wanted */
 function wanted(r: EventRecord, o: ProduceOptions, tally: Tally): boolean {
   tally.found++;
-  detect(r.ev, o.filter, o.filter.rules ? () => { tally.allowed++; } : undefined);
-  if (r.ev.rules.length > 0) {
-    for (const id of r.ev.rules) tally.byRule[id] = (tally.byRule[id] ?? 0) + 1;
-    if (tally.steps.length < MAX_STEPS) tally.steps.push(r);
+  const step = detectWithStep(r, o.filter, () => { tally.allowed++; });
+  for (const id of r.ev.rules) tally.byRule[id] = (tally.byRule[id] ?? 0) + 1;
+  if (step.ev.rules.length > 0) {
+    if (tally.steps.length < MAX_STEPS) tally.steps.push(step);
     else tally.stepsDropped++;
   }
   if (!isWanted(r.ev, o.filter)) return false;

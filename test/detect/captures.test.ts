@@ -8,15 +8,20 @@ import { describe, expect, it } from 'vitest';
 import type { SmbEvent } from '../../src/events/event';
 import type { EventRecord } from '../../src/events/record';
 import { scanCapture } from '../../src/scan/scan-capture';
-import { detect, ALL_EVENTS, EventFilter, compiledRules } from '../../src/scan/filter';
+import { ALL_EVENTS, EventFilter, compiledRules } from '../../src/scan/filter';
+import { detectWithStep } from '../../src/scan/jobs';
 import { storiesFrom } from '../../src/detect/stories';
 import { parseRulesConfig } from '../../src/detect/config';
 import { CAPTURES, SHARED_CORPUS } from '../e2e/truth';
 
 async function run(file: string, filter: EventFilter = ALL_EVENTS): Promise<{ events: SmbEvent[]; stories: SmbEvent[] }> {
   const recs: EventRecord[] = [];
-  await scanCapture(file, path.basename(file), (r) => { detect(r.ev, filter); recs.push(r); });
-  const steps = recs.filter((r) => r.ev.rules.length > 0);
+  const steps: EventRecord[] = [];
+  await scanCapture(file, path.basename(file), (r) => {
+    const step = detectWithStep(r, filter);
+    recs.push(r);
+    if (step.ev.rules.length > 0) steps.push(step);
+  });
   const stories = storiesFrom(steps, { config: compiledRules(filter.rules) }).map((r) => r.ev);
   return { events: recs.map((r) => r.ev), stories };
 }
@@ -113,6 +118,9 @@ describe('stories on the lab captures', () => {
     const { events } = await run(lab('06-impacket-psexec.pcap'), { ...ALL_EVENTS, rules: cfg });
     expect(hits(events, 'SVC-CREATE')).toEqual([]);
     expect(hits(events, 'DISCOVERY-SHARES').every((e) => e.severity === 'medium')).toBe(true);
+    // the switch silences the generic step, not the chain it belongs to
+    const { stories } = await run(lab('06-impacket-psexec.pcap'), { ...ALL_EVENTS, rules: cfg });
+    expect(stories.map((x) => x.rules[0])).toEqual(['STORY-IMPACKET-PSEXEC']);
   });
 });
 
