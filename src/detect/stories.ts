@@ -532,7 +532,8 @@ function uploadPart(us: Step[]): string {
 function servicePart(defs: Step[], smbexec: boolean): string {
   if (!defs.length) return '';
   const one = (s: Step): string => {
-    const name = arg(s, 'service_name') ?? '?';
+    // no name: the stub was encrypted (packet privacy) or not captured
+    const name = arg(s, 'service_name') ?? '(name not readable)';
     const bin = arg(s, 'binary_path');
     const verb = has(s, 'SVC-MODIFY') ? did([s], 'changed service', 'change service') : did([s], 'created service', 'create service');
     if (smbexec && bin) {
@@ -665,7 +666,13 @@ export function storiesFrom(steps: readonly EventRecord[], opts?: StoryOptions):
   const sorted = [...steps].sort(compareRecords);
   const sb = new StoryBuilder(opts);
   const byRef = new Map<string, EventRecord>();
+  // the same packets captured by two sensors (overlapping captures of one incident) are one step
+  const seen = new Set<string>();
   for (const r of sorted) {
+    const e = r.ev;
+    const same = `${e.ts}|${e.src_ip}|${e.src_port}|${e.dst_ip}|${e.dst_port}|${e.session_id}|${e.action}|${e.path}|${e.rpc_operation}|${e.new_path}`;
+    if (seen.has(same)) continue;
+    seen.add(same);
     const ref = `${r.ev.capture}#${r.ev.frame}`;
     if (!byRef.has(ref)) byRef.set(ref, r);
     sb.add(r.ev);

@@ -123,3 +123,15 @@ describe('a misspelt option', () => {
     expect(run([cap('06-impacket-psexec.pcap'), '--no-color', '--min-severity=high', '-q', '-f', 'jsonl']).code).toBe(0);
   });
 });
+
+describe('overlapping captures', () => {
+  it('the same traffic captured twice (two sensors) tells one story with the steps once', () => {
+    const copy = path.join(tmp, 'sensor-b.pcap');
+    fs.copyFileSync(cap('07-psexec-footprint.pcap'), copy);
+    const one = lines(run([cap('07-psexec-footprint.pcap'), '--stories', '-f', 'jsonl', '-q']).out);
+    const two = lines(run([cap('07-psexec-footprint.pcap'), copy, '--stories', '-f', 'jsonl', '-q']).out);
+    expect(two).toHaveLength(1);
+    expect(two[0].summary).toBe(one[0].summary);
+    expect((two[0].refs as string[]).length).toBe((one[0].refs as string[]).length);
+  });
+});
