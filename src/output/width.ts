@@ -1,14 +1,10 @@
 /**
  * Display width and wrapping for table cells.
  *
- * Why not cli-table3's own `wordWrap`: its character wrap slices by UTF-16 length, which cuts
- * emoji in half (lone surrogates, printed as U+FFFD) and lets CJK text overflow so that it gets
+ * Why not cli-table3's `wordWrap`: its character wrap slices by UTF-16 length, which cuts emoji
+ * in half (lone surrogates, printed as U+FFFD) and lets CJK text overflow so that it gets
  * truncated with `…` — a forensic table must neither corrupt nor hide a file name. So cells are
- * wrapped here, by grapheme cluster, and cli-table3 only draws them.
- *
- * cli-table3 pads and truncates by its own measure (string-width 4). The width computed here is
- * never smaller than that measure for any grapheme, so a line wrapped to N columns here is never
- * truncated by cli-table3; at worst a few emoji sequences are counted wider than they look.
+ * wrapped and measured here, by grapheme cluster, and table.ts pads them by the same measure.
  */
 
 const segmenter = new Intl.Segmenter(undefined, { granularity: 'grapheme' });
@@ -31,7 +27,7 @@ function codePointWidth(ch: string): number {
   return 1;
 }
 
-/** East Asian Wide/Fullwidth ranges, the same table string-width 4 (used by cli-table3) uses. */
+/** East Asian Wide/Fullwidth ranges (the table string-width 4 uses). */
 function isFullwidth(cp: number): boolean {
   if (cp < 0x1100) return false;
   return (
