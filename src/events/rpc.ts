@@ -13,7 +13,7 @@ import { ntName, win32Name } from '../rpc/args/common';
 import type { RpcCall } from '../rpc/types';
 import type { PipeTap } from './pipes';
 import { ntlmAuthenticate, NtlmIdentity } from '../smb/ntlmssp';
-import { newEvent, ScanState } from './smb2';
+import { hex8, newEvent, ScanState } from './smb2';
 import { ConnRef, OpenFile, Session, Stamp, stampOf, Tree } from './state';
 
 interface At { stamp: Stamp; seq: number }
@@ -48,7 +48,6 @@ const FAULTS: Record<number, string> = {
   0x1c000012: 'nca_s_fault_invalid_tag',
   0x1c000001: 'nca_s_fault_int_div_by_zero',
 };
-const hex8 = (n: number): string => `0x${(n >>> 0).toString(16).padStart(8, '0')}`;
 
 /**
  * The call's result: a FAULT's status; else the operation's return value, which MS-RPC puts in
