@@ -11,34 +11,15 @@ RemCom_communicaton and RemCom_std{in,out,err}<HOST><PID>; CSExec installs csexe
 opens are expected; the wire traffic is what matters.
 usage: clone_footprints.py SERVER_NAME SERVER_IP DOMAIN USER PASSWORD CLIENT_NAME PID
 """
-import hashlib
 import io
 import sys
 
 from impacket.smbconnection import SMBConnection
 from impacket.dcerpc.v5 import transport, scmr
 from impacket.smb3structs import FILE_READ_DATA, FILE_WRITE_DATA, FILE_OPEN, FILE_SHARE_READ, FILE_SHARE_WRITE
+from labrpc import exe_bytes, step
 
 srv, ip, dom, user, pw, host, pid = sys.argv[1:8]
-
-
-def step(what, fn, *a, **kw):
-    try:
-        r = fn(*a, **kw)
-        print('ok  ', what)
-        return r
-    except Exception as e:  # failures are part of the scenario
-        print('fail', what, '-', str(e).splitlines()[0][:120])
-        return None
-
-
-def exe_bytes(tag, n=8192):
-    b = b'MZ' + b'\x90' * 58 + (128).to_bytes(4, 'little') + b'\x00' * 64 + b'PE\x00\x00' + tag.encode() + b' lab sample'
-    s = hashlib.sha256(tag.encode()).digest()
-    while len(b) < n:
-        s = hashlib.sha256(s).digest()
-        b += s
-    return b[:n]
 
 
 TOOLS = [

@@ -8,18 +8,9 @@ import sys
 
 from impacket.smbconnection import SMBConnection
 from impacket.dcerpc.v5 import transport, srvs, wkst, samr, lsad, lsat
+from labrpc import bind as bind_pipe, step
 
 srv, ip, dom, user, pw, host = sys.argv[1:7]
-
-
-def step(what, fn, *a, **kw):
-    try:
-        r = fn(*a, **kw)
-        print('ok  ', what)
-        return r
-    except Exception as e:
-        print('fail', what, '-', str(e).splitlines()[0][:120])
-        return None
 
 
 conn = SMBConnection(srv, ip, myName=host)
@@ -27,11 +18,7 @@ conn.login(user, pw, dom)
 
 
 def bind(pipe, uuid):
-    t = transport.SMBTransport(ip, filename=pipe, smb_connection=conn)
-    d = t.get_dce_rpc()
-    d.connect()
-    d.bind(uuid)
-    return d
+    return bind_pipe(conn, ip, pipe, uuid)
 
 
 d = bind(r'\srvsvc', srvs.MSRPC_UUID_SRVS)

@@ -10,37 +10,18 @@ usage: psexec_footprint.py SERVER_NAME SERVER_IP DOMAIN USER PASSWORD CLIENT_NAM
 """
 import io
 import sys
-import hashlib
 
 from impacket.smbconnection import SMBConnection
 from impacket.dcerpc.v5 import transport, scmr
 from impacket.smb3structs import FILE_READ_DATA, FILE_WRITE_DATA, FILE_OPEN, FILE_SHARE_READ, FILE_SHARE_WRITE
+from labrpc import exe_bytes, step
 
 srv, ip, dom, user, pw, host, pid = sys.argv[1:8]
 
 
-def step(what, fn, *a, **kw):
-    try:
-        r = fn(*a, **kw)
-        print('ok  ', what)
-        return r
-    except Exception as e:  # failures are part of the scenario
-        print('fail', what, '-', str(e).splitlines()[0][:120])
-        return None
-
-
-def exe_bytes(n=8192):
-    b = b'MZ' + b'\x90' * 58 + (128).to_bytes(4, 'little') + b'\x00' * 64 + b'PE\x00\x00PSEXESVC lab sample'
-    s = hashlib.sha256(b'PSEXESVC').digest()
-    while len(b) < n:
-        s = hashlib.sha256(s).digest()
-        b += s
-    return b[:n]
-
-
 conn = SMBConnection(srv, ip, myName=host)
 conn.login(user, pw, dom)
-data = io.BytesIO(exe_bytes())
+data = io.BytesIO(exe_bytes('PSEXESVC'))
 step('put ADMIN$\\PSEXESVC.exe', conn.putFile, 'ADMIN$', 'PSEXESVC.exe', data.read)
 
 rpc = transport.SMBTransport(ip, filename=r'\svcctl', smb_connection=conn)

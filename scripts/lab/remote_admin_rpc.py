@@ -15,21 +15,12 @@ from impacket.dcerpc.v5 import transport, even, rrp, tsch
 from impacket.dcerpc.v5.dtypes import NULL, ULONG, UCHAR
 from impacket.dcerpc.v5.ndr import NDRCALL
 from impacket.uuid import uuidtup_to_bin
+from labrpc import bind as bind_pipe, step
 
 srv, ip, dom, user, pw, host = sys.argv[1:7]
 
 TASK = 'abcdEFGH'   # fixed, atexec-shaped (8 letters): the capture stays the same from run to run
 SHUTDOWN_MSG = 'smbtrail lab: planned maintenance\x00'
-
-
-def step(what, fn, *a, **kw):
-    try:
-        r = fn(*a, **kw)
-        print('ok  ', what)
-        return r
-    except Exception as e:  # refusals are part of the scenario
-        print('fail', what, '-', str(e).splitlines()[0][:120])
-        return None
 
 
 class BaseInitiateSystemShutdownEx(NDRCALL):  # winreg opnum 30
@@ -76,11 +67,7 @@ conn.login(user, pw, dom)
 
 
 def bind(pipe, uuid):
-    t = transport.SMBTransport(ip, filename=pipe, smb_connection=conn)
-    d = t.get_dce_rpc()
-    d.connect()
-    d.bind(uuid)
-    return d
+    return bind_pipe(conn, ip, pipe, uuid)
 
 
 # 1. clear the Security event log
