@@ -16,6 +16,7 @@ import {
   uuidAt,
 } from '../../src/rpc/pdu';
 import { looksLikeDcerpc } from '../../src/rpc/sniff';
+import { NDR, uuidBytes } from './wire';
 
 /**
  * Real PDUs from the lab captures (bytes of tshark's `dcerpc_raw` for the frame), little-endian
@@ -64,18 +65,7 @@ const FIX = {
 
 const hex = (h: string): Buffer => Buffer.from(h, 'hex');
 
-const NDR = '8a885d04-1ceb-11c9-9fe8-08002b104860';
 
-/** UUID text → 16 wire bytes in the given integer order */
-function uuidBytes(u: string, le: boolean): Buffer {
-  const b = Buffer.from(u.replace(/-/g, ''), 'hex');
-  if (le) {
-    b.subarray(0, 4).reverse();
-    b.subarray(4, 6).reverse();
-    b.subarray(6, 8).reverse();
-  }
-  return b;
-}
 
 /** Little writer that follows the NDR integer order, for PDUs no capture holds (big-endian, auth, fragments). */
 class W {

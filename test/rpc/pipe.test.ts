@@ -6,6 +6,7 @@ import { createDecoder } from '../../src/net/decode';
 import { PFC_FIRST_FRAG, PFC_LAST_FRAG, PTYPE } from '../../src/rpc/pdu';
 import { RPC_ANOMALY, RpcPipe, RpcPipeLimits } from '../../src/rpc/pipe';
 import type { RpcCall, RpcContext } from '../../src/rpc/types';
+import { NDR, uuidBytes } from './wire';
 
 const hex = (h: string): Buffer => Buffer.from(h, 'hex');
 const CORPUS = path.join(__dirname, '../../../shared/corpus');
@@ -43,18 +44,7 @@ const SVCCTL = {
 
 const SRVSVC_UUID = '4b324fc8-1670-01d3-1278-5a47bf6ee188';
 const SVCCTL_UUID = '367abb81-9844-35f1-ad32-98f038001003';
-const NDR = '8a885d04-1ceb-11c9-9fe8-08002b104860';
 
-/** PDU builders for what the lab captures do not hold (fragments, auth, big-endian, hostile). */
-function uuidBytes(u: string, le: boolean): Buffer {
-  const b = Buffer.from(u.replace(/-/g, ''), 'hex');
-  if (le) {
-    b.subarray(0, 4).reverse();
-    b.subarray(4, 6).reverse();
-    b.subarray(6, 8).reverse();
-  }
-  return b;
-}
 
 function pdu(ptype: number, callId: number, body: Buffer, o: { flags?: number; le?: boolean; authLevel?: number } = {}): Buffer {
   const le = o.le ?? true;
