@@ -75,8 +75,12 @@ export async function readCapture(path: string, sink: PacketSink, options: ReadO
     throw ioError(err);
   });
   try {
-    const first = Buffer.allocUnsafe(chunkSize);
-    const n = await readAt(fh, first, 0);
+    const first = takeBuffer(chunkSize);
+    const n = await readAt(fh, first, 0).catch((err: unknown) => {
+      giveBack(first);
+      throw err;
+    });
+    if (n === 0 || isGzip(first.subarray(0, n))) giveBack(first);
     if (n === 0) throw new CaptureError('empty file');
     // The parser itself names what is wrong with a file that is not a capture.
     if (isGzip(first.subarray(0, n))) return await readGzip(fh, sink, chunkSize, options.between);
@@ -96,26 +100,52 @@ async function readPlain(
 ): Promise<CaptureInfo> {
   let cur: Buffer = first;
   let curLen = n;
-  let spare: Buffer = Buffer.allocUnsafe(chunkSize);
+  let spare: Buffer = takeBuffer(chunkSize);
   let pos = n;
-  while (curLen > 0) {
-    const pending = readAt(fh, spare, pos);
-    let more: boolean;
-    try {
-      more = parser.push(cur.subarray(0, curLen));
-    } catch (err) {
-      await pending.catch(() => undefined);
-      throw err;
+  try {
+    while (curLen > 0) {
+      const pending = readAt(fh, spare, pos);
+      let more: boolean;
+      try {
+        more = parser.push(cur.subarray(0, curLen));
+      } catch (err) {
+        await pending.catch(() => undefined);
+        throw err;
+      }
+      const got = await pending;
+      if (!more) break;
+      const hold = between?.();
+      if (hold) await hold;
+      pos += got;
+      [cur, spare] = [spare, cur];
+      curLen = got;
     }
-    const got = await pending;
-    if (!more) break;
-    const hold = between?.();
-    if (hold) await hold;
-    pos += got;
-    [cur, spare] = [spare, cur];
-    curLen = got;
+    return parser.end();
+  } finally {
+    // `cur` last: it holds the newest parsed bytes, so it is the last to be overwritten
+    giveBack(spare);
+    giveBack(cur);
   }
-  return parser.end();
+}
+
+/**
+ * Read buffers are reused from one file to the next (a worker scans thousands of files; a pair
+ * of 4 MiB buffers per file was garbage V8 only collected when external memory had grown by
+ * ~64 MiB, and forcing collections instead threw away the optimised code, see worker.ts). First
+ * in, first out: a buffer is overwritten only after the one given back after it has been read
+ * into, which keeps the double-buffering guarantee (the previous chunk stays intact while the
+ * next one is parsed) across files read one after another (--stitch).
+ */
+const spareBuffers: Buffer[] = [];
+const SPARE_BUFFERS = 2;
+
+function takeBuffer(size: number): Buffer {
+  const i = spareBuffers.findIndex((b) => b.length === size);
+  return i < 0 ? Buffer.allocUnsafe(size) : spareBuffers.splice(i, 1)[0];
+}
+
+function giveBack(buf: Buffer): void {
+  if (spareBuffers.length < SPARE_BUFFERS && !spareBuffers.includes(buf)) spareBuffers.push(buf);
 }
 
 async function readGzip(
