@@ -12,11 +12,19 @@ export type EventSink = (r: EventRecord) => void;
 
 /** ISO 8601 UTC with as many fraction digits as the capture recorded */
 export function isoTime(s: Stamp): string {
-  const base = civil(s.sec);
+  // a capture has thousands of events per second: the date part is made once per second
+  if (s.sec !== lastSec) {
+    lastSec = s.sec;
+    lastCivil = civil(s.sec);
+  }
+  const base = lastCivil;
   if (s.digits <= 0) return `${base}Z`;
   const frac = String(s.ns).padStart(9, '0').slice(0, Math.min(9, s.digits));
   return `${base}.${frac}Z`;
 }
+
+let lastSec = NaN;
+let lastCivil = '';
 
 /** Output order: time, then capture, then frame; wire order breaks the last ties. */
 export function compareRecords(a: EventRecord<SortKey>, b: EventRecord<SortKey>): number {

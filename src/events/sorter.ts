@@ -711,7 +711,8 @@ export class RunSpiller {
     if (!Number.isFinite(sec) || !Number.isFinite(ns) || !Number.isFinite(frame) || !Number.isFinite(seq)) {
       throw new TypeError(`RunSpiller.add(): keys must be finite numbers (got ${sec}, ${ns}, ${frame}, ${seq})`);
     }
-    const max = Buffer.byteLength(line, 'utf8');
+    // UTF-8 needs at most 3 bytes per UTF-16 unit: a bound, not a second pass over the line
+    const max = 3 * line.length;
     if (this.n >= this.maxRecords || (this.n > 0 && this.used + max > this.maxBytes)) this.spill();
     if (this.used + max > this.arena.length) this.growArena(this.used + max);
     if (this.n >= this.starts.length) this.growIndex();

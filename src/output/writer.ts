@@ -40,7 +40,7 @@ export const FLUSH_CHARS = 64 * 1024;
 
 /** One event as one output line, newline included (CSV or JSON lines). */
 export function formatLine(format: 'csv' | 'jsonl', e: SmbEvent): string {
-  return format === 'csv' ? toCsvRow(e) + CSV_EOL : toJsonLine(e) + '\n';
+  return format === 'csv' ? toCsvRow(e) + CSV_EOL : toJsonLine(e, '\n');
 }
 
 /** CSV and JSON lines stream out as events arrive; the table needs all rows for its widths. */

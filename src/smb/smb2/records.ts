@@ -153,8 +153,6 @@ export function createResponse(b: Body): CreateResponse | null {
 }
 
 // ---- READ / WRITE --------------------------------------------------------------------------
-const readWriteRequestP = new Parser().endianness('little')
-  .uint16('structureSize').uint16('dataOffset').uint32('length');
 export interface ReadWriteRequest { length: number; fileId: string }
 
 /** [start, end) of a payload inside the kept bytes, or null when it is not all there */
@@ -199,23 +197,24 @@ export function ioctl(b: Body, response: boolean): Ioctl | null {
   };
 }
 /** READ and WRITE requests share the layout that matters: Length at 4, FileId at 16 */
+// READ and WRITE come by the hundred thousand in a bulk transfer: their few fixed fields are
+// read directly, like the header (binary-parser's DataView and result object per call were 4%
+// of a metadata-heavy scan, measured with --cpu-prof).
+
+/** READ or WRITE request (MS-SMB2 2.2.19, 2.2.21): both StructureSize 49, Length at 4 */
 export function readWriteRequest(b: Body): ReadWriteRequest | null {
-  const r = fixed<{ structureSize: number; length: number }>(readWriteRequestP, 8, b);
-  if (!r || r.structureSize !== 49 || b.end - b.off < 32) return null;
-  return { length: r.length >>> 0, fileId: fileIdHex(b, b.off + 16) };
+  if (b.end - b.off < 32 || b.buf.readUInt16LE(b.off) !== 49) return null;
+  return { length: b.buf.readUInt32LE(b.off + 4), fileId: fileIdHex(b, b.off + 16) };
 }
 
-const readResponseP = new Parser().endianness('little')
-  .uint16('structureSize').uint8('dataOffset').uint8('reserved').uint32('dataLength');
+/** READ response (2.2.20): DataLength at 4 */
 export function readResponseLength(b: Body): number | null {
-  const r = fixed<{ structureSize: number; dataLength: number }>(readResponseP, 8, b);
-  return r && r.structureSize === 17 ? r.dataLength >>> 0 : null;
+  return b.end - b.off >= 8 && b.buf.readUInt16LE(b.off) === 17 ? b.buf.readUInt32LE(b.off + 4) : null;
 }
-const writeResponseP = new Parser().endianness('little')
-  .uint16('structureSize').uint16('reserved').uint32('count');
+
+/** WRITE response (2.2.22): Count at 4 */
 export function writeResponseCount(b: Body): number | null {
-  const r = fixed<{ structureSize: number; count: number }>(writeResponseP, 8, b);
-  return r && r.structureSize === 17 ? r.count >>> 0 : null;
+  return b.end - b.off >= 8 && b.buf.readUInt16LE(b.off) === 17 ? b.buf.readUInt32LE(b.off + 4) : null;
 }
 
 // ---- SET_INFO ------------------------------------------------------------------------------
