@@ -70,6 +70,7 @@ export class Smb2Connection {
   private dialect: string | null = null;
   private readonly pending: PendingTable;
   private ref: ConnRef | null = null;
+  private lastSession: { table: SessionTable; lo: number; hi: number; generation: number; session: Session } | null = null;
   smbSeen = false;
 
   constructor(private readonly scan: ScanState, private readonly flow: Flow) {
@@ -174,7 +175,13 @@ export class Smb2Connection {
   }
 
   private session(h: Smb2Header): Session {
-    return this.scan.sessions.get(this.conn().serverIp, sessionHex(h));
+    // consecutive messages of a connection name the same session: skip the keyed lookup
+    const table = this.scan.sessions;
+    const last = this.lastSession;
+    if (last !== null && last.table === table && last.generation === table.generation && last.lo === h.sessionIdLo && last.hi === h.sessionIdHi) return last.session;
+    const session = table.get(this.conn().serverIp, sessionHex(h));
+    this.lastSession = { table, lo: h.sessionIdLo, hi: h.sessionIdHi, generation: table.generation, session };
+    return session;
   }
 
   private request(h: Smb2Header, b: Body, at: Packet, chain: Chain): void {

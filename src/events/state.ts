@@ -67,6 +67,12 @@ export class SessionTable {
 
   constructor(private readonly maxSessions = 50_000, private readonly onEvict: (s: Session) => void = () => {}) {}
 
+  /**
+   * Bumped whenever a lookup could give another answer (a session added, bound or removed):
+   * a connection may keep the session its last message named while this has not changed.
+   */
+  generation = 0;
+
   get size(): number { return this.keysOf.size; }
 
   /** `scope` is the server address (SMB2 sessions span its connections) or a connection (SMB1 UIDs) */
@@ -90,6 +96,7 @@ export class SessionTable {
     const s: Session = {
       id, serverIp, user: null, domain: null, workstation: null, trees: new Map(), files: new Map(), encryptedReported: false,
     };
+    this.generation++;
     this.byKey.set(`${scope}|${id}`, s);
     this.keysOf.set(s, [`${scope}|${id}`]);
     if (index) {
@@ -103,6 +110,7 @@ export class SessionTable {
   bind(serverIp: string, s: Session): void {
     const key = `${serverIp}|${s.id}`;
     if (this.byKey.get(key) === s) return;
+    this.generation++;
     this.byKey.set(key, s);
     this.keysOf.get(s)?.push(key);
   }
@@ -110,6 +118,7 @@ export class SessionTable {
   remove(s: Session): void {
     const keys = this.keysOf.get(s);
     if (!keys) return;
+    this.generation++;
     this.keysOf.delete(s);
     for (const k of keys) if (this.byKey.get(k) === s) this.byKey.delete(k);
     const list = this.byId.get(s.id);

@@ -23,6 +23,7 @@ export function toJsonLine(e: SmbEvent, eol = ''): string {
     const v = e[EVENT_FIELDS[i]];
     if (v === null || v === undefined) parts[i] = NULL_PART[i];
     else if (typeof v === 'string') parts[i] = stringPart(i, v);
+    else if (Array.isArray(v) && v.length === 0) parts[i] = EMPTY_LIST_PART[i];
     else parts[i] = KEY_PREFIX[i] + value(v);
   }
   parts[EVENT_FIELDS.length] = eol === '' ? '}' : '}' + eol;
@@ -40,6 +41,9 @@ const lastPart: string[] = [];
 function stringPart(i: number, v: string): string {
   if (lastValue[i] === v) return lastPart[i];
   const part = KEY_PREFIX[i] + (OURS[i] ? `"${v}"` : str(v));
+  // V8 flattens a concatenation in place when it is indexed: the join that reuses this part
+  // then copies one piece instead of walking a tree of them
+  part.charCodeAt(0);
   lastValue[i] = v;
   lastPart[i] = part;
   return part;
@@ -47,6 +51,7 @@ function stringPart(i: number, v: string): string {
 
 const KEY_PREFIX = EVENT_FIELDS.map((k, i) => `${i ? ',' : '{'}${JSON.stringify(k)}:`);
 const NULL_PART = KEY_PREFIX.map((k) => `${k}null`);
+const EMPTY_LIST_PART = KEY_PREFIX.map((k) => `${k}[]`);
 
 /**
  * Fields whose text smbtrail writes itself, never copied from the wire or the file system:
