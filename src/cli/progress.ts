@@ -2,7 +2,7 @@
  * Progress on stderr while a batch runs: files done/total, bytes, MB/s, ETA. Only on a
  * terminal (or when asked with --progress), never mixed into stdout.
  */
-import { SingleBar } from 'cli-progress';
+import type * as CliProgress from 'cli-progress';
 
 export interface Progress {
   fileDone(size: number): void;
@@ -19,6 +19,9 @@ export function createProgress(enabled: boolean, files: number, totalBytes: numb
   const started = Date.now();
   let doneBytes = 0, doneFiles = 0;
   const partials = new Map<string, number>();
+  // required here: a run without a progress bar (not a terminal) does not load the library
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { SingleBar } = require('cli-progress') as typeof CliProgress;
   const bar = new SingleBar({
     stream: process.stderr,
     format: 'smbtrail {bar} {percentage}% | {files}/{totalFiles} files | {mb}/{totalMb} MB | {rate} MB/s | ETA {eta_formatted}',

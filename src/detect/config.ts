@@ -5,7 +5,13 @@
  * the file and the key, because a silently ignored allow-list or typo'd rule id hides or floods.
  */
 import { readFileSync } from 'fs';
-import { parse as parseYaml } from 'yaml';
+import type * as Yaml from 'yaml';
+
+/** `yaml` is ~70 modules: loaded only when a rules file is read, not by every scanning thread */
+function parseYaml(text: string, options: Yaml.ParseOptions & Yaml.DocumentOptions & Yaml.SchemaOptions): unknown {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  return (require('yaml') as typeof Yaml).parse(text, options);
+}
 import type { Severity, SmbEvent } from '../events/event';
 import { shareHost, shareName } from './rules';
 import { ALL_RULES, compileMatch, CompiledRule, DETECTION_RULES, RULE_IDS } from './detections';

@@ -240,7 +240,7 @@ export class SmbFramer implements StreamConsumer {
   private findHeader(b: Buffer, from: number, end: number, span: number): number {
     const limit = from + span + 5; // first position of "SMB" not to consider
     // Buffer.indexOf has no end bound: search a view, or a miss would scan the rest of the
-    // 4 MiB capture chunk this segment lies in
+    // capture chunk (megabytes) this segment lies in
     const view = b.subarray(0, Math.min(end, limit + 2));
     let i = from + 5;
     while (i < limit) {
