@@ -83,9 +83,11 @@ export type MainMessage = { type: 'file'; file: InputFile; runs?: RunTask } | { 
  * under a high allocation rate (and a scan allocates a short-lived object or string per
  * message); nearly all of it dies young anyway. Measured on the 99 MB metadata capture
  * (160,000 events), peak RSS of the whole process: 2 → 105-119 MiB, 4 → 111-118, 8 → 132-139,
- * V8's default 164-170, with the same CPU time within the noise; 4 leaves some headroom.
+ * V8's default 164-170, with the same CPU time within the noise. With two workers on 8 × 25 MB
+ * metadata parts: 4 → 145-150 MiB, 3 → 142-145 MiB, and the same times (hyperfine, 8 runs
+ * interleaved: 2.85 ± 0.39 vs 2.59 ± 0.12 s; one 99 MB file 2.25 vs 2.27 s).
  */
-export const WORKER_YOUNG_MB = 4;
+export const WORKER_YOUNG_MB = 3;
 
 /**
  * With one job, inputs smaller than this are scanned on the main thread: its young generation
