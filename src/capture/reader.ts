@@ -25,7 +25,21 @@ export interface ReadOptions {
    * main thread) holds the reader back instead of letting results pile up in memory.
    */
   between?: () => Promise<void> | undefined;
+  /**
+   * Read on this thread (SYNC_CHUNK at a time) instead of double-buffering on the thread pool.
+   * For a scanning worker when other workers keep the other cores busy: the overlap then buys
+   * nothing, and a chunk the size of a core's L2 cache is still in that cache when it is
+   * parsed, where a 2 MiB chunk copied by a pool thread on another core is not.
+   */
+  sync?: boolean;
 }
+
+/**
+ * Chunk of a synchronous read. Measured on 8 links to the 1.07 GB bulk capture with two
+ * workers (hyperfine, 4 runs): thread-pool reads of 2 MiB 2.32 s (user 2.3 s, system 1.7 s);
+ * synchronous 256 KiB 1.72 s (user 2.1 s, system 1.0 s), 128 KiB 2.10 s.
+ */
+export const SYNC_CHUNK = 256 << 10;
 
 /** Format from a file's first bytes (4 suffice; 12 let a pcapng header be checked more strictly). */
 export function sniffCaptureFormat(firstBytes: Buffer): CaptureFormat | null {
@@ -86,6 +100,7 @@ export async function readCapture(path: string, sink: PacketSink, options: ReadO
     if (n === 0) throw new CaptureError('empty file');
     // The parser itself names what is wrong with a file that is not a capture.
     if (isGzip(first.subarray(0, n))) return await readGzip(fh, sink, chunkSize, options.between);
+    if (options.sync) return await readSync(fh, createCaptureParser(sink), first, n, options.between);
     return await readPlain(fh, createCaptureParser(sink), first, n, chunkSize, options.between);
   } finally {
     await fh.close().catch(() => undefined);
@@ -130,6 +145,36 @@ async function readPlain(
   }
 }
 
+/** Synchronous reads into two alternating buffers (the previous chunk stays intact while the next is parsed). */
+async function readSync(
+  fh: fs.promises.FileHandle, parser: CaptureParser, first: Buffer, n: number,
+  between?: () => Promise<void> | undefined,
+): Promise<CaptureInfo> {
+  const bufs = [takeBuffer(SYNC_CHUNK), takeBuffer(SYNC_CHUNK)];
+  try {
+    let more = parser.push(first.subarray(0, n));
+    let pos = n;
+    for (let k = 0; more; k ^= 1) {
+      const hold = between?.();
+      if (hold) await hold;
+      let got: number;
+      try {
+        got = fs.readSync(fh.fd, bufs[k], 0, SYNC_CHUNK, pos);
+      } catch (err) {
+        throw ioError(err);
+      }
+      if (got === 0) break;
+      pos += got;
+      more = parser.push(bufs[k].subarray(0, got));
+    }
+    return parser.end();
+  } finally {
+    giveBack(first);
+    giveBack(bufs[0]);
+    giveBack(bufs[1]);
+  }
+}
+
 /**
  * Read buffers are reused from one file to the next (a worker scans thousands of files; a pair
  * of 4 MiB buffers per file was garbage V8 only collected when external memory had grown by
@@ -139,7 +184,7 @@ async function readPlain(
  * next one is parsed) across files read one after another (--stitch).
  */
 const spareBuffers: Buffer[] = [];
-const SPARE_BUFFERS = 2;
+const SPARE_BUFFERS = 4;
 
 function takeBuffer(size: number): Buffer {
   const i = spareBuffers.findIndex((b) => b.length === size);

@@ -67,7 +67,12 @@ export interface RunTarget { dir: string; maxRecords: number }
 export interface RunTask { dir: string; maxRecords: number; rank: number; name: string }
 
 /** what a producer is asked to do with events */
-export interface ProduceOptions { filter: EventFilter; format: OutputFormat }
+export interface ProduceOptions {
+  filter: EventFilter;
+  format: OutputFormat;
+  /** synchronous reads (set for workers when two or more scan at once: see ReadOptions.sync) */
+  syncReads?: boolean;
+}
 
 /** messages a worker posts; the main thread answers each 'events' with an 'ack' */
 export type WorkerMessage =
@@ -210,7 +215,7 @@ export async function scanOne(
   try {
     const summary = await scanCapture(file.path, file.label, emit, (bytes) => {
       if (bytes - lastTick >= PROGRESS_EVERY) { lastTick = bytes; void post({ type: 'progress', bytes }); }
-    }, between);
+    }, between, o.syncReads === true);
     if (batch.length) send();
     await hold;
     const runs = spiller ? spiller.finish() : undefined;
@@ -270,7 +275,7 @@ export async function runJobs(files: InputFile[], jobs: number, o: ProduceOption
   if (n >= 2) foregroundV8();
   const workerFile = path.join(__dirname, 'worker.js');
   const lane = (): Promise<void> => new Promise<void>((resolve) => {
-    const w = new Worker(workerFile, { workerData: o, resourceLimits: { maxYoungGenerationSizeMb: WORKER_YOUNG_MB } });
+    const w = new Worker(workerFile, { workerData: { ...o, syncReads: n >= 2 }, resourceLimits: { maxYoungGenerationSizeMb: WORKER_YOUNG_MB } });
     let current: InputFile | null = null;
     let queue: Promise<void> = Promise.resolve();
     let finished = false;

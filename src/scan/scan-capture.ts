@@ -131,10 +131,10 @@ export function createCapturePipeline(
 /** Reads and scans one capture file; a CaptureError propagates for the caller to report. */
 export async function scanCapture(
   path: string, label: string, emit: EventSink, onBytes?: (bytes: number) => void,
-  between?: () => Promise<void> | undefined,
+  between?: () => Promise<void> | undefined, syncReads = false,
 ): Promise<CaptureSummary> {
   const pipe = createCapturePipeline(label, emit, onBytes);
-  const info = await readCapture(path, pipe.sink, { between });
+  const info = await readCapture(path, pipe.sink, { between, sync: syncReads });
   const summary = pipe.finish();
   summary.info = info;
   summary.bytes = info.bytes;

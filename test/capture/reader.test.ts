@@ -4,7 +4,7 @@ import * as path from 'path';
 import * as zlib from 'zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CaptureError } from '../../src/capture/packet';
-import { parseCaptureBuffer, readCapture, sniffCaptureFormat } from '../../src/capture/reader';
+import { parseCaptureBuffer, readCapture, sniffCaptureFormat, SYNC_CHUNK } from '../../src/capture/reader';
 import { buildPcap, collector, digest, epb, idb, payload, shb } from './helpers';
 
 const PCAP = buildPcap(true, false, 1, Array.from({ length: 300 }, (_, i) => ({ sec: 1000 + i, frac: i, data: payload(i, 40 + (i % 200)) })));
@@ -75,6 +75,22 @@ describe('readCapture', () => {
       }
       expect(memInfo.bytes).toBe(buf.length);
     }
+  });
+
+  it('reads synchronously (as a worker beside others does) exactly what the double-buffered reader reads', async () => {
+    // a lab capture larger than several synchronous chunks; a 4 KiB first read puts the
+    // chunk boundaries everywhere inside records
+    const lab = path.join(__dirname, '..', '..', 'captures', '10-many-small-files.pcap');
+    expect(fs.statSync(lab).size).toBeGreaterThan(4 * SYNC_CHUNK);
+    const plain = collector();
+    const plainInfo = await readCapture(lab, plain.sink);
+    for (const chunkSize of [4096, 1 << 20]) {
+      const sync = collector();
+      const syncInfo = await readCapture(lab, sync.sink, { sync: true, chunkSize });
+      expect(digest(sync.recs)).toEqual(digest(plain.recs));
+      expect(syncInfo).toEqual(plainInfo);
+    }
+    expect(plainInfo.packets).toBeGreaterThan(10_000);
   });
 
   it('reads gzip of a pcap and gzip of a pcapng by magic, whatever the name', async () => {
