@@ -14,7 +14,7 @@ import { compiledRules, EventFilter, wanted } from '../scan/filter';
 import { formatLine } from '../output/writer';
 import { forTerminal } from '../output/sanitize';
 import { FormattedEvent, JobCallbacks, MAX_STEPS_TOTAL, ProduceOptions, RunTarget, runJobs } from '../scan/jobs';
-import { runStitched } from '../scan/stitch';
+import type * as StitchModule from '../scan/stitch';
 import { expandInputs, InputFile } from './inputs';
 import { createProgress } from './progress';
 import { addCapture, addStories, addTally, formatSummary, newTotals } from './summary';
@@ -159,7 +159,8 @@ export async function runScan(o: ScanOptions): Promise<number> {
   };
 
   try {
-    if (o.stitch) await runStitched(expanded.files, produce, cb);
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    if (o.stitch) await (require('../scan/stitch') as typeof StitchModule).runStitched(expanded.files, produce, cb);
     else await runJobs(expanded.files, o.jobs, produce, cb, sortTo ?? undefined);
   } catch (e) {
     if (sortTo) await removeTempDir(sortTo.dir);

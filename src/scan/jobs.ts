@@ -17,7 +17,8 @@ import type { InputFile } from '../cli/inputs';
 import { RunSpiller, SorterError } from '../events/sorter';
 import { formatLine, OutputFormat } from '../output/writer';
 import { ALL_EVENTS as DEFAULT_RULES, detect, EventFilter, wanted as isWanted } from './filter';
-import { CaptureSummary, scanCapture } from './scan-capture';
+import type { CaptureSummary } from './scan-capture';
+import type * as ScanCaptureModule from './scan-capture';
 
 /** an event on its way to the sorter: one formatted output line (CSV/JSON lines) */
 export interface FormattedEvent { capture: string; frame: number; line: string }
@@ -213,6 +214,10 @@ export async function scanOne(
   };
   let lastTick = 0;
   try {
+    // required here: the main thread of a batch only hands out files, and the decoding stages
+    // (~35 modules) would delay the start of the workers that do need them
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { scanCapture } = require('./scan-capture') as typeof ScanCaptureModule;
     const summary = await scanCapture(file.path, file.label, emit, (bytes) => {
       if (bytes - lastTick >= PROGRESS_EVERY) { lastTick = bytes; void post({ type: 'progress', bytes }); }
     }, between, o.syncReads === true);
