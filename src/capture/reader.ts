@@ -178,7 +178,7 @@ async function readSync(
 /**
  * Read buffers are reused from one file to the next (a worker scans thousands of files; a pair
  * of 4 MiB buffers per file was garbage V8 only collected when external memory had grown by
- * ~64 MiB, and forcing collections instead threw away the optimised code, see worker.ts). First
+ * ~64 MiB, and forcing collections instead threw away the optimised code: README, "Speed"). First
  * in, first out: a buffer is overwritten only after the one given back after it has been read
  * into, which keeps the double-buffering guarantee (the previous chunk stays intact while the
  * next one is parsed) across files read one after another (--stitch).
