@@ -70,6 +70,27 @@ describe('SessionTable', () => {
     expect(b).not.toBe(a);
     expect(t.find('10.0.0.14', X)).toBeUndefined();
   });
+
+  it('generation changes whenever a lookup could answer differently (connections memoise their last session on it)', () => {
+    const t = new SessionTable();
+    const g0 = t.generation;
+    const s = t.get('10.0.0.12', X);
+    const g1 = t.generation;
+    expect(g1).not.toBe(g0); // created
+    expect(t.get('10.0.0.12', X)).toBe(s);
+    expect(t.generation).toBe(g1); // found: no change
+    t.get('10.0.0.13', '0x0000040000000012');
+    const g2 = t.generation;
+    expect(g2).not.toBe(g1); // another session: a borrowed id may now be ambiguous
+    t.bind('10.0.0.14', s);
+    const g3 = t.generation;
+    expect(g3).not.toBe(g2);
+    t.bind('10.0.0.14', s);
+    expect(t.generation).toBe(g3); // already bound
+    t.remove(s);
+    expect(t.generation).not.toBe(g3); // LOGOFF / eviction
+    expect(t.get('10.0.0.12', X)).not.toBe(s);
+  });
 });
 
 const SID = 0x0000040000000011n;
