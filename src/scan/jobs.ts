@@ -97,20 +97,21 @@ export type MainMessage = { type: 'file'; file: InputFile; runs?: RunTask } | { 
 export const WORKER_YOUNG_MB = 3;
 
 /**
- * With two scanning workers or more, the cores are theirs: V8's helper threads (parallel and
- * concurrent GC, background optimisation of each worker's code) then take CPU from the scans
- * instead of using idle cores, and their hand-offs cost more than they save. Measured on 8
- * metadata parts of 25 MB, two workers (hyperfine, 6 runs each, same session): 2.68 s (user
- * 4.25 s) with the helpers, 2.21 s (user 3.64 s) with GC and optimisation on the workers' own
- * threads; one worker: 3.62 vs 3.54 s, but a single 99 MB file 2.42 vs 2.80 s, so one job
- * keeps the helpers. Flags are process-wide and read when a worker's isolate is created,
- * hence set before the first worker starts.
+ * With two scanning workers or more, the cores are theirs: V8's background optimisation of each
+ * worker's code then takes CPU from the scans instead of using an idle core (the workers run
+ * unoptimised code while they wait for it). Measured on 8 metadata parts of 25 MB, two workers,
+ * hyperfine 6 runs each in the same minutes: 3.17 s (user 5.25 s) with background optimisation,
+ * 2.35 s (user 3.89 s) with each worker optimising on its own thread; one job 4.39 s. One job
+ * keeps it (a single 99 MB file: 2.42 s with, 2.80 s with all helper threads off). Flags are
+ * process-wide and read when a worker's isolate is created, hence set before the first worker
+ * starts. Only this flag: an isolate keeps the optimising dispatcher it was created with, while
+ * GC flags are read by the main thread's running collector too (--single-threaded-gc set here
+ * made V8 abort while the table was being sorted; test/cli/batch.test.ts).
  */
 let foreground = false;
 export function foregroundV8(): void {
   if (foreground) return;
   foreground = true;
-  v8.setFlagsFromString('--single-threaded-gc');
   v8.setFlagsFromString('--no-concurrent-recompilation');
 }
 
