@@ -31,8 +31,18 @@ async function head(file: string): Promise<Buffer | NodeJS.ErrnoException> {
   }
 }
 
-async function walk(dir: string, out: InputFile[], errors: string[], counter: { skipped: number }, depth: number): Promise<void> {
+/**
+ * Files of `dir` and below, in name order. Symbolic links are followed (evidence directories are
+ * often assembled from links), each directory is walked once whatever the links (no loops), and
+ * a link to nothing is named.
+ */
+async function walk(
+  dir: string, out: InputFile[], errors: string[], counter: { skipped: number }, depth: number, visited: Set<string>,
+): Promise<void> {
   if (depth > 64) { errors.push(`${dir}: directory nesting too deep, not descended`); return; }
+  const real = await fs.realpath(dir).catch(() => dir);
+  if (visited.has(real)) return;
+  visited.add(real);
   let entries;
   try {
     entries = await fs.readdir(dir, { withFileTypes: true });
@@ -43,8 +53,15 @@ async function walk(dir: string, out: InputFile[], errors: string[], counter: { 
   entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   for (const e of entries) {
     const p = path.join(dir, e.name);
-    if (e.isDirectory()) await walk(p, out, errors, counter, depth + 1);
-    else if (e.isFile()) {
+    let isDir = e.isDirectory(), isFile = e.isFile();
+    if (e.isSymbolicLink()) {
+      const st = await fs.stat(p).catch(() => null);
+      if (st === null) { errors.push(`${p}: symbolic link to nothing`); continue; }
+      isDir = st.isDirectory();
+      isFile = st.isFile();
+    }
+    if (isDir) await walk(p, out, errors, counter, depth + 1, visited);
+    else if (isFile) {
       const h = await head(p);
       // a file we cannot open may well be a capture: it is named, never counted as skipped
       if (!Buffer.isBuffer(h)) errors.push(`${p}: cannot read file (${h.code ?? h.message})`);
@@ -58,6 +75,7 @@ export async function expandInputs(inputs: string[]): Promise<ExpandedInputs> {
   const found: InputFile[] = [];
   const errors: string[] = [];
   const counter = { skipped: 0 };
+  const visited = new Set<string>();
   for (const input of inputs) {
     if (input === '-') { errors.push('-: reading a capture from standard input is not supported; give a file'); continue; }
     let st;
@@ -69,8 +87,10 @@ export async function expandInputs(inputs: string[]): Promise<ExpandedInputs> {
       continue;
     }
     if (st.isDirectory()) {
+      // the same directory given twice (or inside another input) is walked once
+      if (visited.has(await fs.realpath(input).catch(() => input))) continue;
       const before = found.length;
-      await walk(input, found, errors, counter, 0);
+      await walk(input, found, errors, counter, 0, visited);
       if (found.length === before) errors.push(`${input}: no capture files found in this directory`);
     } else found.push({ path: input, label: input });
   }

@@ -54,13 +54,17 @@ function openOutput(file: string | undefined): NodeJS.WritableStream {
   return fs.createWriteStream(file, { fd, highWaterMark: 1 << 20 });
 }
 
-/** `-o` naming one of the captures would truncate the evidence before it is read */
+/**
+ * `-o` naming one of the captures would truncate the evidence before it is read. Compared by
+ * device and inode, so a hard link or a symlink to an input is refused like its own path.
+ */
 async function refuseOverwritingEvidence(output: string | undefined, files: InputFile[]): Promise<void> {
   if (!output) return;
-  const target = await fs.promises.realpath(output).catch(() => null);
-  if (target === null) return; // a new file cannot be an input
+  const target = await fs.promises.stat(output).catch(() => null);
+  if (target === null || !target.isFile()) return; // a new file cannot be an input
   for (const f of files) {
-    if ((await fs.promises.realpath(f.path).catch(() => null)) === target) {
+    const st = await fs.promises.stat(f.path).catch(() => null);
+    if (st !== null && st.dev === target.dev && st.ino === target.ino) {
       throw new UsageError(`refusing to write the output over the input capture ${f.label}`);
     }
   }

@@ -90,6 +90,46 @@ describe('evidence is never overwritten or double counted', () => {
     expect(r.err).toMatch(/refusing to write the output over the input capture/);
     expect(fs.readFileSync(cap).equals(before)).toBe(true);
   });
+  it('refuses -o naming a hard link or a symlink to a capture inside a scanned directory', () => {
+    const dir = path.join(tmp, 'linked');
+    fs.mkdirSync(dir);
+    const cap = path.join(dir, 'evidence.pcap');
+    fs.copyFileSync(labCapture(/admin/i), cap);
+    const before = fs.readFileSync(cap);
+    const hard = path.join(tmp, 'hard-link.pcap');
+    const soft = path.join(tmp, 'soft-link.pcap');
+    fs.linkSync(cap, hard);
+    fs.symlinkSync(cap, soft);
+    for (const out of [hard, soft]) {
+      const r = run([dir, '-f', 'jsonl', '-o', out]);
+      expect(r.code).toBe(2);
+      expect(r.err).toMatch(/refusing to write the output over the input capture/);
+      expect(fs.readFileSync(cap).equals(before)).toBe(true);
+    }
+  });
+  it('follows symbolic links inside a directory, walks each directory once, and names a link to nothing', () => {
+    const dir = path.join(tmp, 'symlinked');
+    const elsewhere = path.join(tmp, 'elsewhere');
+    fs.mkdirSync(dir);
+    fs.mkdirSync(elsewhere);
+    const cap = path.join(elsewhere, 'evidence.pcap');
+    fs.copyFileSync(labCapture(/admin/i), cap);
+    fs.symlinkSync(cap, path.join(dir, 'linked.pcap'));
+    fs.symlinkSync(elsewhere, path.join(dir, 'linked-dir')); // the same capture again: scanned once
+    fs.symlinkSync(dir, path.join(dir, 'loop'));
+    fs.symlinkSync(path.join(tmp, 'does-not-exist'), path.join(dir, 'dangling.pcap'));
+    const r = run([dir, '-f', 'jsonl', '--per-file']);
+    expect(r.code).toBe(1);
+    expect(r.err).toMatch(/dangling\.pcap: symbolic link to nothing/);
+    expect(r.err).toMatch(/1 capture\(s\) read, 1 could not be read/);
+    const direct = run([cap, '-f', 'jsonl', '-q']).out.trim().split('\n');
+    const viaLink = r.out.trim().split('\n').map((l) => JSON.parse(l) as { capture: string; frame: number });
+    expect(viaLink.length).toBe(direct.length);
+    expect(viaLink.length).toBeGreaterThan(5);
+    // found first (name order) through the linked directory; the linked file is the same file
+    expect(new Set(viaLink.map((e) => e.capture))).toEqual(new Set([path.join(dir, 'linked-dir', 'evidence.pcap')]));
+    expect(viaLink.map((e) => e.frame)).toEqual(direct.map((l) => (JSON.parse(l) as { frame: number }).frame));
+  });
   it('scans a file given twice (or also inside a given directory) once', () => {
     const dir = path.join(tmp, 'twice');
     fs.mkdirSync(dir);
