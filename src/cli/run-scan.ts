@@ -3,6 +3,7 @@
  * progress and per-file lines on stderr and the summary at the end.
  */
 import * as fs from 'fs';
+import { Writable } from 'stream';
 import type { Severity, SmbEvent } from '../events/event';
 import { createEventSorter, createTempDir, reduceRuns, removeTempDir, RunMerge, RunSpiller, SorterError } from '../events/sorter';
 import type { EventRecord } from '../events/record';
@@ -83,7 +84,8 @@ export async function runScan(o: ScanOptions): Promise<number> {
 
   const expanded = await expandInputs(o.inputs);
   await refuseOverwritingEvidence(o.output, expanded.files);
-  const out = openOutput(o.output);
+  // nothing to scan (a mistyped path): an existing output file keeps yesterday's timeline
+  const out = o.output && expanded.files.length === 0 ? new Writable({ write: (_c, _e, done) => done() }) : openOutput(o.output);
   totals.skippedFiles = expanded.skipped;
   let failed = expanded.errors.length;
   // file names and messages can carry escape sequences (a hostile file name): shown escaped

@@ -130,6 +130,14 @@ describe('evidence is never overwritten or double counted', () => {
     expect(new Set(viaLink.map((e) => e.capture))).toEqual(new Set([path.join(dir, 'linked-dir', 'evidence.pcap')]));
     expect(viaLink.map((e) => e.frame)).toEqual(direct.map((l) => (JSON.parse(l) as { frame: number }).frame));
   });
+  it('leaves an existing -o file alone when there is nothing to scan (a mistyped path)', () => {
+    const prev = path.join(tmp, 'yesterday.csv');
+    fs.writeFileSync(prev, 'previous timeline\n');
+    const r = run([path.join(tmp, 'no-such-capture.pcap'), '-f', 'csv', '-o', prev]);
+    expect(r.code).toBe(1);
+    expect(r.err).toMatch(/no-such-capture\.pcap: no such file or directory/);
+    expect(fs.readFileSync(prev, 'utf8')).toBe('previous timeline\n');
+  });
   it('scans a file given twice (or also inside a given directory) once', () => {
     const dir = path.join(tmp, 'twice');
     fs.mkdirSync(dir);
