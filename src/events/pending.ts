@@ -28,11 +28,14 @@ export interface Pending {
 const MAX_PENDING = 4096;
 
 /** the response (or its absence: status null) completes a request */
-export function complete(scan: ScanState, p: Pending, status: number | null, responseFrame: number | null): void {
+export function complete(scan: ScanState, p: Pending, status: number | null, frame: number | null): void {
+  // with --stitch the response can be in the next file: a frame number is only given in the
+  // event's own capture (elsewhere it would point at an unrelated packet of that capture)
+  const responseFrame = scan.capture === p.stamp.capture ? frame : null;
   const t = p.transfer;
   if (t) {
     if (status === null && p.writeLength) t.bytes += p.writeLength;
-    if (t.responseFrame === null) t.responseFrame = responseFrame;
+    if (t.responseFrame === null && scan.capture === t.first.capture) t.responseFrame = frame;
     if (status !== null && (t.status === null || (t.status !== 0 && status === 0))) t.status = status;
   }
   if (!p.ev) return;

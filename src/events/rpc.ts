@@ -95,7 +95,9 @@ function callEvent(scan: ScanState, place: Place, handles: Handles, c: RpcCall<A
   }
   const status = statusOf(c, args);
   const ev = newEvent('rpc', c.requestAt.stamp, place.conn, place.session, place.tree, place.path);
-  ev.response_frame = c.responseAt ? c.responseAt.stamp.frame : null;
+  // with --stitch the response can be in the next file: its frame number would point at an
+  // unrelated packet of the event's capture
+  ev.response_frame = c.responseAt && c.responseAt.stamp.capture === c.requestAt.stamp.capture ? c.responseAt.stamp.frame : null;
   ev.rpc_interface = c.iface ?? c.uuid;
   ev.rpc_operation = c.operation ?? `opnum ${c.opnum}`;
   ev.rpc_args = args && c.iface ? nameHandles(c.iface, args, handles) : null;

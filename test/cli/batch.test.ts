@@ -96,6 +96,11 @@ describe('--stitch', () => {
     const later = evs.find((e) => e.action === 'create') as { capture: string; frame: number };
     expect(later.capture).toBe(parts[1]);
     expect(later.frame).toBe(2);
+    // a response in the next file has no frame number in this one: null, never another file's
+    const all = parse(run([...parts, '-f', 'jsonl', '-q', '--stitch']).out) as { capture: string; frame: number; response_frame: number | null }[];
+    for (const e of all) if (e.response_frame !== null) expect(e.response_frame).toBeGreaterThanOrEqual(e.frame);
+    const cut = parse(run([src, '-f', 'jsonl', '-q']).out).filter((e) => (e.frame as number) <= firstCreate.frame - 2 && (e.response_frame as number) > firstCreate.frame - 2);
+    expect(all.filter((e) => e.capture === parts[2] && e.response_frame === null).length).toBeGreaterThanOrEqual(cut.length);
     // without --stitch the later files lose the share and the user
     const apart = parse(run([...parts, '-f', 'jsonl', '-q']).out);
     expect(apart.filter((e) => e.action === 'create').some((e) => e.share === null && e.user === null)).toBe(true);
