@@ -5,6 +5,7 @@
  */
 import { promises as fs } from 'fs';
 import * as path from 'path';
+import * as zlib from 'zlib';
 import { sniffCaptureFormat } from '../capture/reader';
 
 export interface InputFile { path: string; label: string }
@@ -17,12 +18,12 @@ export interface ExpandedInputs {
 }
 
 /** the first bytes of a file, or the reason it cannot be read */
-async function head(file: string): Promise<Buffer | NodeJS.ErrnoException> {
+async function head(file: string, size = 4): Promise<Buffer | NodeJS.ErrnoException> {
   let h: fs.FileHandle | undefined;
   try {
     h = await fs.open(file, 'r');
-    const b = Buffer.alloc(4);
-    const { bytesRead } = await h.read(b, 0, 4, 0);
+    const b = Buffer.alloc(size);
+    const { bytesRead } = await h.read(b, 0, size, 0);
     return b.subarray(0, bytesRead);
   } catch (e) {
     return e as NodeJS.ErrnoException;
@@ -65,10 +66,29 @@ async function walk(
       const h = await head(p);
       // a file we cannot open may well be a capture: it is named, never counted as skipped
       if (!Buffer.isBuffer(h)) errors.push(`${p}: cannot read file (${h.code ?? h.message})`);
-      else if (sniffCaptureFormat(h)) out.push({ path: p, label: p });
+      else if (await isCapture(p, h)) out.push({ path: p, label: p });
       else counter.skipped++;
     }
   }
+}
+
+/**
+ * Inside a directory, a gzip file is a capture only if what it holds is one: rotated logs
+ * (`*.log.gz`) beside the captures are skipped like other files, not reported as broken
+ * captures. A gzip whose start cannot be inflated is kept, so that it is named as corrupt.
+ */
+async function isCapture(file: string, first: Buffer): Promise<boolean> {
+  const format = sniffCaptureFormat(first);
+  if (format !== 'gzip') return format !== null;
+  const start = await head(file, 64 << 10);
+  if (!Buffer.isBuffer(start)) return true;
+  let inner: Buffer;
+  try {
+    inner = zlib.gunzipSync(start, { finishFlush: zlib.constants.Z_SYNC_FLUSH });
+  } catch {
+    return true;
+  }
+  return inner.length < 4 || sniffCaptureFormat(inner.subarray(0, 12)) !== null;
 }
 
 export async function expandInputs(inputs: string[]): Promise<ExpandedInputs> {

@@ -138,6 +138,20 @@ describe('evidence is never overwritten or double counted', () => {
     expect(r.err).toMatch(/no-such-capture\.pcap: no such file or directory/);
     expect(fs.readFileSync(prev, 'utf8')).toBe('previous timeline\n');
   });
+  it('inside a directory, a gzip file that does not hold a capture is skipped like other files', () => {
+    const dir = path.join(tmp, 'with-logs');
+    fs.mkdirSync(dir);
+    fs.writeFileSync(path.join(dir, 'app.log.gz'), zlib.gzipSync(Buffer.from('2026-11-22 service started\n'.repeat(50))));
+    fs.writeFileSync(path.join(dir, 'capture.gz'), zlib.gzipSync(fs.readFileSync(labCapture(/admin/i))));
+    const r = run([dir, '-f', 'jsonl']);
+    expect(r.code).toBe(0);
+    expect(r.err).toMatch(/1 capture\(s\) read, 1 non-capture file\(s\) skipped/);
+    expect(r.out.trim().split('\n').length).toBeGreaterThan(5);
+    // named on the command line, it is still tried and refused in one line
+    const named = run([path.join(dir, 'app.log.gz'), '-f', 'jsonl']);
+    expect(named.code).toBe(1);
+    expect(named.err).toMatch(/app\.log\.gz: gzip content is not a pcap\/pcapng file/);
+  });
   it('scans a file given twice (or also inside a given directory) once', () => {
     const dir = path.join(tmp, 'twice');
     fs.mkdirSync(dir);
