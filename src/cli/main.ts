@@ -8,7 +8,7 @@ import { hideBin } from 'yargs/helpers';
 import type { Action, Severity } from '../events/event';
 import { OUTPUT_FORMATS, OutputFormat } from '../output';
 import { defaultJobs } from '../scan/jobs';
-import { runScan, UsageError } from './run-scan';
+import { OutputError, runScan, UsageError } from './run-scan';
 import { forTerminal } from '../output/sanitize';
 import { loadRulesConfig, RulesConfig, RulesConfigError } from '../detect/config';
 
@@ -140,6 +140,11 @@ if (require.main === module) {
   main(hideBin(process.argv)).then(
     (code) => { process.exitCode = code; },
     (e: unknown) => {
+      if (e instanceof OutputError) {
+        process.stderr.write(`smbtrail: ${forTerminal(e.message)}\n`);
+        process.exitCode = 1;
+        return;
+      }
       process.stderr.write(`smbtrail: internal error: ${forTerminal(oneLine(e))}\n`);
       if (process.env.SMBTRAIL_DEBUG) process.stderr.write(`${(e as Error).stack}\n`);
       process.exitCode = 1;

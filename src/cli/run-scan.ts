@@ -71,6 +71,11 @@ async function refuseOverwritingEvidence(output: string | undefined, files: Inpu
   }
 }
 
+/** the output could not be written (exit status 1, one line, no "internal error") */
+export class OutputError extends Error {
+  override readonly name = 'OutputError';
+}
+
 function sizeOf(f: InputFile): number {
   try { return fs.statSync(f.path).size; } catch { return 0; }
 }
@@ -242,8 +247,15 @@ export async function runScan(o: ScanOptions): Promise<number> {
     if (sortTo) await removeTempDir(sortTo.dir);
   }
   totals.failed = failed;
-  await writer.end();
-  if (o.output) await new Promise<void>((res, rej) => (out as fs.WriteStream).end((err?: Error | null) => (err ? rej(err) : res())));
+  try {
+    await writer.end();
+    if (o.output) await new Promise<void>((res, rej) => (out as fs.WriteStream).end((err?: Error | null) => (err ? rej(err) : res())));
+  } catch (e) {
+    // a full disk or a failing device: the user's problem to fix, not smbtrail's bug
+    const err = e as NodeJS.ErrnoException;
+    if (typeof err?.code !== 'string') throw e;
+    throw new OutputError(`cannot write ${o.output ?? 'standard output'}: ${err.message.replace(/^E[A-Z]+: /, '').split(',')[0]} (${err.code})`);
+  }
 
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
   if (!o.quiet) process.stderr.write(`${formatSummary(totals, seconds)}\n`);

@@ -152,6 +152,11 @@ describe('evidence is never overwritten or double counted', () => {
     expect(named.code).toBe(1);
     expect(named.err).toMatch(/app\.log\.gz: gzip content is not a pcap\/pcapng file/);
   });
+  it.runIf(fs.existsSync('/dev/full'))('a full disk is one line naming the output, exit 1, not an internal error', () => {
+    const r = run([labCapture(/admin/i), '-f', 'jsonl', '-q', '-o', '/dev/full']);
+    expect(r.code).toBe(1);
+    expect(r.err.trim()).toBe('smbtrail: cannot write /dev/full: no space left on device (ENOSPC)');
+  });
   it('scans a file given twice (or also inside a given directory) once', () => {
     const dir = path.join(tmp, 'twice');
     fs.mkdirSync(dir);
