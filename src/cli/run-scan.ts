@@ -91,6 +91,10 @@ export async function runScan(o: ScanOptions): Promise<number> {
   await refuseOverwritingEvidence(o.output, expanded.files);
   // nothing to scan (a mistyped path): an existing output file keeps yesterday's timeline
   const out = o.output && expanded.files.length === 0 ? new Writable({ write: (_c, _e, done) => done() }) : openOutput(o.output);
+  // the first write error is the one to report (later calls only say the stream is destroyed)
+  let outputError: NodeJS.ErrnoException | null = null;
+  // (EPIPE: the reader went away, as in `smbtrail … | head`; not an error, see EventWriter.closed)
+  out.on('error', (e: NodeJS.ErrnoException) => { if (e.code !== 'EPIPE') outputError ??= e; });
   totals.skippedFiles = expanded.skipped;
   let failed = expanded.errors.length;
   // file names and messages can carry escape sequences (a hostile file name): shown escaped
@@ -251,10 +255,15 @@ export async function runScan(o: ScanOptions): Promise<number> {
     await writer.end();
     if (o.output) await new Promise<void>((res, rej) => (out as fs.WriteStream).end((err?: Error | null) => (err ? rej(err) : res())));
   } catch (e) {
+    // a stream destroyed by a write error keeps that error (emitted only once its file is closed)
+    const cause = ((out as Writable).errored ?? e) as NodeJS.ErrnoException;
+    if (outputError === null && typeof cause?.code !== 'string') throw e;
+    if (cause.code !== 'EPIPE') outputError ??= cause;
+  }
+  if (outputError !== null) {
     // a full disk or a failing device: the user's problem to fix, not smbtrail's bug
-    const err = e as NodeJS.ErrnoException;
-    if (typeof err?.code !== 'string') throw e;
-    throw new OutputError(`cannot write ${o.output ?? 'standard output'}: ${err.message.replace(/^E[A-Z]+: /, '').split(',')[0]} (${err.code})`);
+    const err: NodeJS.ErrnoException = outputError;
+    throw new OutputError(`cannot write ${o.output ?? 'standard output'}: ${err.message.replace(/^E[A-Z]+: /, '').split(',')[0]} (${err.code ?? 'error'})`);
   }
 
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
