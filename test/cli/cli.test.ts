@@ -81,31 +81,29 @@ describe('unreadable inputs', () => {
 });
 
 describe('evidence is never overwritten or double counted', () => {
-  it('refuses -o naming an input capture (exit 2) and leaves the capture intact', () => {
-    const cap = path.join(tmp, 'victim.pcap');
-    fs.copyFileSync(labCapture(/admin/i), cap);
+  /** the scan is refused with exit 2 and `cap` keeps its bytes */
+  function expectRefused(args: string[], cap: string): void {
     const before = fs.readFileSync(cap);
-    const r = run([cap, '-f', 'csv', '-o', cap]);
+    const r = run(args);
     expect(r.code).toBe(2);
     expect(r.err).toMatch(/refusing to write the output over the input capture/);
     expect(fs.readFileSync(cap).equals(before)).toBe(true);
+  }
+  it('refuses -o naming an input capture (exit 2) and leaves the capture intact', () => {
+    const cap = path.join(tmp, 'victim.pcap');
+    fs.copyFileSync(labCapture(/admin/i), cap);
+    expectRefused([cap, '-f', 'csv', '-o', cap], cap);
   });
   it('refuses -o naming a hard link or a symlink to a capture inside a scanned directory', () => {
     const dir = path.join(tmp, 'linked');
     fs.mkdirSync(dir);
     const cap = path.join(dir, 'evidence.pcap');
     fs.copyFileSync(labCapture(/admin/i), cap);
-    const before = fs.readFileSync(cap);
     const hard = path.join(tmp, 'hard-link.pcap');
     const soft = path.join(tmp, 'soft-link.pcap');
     fs.linkSync(cap, hard);
     fs.symlinkSync(cap, soft);
-    for (const out of [hard, soft]) {
-      const r = run([dir, '-f', 'jsonl', '-o', out]);
-      expect(r.code).toBe(2);
-      expect(r.err).toMatch(/refusing to write the output over the input capture/);
-      expect(fs.readFileSync(cap).equals(before)).toBe(true);
-    }
+    for (const out of [hard, soft]) expectRefused([dir, '-f', 'jsonl', '-o', out], cap);
   });
   it('follows symbolic links inside a directory, walks each directory once, and names a link to nothing', () => {
     const dir = path.join(tmp, 'symlinked');
