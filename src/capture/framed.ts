@@ -29,7 +29,7 @@ export function newPacket(): Packet {
 }
 
 export function newInfo(format: CaptureInfo['format']): CaptureInfo {
-  return { format, gzip: false, bytes: 0, packets: 0, anomalies: {} };
+  return { format, gzip: false, compression: null, bytes: 0, packets: 0, anomalies: {} };
 }
 
 export function countAnomaly(info: CaptureInfo, kind: string, n = 1): void {

@@ -26,9 +26,13 @@ export interface PacketSink {
 }
 
 /** Facts about one capture file, filled while it is read. */
+/** what a capture file was compressed with, if anything */
+export type Compression = 'gzip' | 'zstd' | 'xz' | 'bzip2' | 'lz4';
+
 export interface CaptureInfo {
   format: 'pcap' | 'pcapng';
   gzip: boolean;
+  compression: Compression | null;
   /** bytes of capture data parsed (after decompression) */
   bytes: number;
   packets: number;

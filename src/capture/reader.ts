@@ -1,11 +1,13 @@
 import * as fs from 'fs';
 import * as zlib from 'zlib';
+import { decompressorFor, readExternal } from './external';
 import { CaptureParser, newInfo } from './framed';
-import { CaptureError, CaptureInfo, PacketSink } from './packet';
+import { CaptureError, CaptureInfo, Compression, PacketSink } from './packet';
 import { isPcapMagic, PcapParser } from './pcap';
 import { BT_SHB, PcapngParser } from './pcapng';
 
-export type CaptureFormat = 'pcap' | 'pcapng' | 'gzip';
+/** what a file's first bytes say it is: a capture, or a compressed file that may hold one */
+export type CaptureFormat = 'pcap' | 'pcapng' | Compression;
 
 /**
  * Read size. Large enough that per-read overhead (a syscall, a promise) vanishes, small enough that
@@ -44,6 +46,8 @@ export const SYNC_CHUNK = 256 << 10;
 /** Format from a file's first bytes (4 suffice; 12 let a pcapng header be checked more strictly). */
 export function sniffCaptureFormat(firstBytes: Buffer): CaptureFormat | null {
   if (isGzip(firstBytes)) return 'gzip';
+  const external = decompressorFor(firstBytes);
+  if (external !== null) return external.name;
   if (firstBytes.length < 4) return null;
   const magic = firstBytes.readUInt32LE(0);
   if (isPcapMagic(magic)) return 'pcap';
@@ -61,10 +65,11 @@ function isGzip(b: Buffer): boolean {
 
 /**
  * A parser for pcap or pcapng chosen from the first bytes pushed into it; throws CaptureError from
- * push() when they are neither. `gzip` only marks the info and the error messages.
+ * push() when they are neither. `container` (the compression the bytes came out of) only marks
+ * the info and the error messages.
  */
-export function createCaptureParser(sink: PacketSink, gzip = false): CaptureParser {
-  return new SniffingParser(sink, gzip);
+export function createCaptureParser(sink: PacketSink, container: Compression | null = null): CaptureParser {
+  return new SniffingParser(sink, container);
 }
 
 /** Synchronous whole-buffer parse (tests, small inputs). Gzip is inflated in memory. */
@@ -74,7 +79,7 @@ export function parseCaptureBuffer(buf: Buffer, sink: PacketSink): CaptureInfo {
     parser.push(buf);
     return parser.end();
   }
-  const parser = createCaptureParser(sink, true);
+  const parser = createCaptureParser(sink, 'gzip');
   const { data, error } = gunzipPartial(buf);
   parser.push(data);
   if (error !== null) gzipFailure(parser, error);
@@ -96,10 +101,12 @@ export async function readCapture(path: string, sink: PacketSink, options: ReadO
       giveBack(first);
       throw err;
     });
-    if (n === 0 || isGzip(first.subarray(0, n))) giveBack(first);
+    const external = decompressorFor(first.subarray(0, Math.min(n, 8)));
+    if (n === 0 || isGzip(first.subarray(0, n)) || external !== null) giveBack(first);
     if (n === 0) throw new CaptureError('empty file');
     // The parser itself names what is wrong with a file that is not a capture.
     if (isGzip(first.subarray(0, n))) return await readGzip(fh, sink, chunkSize, options.between);
+    if (external !== null) return await readExternal(fh.fd, external, createCaptureParser(sink, external.name), options.between);
     if (options.sync) return await readSync(fh, createCaptureParser(sink), first, n, options.between);
     return await readPlain(fh, createCaptureParser(sink), first, n, chunkSize, options.between);
   } finally {
@@ -198,7 +205,7 @@ function giveBack(buf: Buffer): void {
 async function readGzip(
   fh: fs.promises.FileHandle, sink: PacketSink, chunkSize: number, between?: () => Promise<void> | undefined,
 ): Promise<CaptureInfo> {
-  const parser = createCaptureParser(sink, true);
+  const parser = createCaptureParser(sink, 'gzip');
   const src = fh.createReadStream({ start: 0, highWaterMark: chunkSize, autoClose: false });
   const gunzip = zlib.createGunzip({ chunkSize: GUNZIP_CHUNK });
   src.on('error', (err) => gunzip.destroy(ioError(err)));
@@ -278,9 +285,9 @@ export function ioError(err: unknown): CaptureError {
   return new CaptureError(`cannot read file: ${reason}${code ? ` (${code})` : ''}`);
 }
 
-function notCapture(buf: Buffer, n: number, gzip: boolean): CaptureError {
-  if (n === 0) return new CaptureError(gzip ? 'gzip content is empty' : 'empty file');
-  const what = gzip ? 'gzip content is not a pcap/pcapng file' : 'not a pcap/pcapng file';
+function notCapture(buf: Buffer, n: number, container: Compression | null): CaptureError {
+  if (n === 0) return new CaptureError(container ? `${container} content is empty` : 'empty file');
+  const what = container ? `${container} content is not a pcap/pcapng file` : 'not a pcap/pcapng file';
   if (n < 4) return new CaptureError(`${what} (only ${n} byte${n === 1 ? '' : 's'})`);
   const hex = Array.from(buf.subarray(0, 4), (b) => b.toString(16).padStart(2, '0')).join(' ');
   return new CaptureError(`${what} (starts with ${hex})`);
@@ -295,10 +302,11 @@ class SniffingParser implements CaptureParser {
 
   constructor(
     private readonly sink: PacketSink,
-    private readonly gzip: boolean,
+    private readonly container: Compression | null,
   ) {
     this.pending = newInfo('pcap');
-    this.pending.gzip = gzip;
+    this.pending.gzip = container === 'gzip';
+    this.pending.compression = container;
   }
 
   get info(): CaptureInfo {
@@ -325,16 +333,19 @@ class SniffingParser implements CaptureParser {
   }
 
   end(): CaptureInfo {
-    if (this.inner === null) throw notCapture(this.head, this.headLen, this.gzip);
+    if (this.inner === null) throw notCapture(this.head, this.headLen, this.container);
     return this.inner.end();
   }
 
   private choose(): CaptureParser {
     const format = sniffCaptureFormat(this.head);
-    if (format === 'gzip') throw new CaptureError('gzip content is itself gzip (nested gzip is not supported)');
-    if (format === null) throw notCapture(this.head, 4, this.gzip);
+    if (format === null) throw notCapture(this.head, 4, this.container);
+    if (format !== 'pcap' && format !== 'pcapng') {
+      throw new CaptureError(`${this.container ?? 'file'} content is itself ${format}-compressed (decompress the outer layer first)`);
+    }
     const parser = format === 'pcap' ? new PcapParser(this.sink) : new PcapngParser(this.sink);
-    parser.info.gzip = this.gzip;
+    parser.info.gzip = this.container === 'gzip';
+    parser.info.compression = this.container;
     return parser;
   }
 }

@@ -6,6 +6,7 @@
 import { promises as fs } from 'fs';
 import * as path from 'path';
 import * as zlib from 'zlib';
+import { decompressorFor, peekExternal } from '../capture/external';
 import { sniffCaptureFormat } from '../capture/reader';
 
 export interface InputFile { path: string; label: string }
@@ -18,7 +19,7 @@ export interface ExpandedInputs {
 }
 
 /** the first bytes of a file, or the reason it cannot be read */
-async function head(file: string, size = 4): Promise<Buffer | NodeJS.ErrnoException> {
+async function head(file: string, size = 8): Promise<Buffer | NodeJS.ErrnoException> {
   let h: fs.FileHandle | undefined;
   try {
     h = await fs.open(file, 'r');
@@ -73,22 +74,41 @@ async function walk(
 }
 
 /**
- * Inside a directory, a gzip file is a capture only if what it holds is one: rotated logs
- * (`*.log.gz`) beside the captures are skipped like other files, not reported as broken
- * captures. A gzip whose start cannot be inflated is kept, so that it is named as corrupt.
+ * Inside a directory, a compressed file is a capture only if what it holds is one: rotated logs
+ * (`*.log.gz`, `*.log.zst`) beside the captures are skipped like other files, not reported as
+ * broken captures. One whose start cannot be decompressed (corrupt, or zstd/xz/bzip2/lz4 without
+ * its command installed) is kept, so that it is named with the reason instead of silently skipped.
  */
 async function isCapture(file: string, first: Buffer): Promise<boolean> {
   const format = sniffCaptureFormat(first);
-  if (format !== 'gzip') return format !== null;
+  if (format === null) return false;
+  if (format === 'pcap' || format === 'pcapng') return true;
+  const inner = format === 'gzip' ? await gunzipStart(file) : await decompressedStart(file, first);
+  return inner === null || inner.length < 4 || sniffCaptureFormat(inner.subarray(0, 12)) !== null;
+}
+
+async function gunzipStart(file: string): Promise<Buffer | null> {
   const start = await head(file, 64 << 10);
-  if (!Buffer.isBuffer(start)) return true;
-  let inner: Buffer;
+  if (!Buffer.isBuffer(start)) return null;
   try {
-    inner = zlib.gunzipSync(start, { finishFlush: zlib.constants.Z_SYNC_FLUSH });
+    return zlib.gunzipSync(start, { finishFlush: zlib.constants.Z_SYNC_FLUSH });
   } catch {
-    return true;
+    return null;
   }
-  return inner.length < 4 || sniffCaptureFormat(inner.subarray(0, 12)) !== null;
+}
+
+async function decompressedStart(file: string, first: Buffer): Promise<Buffer | null> {
+  const d = decompressorFor(first);
+  if (d === null) return null;
+  let h: fs.FileHandle | undefined;
+  try {
+    h = await fs.open(file, 'r');
+    return await peekExternal(h.fd, d, 12);
+  } catch {
+    return null;
+  } finally {
+    await h?.close().catch(() => undefined);
+  }
 }
 
 export async function expandInputs(inputs: string[]): Promise<ExpandedInputs> {

@@ -69,7 +69,8 @@ export async function main(argv: string[]): Promise<number> {
   const parser = yargs(argv)
     .scriptName('smbtrail')
     .usage('$0 [scan] <capture or directory...> [options]\n\n' +
-      'Reads pcap/pcapng captures (gzip too; directories are walked recursively) and writes one event\n' +
+      'Reads pcap/pcapng captures (also compressed: gzip, and zstd/xz/bzip2/lz4 through their\n' +
+      'commands; directories are walked recursively, files recognised by content) and writes one event\n' +
       'per SMB action: who connected to which share, opened/read/wrote/renamed/deleted which file,\n' +
       'when, from where and as which user, and each DCE/RPC call on a named pipe (service creation,\n' +
       'scheduled tasks, registry, discovery) with its arguments. Detection rules map them to MITRE\n' +

@@ -107,6 +107,37 @@ describe('--stitch', () => {
   });
 });
 
+describe('compressed captures in a batch', () => {
+  const haveZstd = spawnSync('zstd', ['--version'], { stdio: 'ignore' }).status === 0;
+  it.skipIf(!haveZstd)('zstd-compressed copies of the lab captures give the same events with 2 workers, and stitch', () => {
+    const dir = path.join(tmp, 'zst');
+    fs.mkdirSync(dir);
+    const names = fs.readdirSync(CAPTURES).filter((n) => /\.pcap(ng)?$/.test(n));
+    for (const n of names) {
+      expect(spawnSync('zstd', ['-q', '-f', path.join(CAPTURES, n), '-o', path.join(dir, `${n}.zst`)]).status).toBe(0);
+    }
+    // the same events, naming the same files (in `capture` and in the stories' refs), but .zst
+    const relative = (out: string, where: string): string => out.split(`${where}/`).join('');
+    const plain = run([CAPTURES, '-f', 'jsonl', '-q', '-j', '2']);
+    const zst = run([dir, '-f', 'jsonl', '-q', '-j', '2', '--per-file']);
+    expect(zst.code).toBe(0);
+    expect(zst.err.split('\n').filter((l) => l.includes('.zst:')).length).toBe(names.length);
+    expect(parse(zst.out).length).toBeGreaterThan(1000);
+    expect(relative(zst.out, dir).replace(/\.zst(?=["#])/g, '')).toBe(relative(plain.out, CAPTURES));
+    // rotated parts compressed one by one, as a sensor's ring buffer would be
+    const src = path.join(CAPTURES, '05-admin-share-exe-copy.pcap');
+    const rot = path.join(tmp, 'zst-rot');
+    fs.mkdirSync(rot);
+    const parts = splitPcap(src, [40, 90], rot).map((p) => {
+      expect(spawnSync('zstd', ['-q', '--rm', p]).status).toBe(0);
+      return `${p}.zst`;
+    });
+    const stitched = run([...parts, '-f', 'jsonl', '-q', '--stitch']);
+    expect(stitched.code).toBe(0);
+    expect(parse(stitched.out).map(essence)).toEqual(parse(run([src, '-f', 'jsonl', '-q']).out).map(essence));
+  });
+});
+
 describe('a broken file in a batch', () => {
   it('is named in one line, the others are processed, exit status 1', () => {
     const dir = path.join(tmp, 'mixed');

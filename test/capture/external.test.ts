@@ -1,0 +1,126 @@
+import { spawnSync } from 'child_process';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { DECOMPRESSORS, decompressorFor } from '../../src/capture/external';
+import { CaptureError } from '../../src/capture/packet';
+import { readCapture, sniffCaptureFormat } from '../../src/capture/reader';
+import { expandInputs } from '../../src/cli/inputs';
+import { collector, digest } from './helpers';
+
+// a lab capture (Samba + smbclient, scripts/lab): compressed here by each format's own tool
+const LAB = path.resolve(__dirname, '../../captures/10-many-small-files.pcap');
+
+const installed = (cmd: string): boolean => spawnSync(cmd, ['--version'], { stdio: 'ignore' }).status === 0;
+
+/** `cmd` compresses stdin to stdout with these arguments (lz4: 64 KiB blocks, so that a cut file still holds whole ones) */
+const COMPRESS: Record<string, string[]> = { zstd: ['-q', '-c', '-3'], xz: ['-c', '-1'], bzip2: ['-c', '-9'], lz4: ['-q', '-c', '-B4'] };
+
+function compress(cmd: string, data: Buffer): Buffer {
+  const r = spawnSync(cmd, COMPRESS[cmd], { input: data, maxBuffer: 1 << 28 });
+  if (r.status !== 0) throw new Error(`${cmd} failed: ${String(r.stderr)}`);
+  return r.stdout;
+}
+
+let dir = '';
+const file = (name: string, content: Buffer | string): string => {
+  const p = path.join(dir, name);
+  fs.writeFileSync(p, content);
+  return p;
+};
+
+async function read(p: string): Promise<{ info: Awaited<ReturnType<typeof readCapture>>; lines: string[] }> {
+  const { sink, recs } = collector();
+  const info = await readCapture(p, sink);
+  return { info, lines: digest(recs) };
+}
+
+const PATH = process.env.PATH;
+beforeAll(() => { dir = fs.mkdtempSync(path.join(os.tmpdir(), 'smbtrail-external-')); });
+afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
+afterEach(() => { process.env.PATH = PATH; });
+
+describe('compressed captures by magic (zstd, xz, bzip2, lz4)', () => {
+  it('recognises each format by its first bytes, not by a look-alike', () => {
+    expect(decompressorFor(Buffer.from([0x28, 0xb5, 0x2f, 0xfd, 0x24, 0x00]))?.name).toBe('zstd');
+    // pzstd starts its files with a skippable frame
+    expect(decompressorFor(Buffer.from([0x50, 0x2a, 0x4d, 0x18, 0x04, 0x00]))?.name).toBe('zstd');
+    expect(decompressorFor(Buffer.from([0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00]))?.name).toBe('xz');
+    expect(decompressorFor(Buffer.from('BZh91AY'))?.name).toBe('bzip2');
+    expect(decompressorFor(Buffer.from('BZh is a word'))).toBeNull();
+    expect(decompressorFor(Buffer.from([0x04, 0x22, 0x4d, 0x18, 0x64, 0x40]))?.name).toBe('lz4');
+    expect(decompressorFor(Buffer.from([0x02, 0x21, 0x4c, 0x18, 0x00, 0x00]))?.name).toBe('lz4');
+    expect(sniffCaptureFormat(Buffer.from([0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00]))).toBe('xz');
+    // five bytes of an xz header are not enough to call it xz
+    expect(decompressorFor(Buffer.from([0xfd, 0x37, 0x7a, 0x58, 0x5a]))).toBeNull();
+  });
+
+  const plain = fs.readFileSync(LAB);
+  for (const d of DECOMPRESSORS) {
+    const have = installed(d.command);
+    it.skipIf(!have)(`reads a lab capture compressed by ${d.command} as the same packets`, async () => {
+      const expected = await read(file(`plain-${d.name}.pcap`, plain));
+      const got = await read(file(`lab-${d.name}`, compress(d.command, plain)));
+      expect(got.info.compression).toBe(d.name);
+      expect(got.info.gzip).toBe(false);
+      expect(got.info.packets).toBe(expected.info.packets);
+      expect(got.info.packets).toBeGreaterThan(1000);
+      expect(got.lines).toEqual(expected.lines);
+      expect(got.info.anomalies).toEqual({});
+    });
+
+    it.skipIf(!have)(`${d.name} cut short: the packets before the cut are kept and the cut is counted`, async () => {
+      const z = compress(d.command, plain);
+      const whole = await read(file(`whole-${d.name}`, z));
+      const cut = await read(file(`cut-${d.name}`, z.subarray(0, Math.floor(z.length * 0.6))));
+      expect(cut.info.packets).toBeGreaterThan(0);
+      expect(cut.info.packets).toBeLessThan(whole.info.packets);
+      expect(cut.lines).toEqual(whole.lines.slice(0, cut.lines.length));
+      expect(Object.keys(cut.info.anomalies).some((k) => k.startsWith(`${d.name}_`))).toBe(true);
+    });
+  }
+
+  it.skipIf(!installed('zstd'))('a corrupt or nested zstd file is named, with the reason on one line', async () => {
+    const garbage = file('garbage.zst', Buffer.concat([Buffer.from([0x28, 0xb5, 0x2f, 0xfd]), Buffer.from('\x1b[31mgarbage\x1b[0m garbage garbage')]));
+    const e1 = await read(garbage).catch((e: unknown) => e);
+    expect(e1).toBeInstanceOf(CaptureError);
+    expect((e1 as Error).message).toMatch(/^corrupt zstd data \(.+\)$/);
+    expect((e1 as Error).message).not.toMatch(/[\u0000-\u001f]/);
+    const tooShort = file('short.zst', compress('zstd', plain).subarray(0, 20));
+    expect(((await read(tooShort).catch((e: unknown) => e)) as Error).message).toMatch(/^truncated zstd file/);
+    const text = file('text.zst', compress('zstd', Buffer.from('just a log line\n')));
+    await expect(read(text)).rejects.toThrow('zstd content is not a pcap/pcapng file (starts with 6a 75 73 74)');
+    const nested = file('nested.zst', compress('zstd', compress('zstd', plain)));
+    await expect(read(nested)).rejects.toThrow('zstd content is itself zstd-compressed (decompress the outer layer first)');
+  });
+
+  it('without the decompressor installed the file is named with the command to install', async () => {
+    const p = file('needs-tool.pcap.zst', Buffer.from([0x28, 0xb5, 0x2f, 0xfd, 0x24, 0x00, 0x01, 0x00]));
+    process.env.PATH = fs.mkdtempSync(path.join(dir, 'empty-path-'));
+    await expect(read(p)).rejects.toThrow('zstd-compressed: the zstd command is needed to read it (Debian package zstd), or decompress the file first');
+  });
+});
+
+describe('compressed files inside a scanned directory', () => {
+  it.skipIf(!installed('zstd'))('a compressed capture is scanned, a compressed log is skipped, a corrupt one is named', async () => {
+    const d = fs.mkdtempSync(path.join(dir, 'walk-'));
+    fs.writeFileSync(path.join(d, 'ring-0001.zst'), compress('zstd', fs.readFileSync(LAB)));
+    fs.writeFileSync(path.join(d, 'app.log.zst'), compress('zstd', Buffer.from('2026-11-30 service started\n'.repeat(100))));
+    fs.writeFileSync(path.join(d, 'broken.zst'), Buffer.from([0x28, 0xb5, 0x2f, 0xfd, 0xff, 0xff, 0xff, 0xff, 0x00]));
+    const found = await expandInputs([d]);
+    expect(found.files.map((f) => path.basename(f.path))).toEqual(['broken.zst', 'ring-0001.zst']);
+    expect(found.skipped).toBe(1);
+    const e = await read(path.join(d, 'broken.zst')).catch((x: unknown) => x);
+    expect(e).toBeInstanceOf(CaptureError);
+  });
+
+  it('without the decompressor, compressed files in a directory are named, never skipped silently', async () => {
+    const d = fs.mkdtempSync(path.join(dir, 'walk-missing-'));
+    fs.writeFileSync(path.join(d, 'ring.xz'), Buffer.from([0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00, 0x00, 0x04]));
+    process.env.PATH = fs.mkdtempSync(path.join(dir, 'empty-path-'));
+    const found = await expandInputs([d]);
+    expect(found.files.map((f) => path.basename(f.path))).toEqual(['ring.xz']);
+    expect(found.skipped).toBe(0);
+  });
+});
