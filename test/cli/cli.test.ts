@@ -136,6 +136,18 @@ describe('evidence is never overwritten or double counted', () => {
     expect(r.err).toMatch(/no-such-capture\.pcap: no such file or directory/);
     expect(fs.readFileSync(prev, 'utf8')).toBe('previous timeline\n');
   });
+  it('-o replaces a longer earlier output entirely (emptied while the scan runs), for one job and two', () => {
+    const out = path.join(tmp, 'rerun.jsonl');
+    const inputs = [labCapture(/admin/i), labCapture(/discovery/i)];
+    for (const jobs of ['1', '2']) {
+      const expected = run([...inputs, '-f', 'jsonl', '-q', '-j', jobs]).out;
+      expect(expected.length).toBeGreaterThan(1000);
+      fs.writeFileSync(out, 'x'.repeat(expected.length * 3));
+      const r = run([...inputs, '-f', 'jsonl', '-q', '-j', jobs, '-o', out]);
+      expect(r.code).toBe(0);
+      expect(fs.readFileSync(out, 'utf8')).toBe(expected);
+    }
+  });
   it('inside a directory, a gzip file that does not hold a capture is skipped like other files', () => {
     const dir = path.join(tmp, 'with-logs');
     fs.mkdirSync(dir);
