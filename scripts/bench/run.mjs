@@ -22,7 +22,8 @@
 //              connections one after another, as a client that does the same job K times would make
 //   scaling    WORKDIR/smb3-bulk-q1.pcap, -q2.pcap: the first 1/4 and 1/2 of the bulk packets (editcap -r),
 //              and meta-x10.pcap, meta-x20.pcap: K/4 and K/2 copies (implies bulk and meta-big)
-//   jobs       --jobs 1 against --jobs 2 on directories of 8+ captures: WORKDIR/jobs/bulk8 (the bulk
+//   jobs       --jobs 1 against --jobs 2 (and against two independent --jobs 1 processes, one per
+//              half of the files) on directories of 8+ captures: WORKDIR/jobs/bulk8 (the bulk
 //              capture cut by editcap -c 90000), jobs/meta9 (the big metadata capture cut by -c 60000)
 //              jobs/meta-x10x8 (8 copies of meta-x10.pcap) and jobs/bulk-x8 (8 hard links to the bulk
 //              capture: 8.5 GB scanned, one copy on disk); the two runs alternate, outputs compared
@@ -599,20 +600,51 @@ async function waitQuiet() {
   return last;
 }
 
+/**
+ * The batch's files dealt into two directories of links (largest first, alternately, so the
+ * halves hold about the same bytes): two independent smbtrail processes, one per half, are the
+ * reference for what the two cores give when nothing at all is shared.
+ */
+function halves(b, root) {
+  const bySize = b.files.map((f) => [f, fs.statSync(f).size]).sort((x, y) => y[1] - x[1] || (x[0] < y[0] ? -1 : 1)).map(([f]) => f);
+  return [0, 1].map((h) => {
+    const dir = path.join(root, `${b.key}-half${h}`);
+    fs.rmSync(dir, { recursive: true, force: true });
+    fs.mkdirSync(dir, { recursive: true });
+    bySize.forEach((f, i) => {
+      if (i % 2 !== h) return;
+      const to = path.join(dir, path.basename(f));
+      try { fs.linkSync(f, to); } catch { fs.symlinkSync(f, to); }
+    });
+    return dir;
+  });
+}
+
 async function measureJobs(b, opts, node, main) {
   const runs = Math.max(3, opts.runs);
-  log(`${b.key}: ${b.files.length} files, ${f1(b.bytes / 1e6)} MB; --jobs 1 and 2 alternating, ${runs} rounds`);
+  log(`${b.key}: ${b.files.length} files, ${f1(b.bytes / 1e6)} MB; --jobs 1, --jobs 2 and two processes on halves, rotating, ${runs} rounds`);
   for (const f of b.files) await measure('cat', [f]); // page cache
-  const out = { 1: path.join(opts.workdir, 'out', `${b.key}-j1.jsonl`), 2: path.join(opts.workdir, 'out', `${b.key}-j2.jsonl`) };
-  const t = { 1: [], 2: [] };
-  const rss = { 1: 0, 2: 0 };
+  const half = halves(b, path.join(opts.workdir, 'jobs-halves'));
+  const outDir = path.join(opts.workdir, 'out');
+  const out = { 1: path.join(outDir, `${b.key}-j1.jsonl`), 2: path.join(outDir, `${b.key}-j2.jsonl`) };
+  const t = { 1: [], 2: [], P: [] };
+  const rss = { 1: 0, 2: 0, P: 0 };
   const idles = [];
   let identical = true;
   let events = null;
+  const orders = [[1, 2, 'P'], [2, 'P', 1], ['P', 1, 2]];
   for (let i = 0; i < runs; i++) {
     const idle = await waitQuiet();
     if (idle !== null) idles.push(idle);
-    for (const j of i % 2 === 0 ? [1, 2] : [2, 1]) {
+    for (const j of orders[i % 3]) {
+      if (j === 'P') {
+        const t0 = process.hrtime.bigint();
+        const rs = await Promise.all(half.map((dir, h) => measure(node, [main, 'scan', dir, '-f', 'jsonl', '-q', '--jobs', '1', '-o', path.join(outDir, `${b.key}-half${h}.jsonl`)])));
+        for (const r of rs) if (r.code !== 0) die(`${b.key} half exited ${r.code ?? r.signal}: ${r.stderr.slice(-2000)}`);
+        t.P.push(Number(process.hrtime.bigint() - t0) / 1e9);
+        rss.P = Math.max(rss.P, ...rs.map((r) => r.rssKiB ?? 0));
+        continue;
+      }
       const r = await measure(node, [main, 'scan', b.dir, '-f', 'jsonl', '-q', '--jobs', String(j), '-o', out[j]]);
       if (r.code !== 0) die(`${b.key} --jobs ${j} exited ${r.code ?? r.signal}: ${r.stderr.slice(-2000)}`);
       t[j].push(r.wall);
@@ -621,7 +653,7 @@ async function measureJobs(b, opts, node, main) {
     const same = sh('cmp', ['-s', out[1], out[2]]).status === 0;
     identical &&= same;
     events ??= Number(sh('wc', ['-l', out[1]]).stdout.trim().split(/\s+/)[0]);
-    log(`${b.key} round ${i + 1}: --jobs 1 ${f3(t[1][i])} s, --jobs 2 ${f3(t[2][i])} s${idle === null ? '' : `, CPUs ${f0(100 * idle)}% idle before`}${same ? '' : ', OUTPUTS DIFFER'}`);
+    log(`${b.key} round ${i + 1}: --jobs 1 ${f3(t[1][i])} s, --jobs 2 ${f3(t[2][i])} s, two processes ${f3(t.P[i])} s${idle === null ? '' : `, CPUs ${f0(100 * idle)}% idle before`}${same ? '' : ', OUTPUTS DIFFER'}`);
   }
   const best = (a) => Math.min(...a);
   const pct = (x) => `${f0(100 * x)}%`;
@@ -629,7 +661,9 @@ async function measureJobs(b, opts, node, main) {
     runs, events, identical,
     j1: { best: best(t[1]), times: t[1], rssKiB: HAVE_TIME ? rss[1] : null },
     j2: { best: best(t[2]), times: t[2], rssKiB: HAVE_TIME ? rss[2] : null },
+    pair: { best: best(t.P), times: t.P, rssKiB: HAVE_TIME ? rss.P : null },
     speedup: best(t[1]) / best(t[2]), speedupMedian: median(t[1]) / median(t[2]),
+    pairSpeedup: best(t[1]) / best(t.P), pairSpeedupMedian: median(t[1]) / median(t.P),
     idle: idles.length ? `${pct(Math.min(...idles))}–${pct(Math.max(...idles))}` : 'n/a',
   };
 }
@@ -732,14 +766,15 @@ function report(opts, m, startup, inputs, series, R, metaBig, batches = [], J = 
   }
   for (const b of batches) {
     const x = J[b.key];
-    tg.push([`--jobs 2 ≥ 1.8× faster than --jobs 1 on 8+ captures (${b.label}, best of ${x.runs})`, `${f2(x.speedup)}× (median ${f2(x.speedupMedian)}×)`, x.speedup >= 1.8 ? 'met' : 'NOT met']);
+    tg.push([`--jobs 2 ≥ 1.8× faster than --jobs 1 on 8+ captures (${b.label}, best of ${x.runs}; two independent processes on the halves: ${f2(x.pairSpeedup)}×)`, `${f2(x.speedup)}× (median ${f2(x.speedupMedian)}×)`, x.speedup >= 1.8 ? 'met' : 'NOT met']);
     tg.push([`--jobs 1 and --jobs 2 give the same bytes (${b.label})`, x.identical ? 'identical' : 'DIFFERENT', x.identical ? 'met' : 'NOT met']);
   }
   if (batches.length) {
-    L.push(table(['batch (`--jobs`)', 'files', 'MB', 'events', '--jobs 1 s best (median)', '--jobs 2 s best (median)', 'speed-up best (median)', 'peak RSS MiB j1 / j2', 'CPUs idle before a pair', 'output'], batches.map((b) => {
+    L.push(table(['batch (`--jobs`)', 'files', 'MB', 'events', '--jobs 1 s best (median)', '--jobs 2 s best (median)', 'speed-up best (median)', 'two processes s best (median)', 'their speed-up best (median)', 'peak RSS MiB j1 / j2', 'CPUs idle before a round', 'output'], batches.map((b) => {
       const x = J[b.key];
       return [b.label, f0(b.files.length), f1(b.bytes / 1e6), f0(x.events), `${f3(x.j1.best)} (${f3(median(x.j1.times))})`, `${f3(x.j2.best)} (${f3(median(x.j2.times))})`,
-        `${f2(x.speedup)}× (${f2(x.speedupMedian)}×)`, `${f1(mib(x.j1.rssKiB))} / ${f1(mib(x.j2.rssKiB))}`, x.idle, x.identical ? 'identical' : 'DIFFERENT'];
+        `${f2(x.speedup)}× (${f2(x.speedupMedian)}×)`, `${f3(x.pair.best)} (${f3(median(x.pair.times))})`, `${f2(x.pairSpeedup)}× (${f2(x.pairSpeedupMedian)}×)`,
+        `${f1(mib(x.j1.rssKiB))} / ${f1(mib(x.j2.rssKiB))}`, x.idle, x.identical ? 'identical' : 'DIFFERENT'];
     })));
     L.push('');
   }
@@ -759,7 +794,7 @@ function report(opts, m, startup, inputs, series, R, metaBig, batches = [], J = 
   if (mm.length) L.push('Count check differences:', '', ...mm, '');
 
   L.push('Notes:', '');
-  if (batches.length) L.push(`- Batches: \`node dist/cli/main.js scan DIR -f jsonl -q --jobs N -o OUT\`; each round runs --jobs 1 and --jobs 2 back to back (which goes first alternates), after waiting up to 60 s for both CPUs to be ≥ 95% idle for 1 s (other work on a shared machine steals the second core that --jobs 2 needs; "CPUs idle" is the range of idle shares measured before the pairs); speed-up = --jobs 1 ÷ --jobs 2. The outputs of every run are compared byte for byte.`);
+  if (batches.length) L.push(`- Batches: \`node dist/cli/main.js scan DIR -f jsonl -q --jobs N -o OUT\`; each round runs --jobs 1, --jobs 2 and the two-process reference back to back (the order rotates), after waiting up to 60 s for both CPUs to be ≥ 95% idle for 1 s (other work on a shared machine steals the second core that --jobs 2 needs; "CPUs idle" is the range of idle shares measured before the rounds); speed-up = --jobs 1 ÷ --jobs 2. The outputs of every --jobs 1 and --jobs 2 run are compared byte for byte. \"Two processes\": the files dealt into two halves of about the same bytes, each scanned by its own \`--jobs 1\` process, both at once (wall time until both end; each has its own start-up and merge, of half the events) — what the two cores give with nothing shared at all, the reference for --jobs 2.`);
   L.push('- MB = 10^6 bytes of capture file, GB = 10^9; RSS in MiB (`/usr/bin/time -f %M`, the maximum over the runs). Wall time is measured by the parent (Node `hrtime` from spawn to exit) and includes node startup; smbtrail\'s stdout (JSONL events) goes to a file in the workdir, as with `-o`. Packets and SMB messages come from smbtrail\'s stderr summary (the run is therefore without `-q`; the summary costs nothing measurable).');
   L.push('- "msgs/s excl. startup" = SMB messages ÷ (wall − startup). The physical reference is `cat FILE > /dev/null` with the file in the page cache (best of the same number of runs).');
   if (series.length) L.push('- Scaling: the first 1/4 and 1/2 of the bulk capture\'s packets (`editcap -r FILE OUT 1-N`) and 1/4 and 1/2 of the metadata copies; "linear" means the times fit t = a + b·size (a: fixed cost such as startup and warm-up, so s per GB falls with size), judged by the largest residual.');

@@ -1,6 +1,7 @@
 import * as fs from 'fs';
 import * as zlib from 'zlib';
 import { decompressorFor, readExternal } from './external';
+import { gzipFailure, inflateMembers, zlibFailure } from './gzip';
 import { CaptureParser, newInfo } from './framed';
 import { CaptureError, CaptureInfo, Compression, PacketSink } from './packet';
 import { isPcapMagic, PcapParser } from './pcap';
@@ -16,7 +17,6 @@ export type CaptureFormat = 'pcap' | 'pcapng' | Compression;
  * kept bulk scans as fast (bench, 8 bulk parts) and took 8 MiB off peak RSS with two workers.
  */
 export const DEFAULT_CHUNK = 2 << 20;
-const GUNZIP_CHUNK = 1 << 20;
 
 export interface ReadOptions {
   /** bytes per read (default DEFAULT_CHUNK) */
@@ -82,7 +82,7 @@ export function parseCaptureBuffer(buf: Buffer, sink: PacketSink): CaptureInfo {
   const parser = createCaptureParser(sink, 'gzip');
   const { data, error } = gunzipPartial(buf);
   parser.push(data);
-  if (error !== null) gzipFailure(parser, error);
+  if (error !== null) gzipFailure(parser, zlibFailure(error), error.message);
   return parser.end();
 }
 
@@ -206,39 +206,13 @@ async function readGzip(
   fh: fs.promises.FileHandle, sink: PacketSink, chunkSize: number, between?: () => Promise<void> | undefined,
 ): Promise<CaptureInfo> {
   const parser = createCaptureParser(sink, 'gzip');
-  const src = fh.createReadStream({ start: 0, highWaterMark: chunkSize, autoClose: false });
-  const gunzip = zlib.createGunzip({ chunkSize: GUNZIP_CHUNK });
-  src.on('error', (err) => gunzip.destroy(ioError(err)));
-  src.pipe(gunzip);
   try {
-    for await (const chunk of gunzip) {
-      if (!parser.push(chunk as Buffer)) break;
-      const hold = between?.();
-      if (hold) await hold;
-    }
+    await inflateMembers(fh, (await fh.stat()).size, parser, chunkSize, between);
   } catch (err) {
-    if (!isZlibError(err)) throw err;
-    gzipFailure(parser, err);
-  } finally {
-    src.unpipe(gunzip);
-    src.destroy();
-    gunzip.destroy();
+    if (err instanceof CaptureError || typeof (err as NodeJS.ErrnoException)?.code !== 'string') throw err;
+    throw ioError(err);
   }
   return parser.end();
-}
-
-/** Corrupt or cut-off gzip: an anomaly once the capture has started, else the file is unreadable. */
-function gzipFailure(parser: CaptureParser, err: Error & { code?: string }): void {
-  const truncated = err.code === 'Z_BUF_ERROR' || /unexpected end/i.test(err.message);
-  if (!parser.started) {
-    throw new CaptureError(truncated ? 'truncated gzip file' : `corrupt gzip data (${err.message})`);
-  }
-  parser.abort(truncated ? 'gzip_truncated' : 'gzip_corrupt');
-}
-
-function isZlibError(err: unknown): err is Error & { code?: string } {
-  const code: unknown = err instanceof Error ? (err as NodeJS.ErrnoException).code : undefined;
-  return typeof code === 'string' && code.startsWith('Z_');
 }
 
 /** gunzipSync, keeping what could be inflated before a truncation or corruption. */

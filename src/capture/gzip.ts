@@ -1,0 +1,143 @@
+/**
+ * gzip files (RFC 1952) member by member: each member's header is read here and its deflate
+ * data inflated raw, so the end of every member is known exactly. Node's Gunzip joins members
+ * itself, and bytes after the last member that are not another one ("trailing garbage", which
+ * gzip -d ignores) made it fail in the step that held the last member's end: the last 736 bytes
+ * of a 2.5 MB capture were lost, and a small file was rejected whole. Here everything before
+ * such bytes is read and they are counted (`gzip_trailing_garbage`); zero padding is ignored.
+ */
+import type * as fs from 'fs';
+import { Readable } from 'stream';
+import * as zlib from 'zlib';
+import type { CaptureParser } from './framed';
+import { CaptureError } from './packet';
+
+const FHCRC = 2, FEXTRA = 4, FNAME = 8, FCOMMENT = 16, FRESERVED = 0xe0;
+/** a header longer than this (a hostile file name field) is not read */
+const MAX_HEADER = 1 << 20;
+const INFLATE_CHUNK = 1 << 20;
+
+type Header = { length: number } | { error: string };
+
+/** the header of the member at the start of `b` (`eof`: nothing follows `b` in the file) */
+function parseHeader(b: Buffer, eof: boolean): Header | null {
+  if ((b.length > 0 && b[0] !== 0x1f) || (b.length > 1 && b[1] !== 0x8b)) return { error: 'not gzip' };
+  if (b.length < 10) return eof ? { error: 'truncated' } : null;
+  if (b[2] !== 8) return { error: `unknown compression method ${b[2]}` };
+  const flg = b[3];
+  if (flg & FRESERVED) return { error: 'reserved header flags set' };
+  let p = 10;
+  const need = (n: number): boolean => p + n <= b.length;
+  if (flg & FEXTRA) {
+    if (!need(2)) return eof ? { error: 'truncated' } : null;
+    p += 2 + b.readUInt16LE(p);
+  }
+  for (const flag of [FNAME, FCOMMENT]) {
+    if (!(flg & flag)) continue;
+    const z = b.indexOf(0, p);
+    if (z < 0) return eof ? { error: 'truncated' } : null;
+    p = z + 1;
+  }
+  if (flg & FHCRC) p += 2;
+  if (p > b.length) return eof ? { error: 'truncated' } : null;
+  return { length: p };
+}
+
+async function readAt(fh: fs.promises.FileHandle, pos: number, len: number): Promise<Buffer> {
+  const b = Buffer.alloc(len);
+  const { bytesRead } = await fh.read(b, 0, len, pos);
+  return b.subarray(0, bytesRead);
+}
+
+/** the file from `start` to `end` in chunks of `size`, each read into a new buffer (the inflater may hold it) */
+async function* chunks(fh: fs.promises.FileHandle, start: number, end: number, size: number): AsyncGenerator<Buffer> {
+  for (let p = start; p < end;) {
+    const b = Buffer.allocUnsafe(Math.min(size, end - p));
+    const { bytesRead } = await fh.read(b, 0, b.length, p);
+    if (bytesRead === 0) return;
+    p += bytesRead;
+    yield b.subarray(0, bytesRead);
+  }
+}
+
+async function headerAt(fh: fs.promises.FileHandle, pos: number, size: number): Promise<Header> {
+  for (let len = 4096; ; len *= 4) {
+    const b = await readAt(fh, pos, Math.min(len, MAX_HEADER));
+    const eof = pos + b.length >= size;
+    const h = parseHeader(b, eof);
+    if (h !== null) return h;
+    if (len >= MAX_HEADER) return { error: `member header longer than ${MAX_HEADER >> 20} MiB` };
+  }
+}
+
+function isZlibError(err: unknown): err is Error & { code?: string } {
+  const code: unknown = err instanceof Error ? (err as NodeJS.ErrnoException).code : undefined;
+  return typeof code === 'string' && code.startsWith('Z_');
+}
+
+/** Corrupt or cut-off gzip: an anomaly once the capture has started, else the file is unreadable. */
+export function gzipFailure(parser: CaptureParser, kind: 'truncated' | 'corrupt' | 'trailing_garbage' | 'crc_mismatch', detail?: string): void {
+  if (!parser.started) {
+    const what = kind === 'truncated' ? 'truncated gzip file' : kind === 'trailing_garbage' ? 'not a gzip file after its first bytes' : 'corrupt gzip data';
+    throw new CaptureError(detail && kind !== 'truncated' ? `${what} (${detail})` : what);
+  }
+  parser.abort(`gzip_${kind}`);
+}
+
+/** gzip failure kind of a zlib error */
+export function zlibFailure(err: Error & { code?: string }): 'truncated' | 'corrupt' {
+  return err.code === 'Z_BUF_ERROR' || /unexpected end/i.test(err.message) ? 'truncated' : 'corrupt';
+}
+
+/**
+ * Inflates every member of the gzip file `fh` (`size` bytes) into `parser`; stops at the first
+ * problem, counted as an anomaly once packets have been read (CaptureError before that).
+ */
+export async function inflateMembers(
+  fh: fs.promises.FileHandle, size: number, parser: CaptureParser, readSize: number, between?: () => Promise<void> | undefined,
+): Promise<void> {
+  let pos = 0;
+  for (let member = 0; pos < size; member++) {
+    const h = await headerAt(fh, pos, size);
+    if ('error' in h) {
+      if (member === 0) throw new CaptureError(h.error === 'truncated' ? 'truncated gzip file' : `corrupt gzip data (${h.error})`);
+      const rest = await readAt(fh, pos, Math.min(size - pos, 1 << 16));
+      // zeros after the last member (tape blocks, preallocated files) are not data; gzip -d skips them too
+      if (h.error === 'not gzip' && rest.every((x) => x === 0) && size - pos <= rest.length) return;
+      gzipFailure(parser, h.error === 'not gzip' ? 'trailing_garbage' : h.error === 'truncated' ? 'truncated' : 'corrupt', h.error);
+      return;
+    }
+    const inflate = zlib.createInflateRaw({ chunkSize: INFLATE_CHUNK });
+    // the first member is usually the whole file; later ones may be small (concatenated parts)
+    // not an fs read stream: destroying one closes the file whatever autoClose says, and the
+    // next member is read from the same file
+    const src = Readable.from(chunks(fh, pos + h.length, size, member === 0 ? readSize : 256 << 10), { objectMode: false });
+    src.on('error', (err) => inflate.destroy(err));
+    src.pipe(inflate);
+    let crc = 0;
+    let length = 0;
+    try {
+      for await (const chunk of inflate) {
+        const b = chunk as Buffer;
+        crc = zlib.crc32(b, crc);
+        length = (length + b.length) % 0x1_0000_0000;
+        if (!parser.push(b)) return;
+        const hold = between?.();
+        if (hold) await hold;
+      }
+    } catch (err) {
+      if (!isZlibError(err)) throw err;
+      gzipFailure(parser, zlibFailure(err), err.message);
+      return;
+    } finally {
+      src.unpipe(inflate);
+      src.destroy();
+      inflate.destroy();
+    }
+    pos += h.length + inflate.bytesWritten;
+    const trailer = await readAt(fh, pos, 8);
+    if (trailer.length < 8) { gzipFailure(parser, 'truncated'); return; }
+    if (trailer.readUInt32LE(0) !== crc >>> 0 || trailer.readUInt32LE(4) !== length) { gzipFailure(parser, 'crc_mismatch', 'CRC or length check failed'); return; }
+    pos += 8;
+  }
+}
