@@ -27,6 +27,7 @@ export interface Decompressor {
   debianPackage: string;
 }
 
+const XZ_MAGIC = [0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00];
 const starts = (b: Buffer, magic: readonly number[]): boolean => b.length >= magic.length && magic.every((m, i) => b[i] === m);
 
 /**
@@ -40,7 +41,8 @@ export const DECOMPRESSORS: readonly Decompressor[] = [
     matches: (b) => starts(b, [0x28, 0xb5, 0x2f, 0xfd]) || (b.length >= 4 && (b[0] & 0xf0) === 0x50 && starts(b.subarray(1), [0x2a, 0x4d, 0x18])),
     command: 'zstd', args: ['-d', '-c', '-q'], debianPackage: 'zstd',
   },
-  { name: 'xz', matches: (b) => starts(b, [0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00]), command: 'xz', args: ['-d', '-c', '-q'], debianPackage: 'xz-utils' },
+  // four bytes of the six are enough to name a cut-off xz file as one
+  { name: 'xz', matches: (b) => b.length >= 4 && starts(b, XZ_MAGIC.slice(0, Math.min(b.length, XZ_MAGIC.length))), command: 'xz', args: ['-d', '-c', '-q'], debianPackage: 'xz-utils' },
   {
     name: 'bzip2',
     matches: (b) => starts(b, [0x42, 0x5a, 0x68]) && b.length >= 4 && b[3] >= 0x31 && b[3] <= 0x39,
@@ -66,8 +68,8 @@ interface Child {
   stdout: (NodeJS.ReadableStream & AsyncIterable<Buffer>) | null;
   /** the spawn error (command not found) or null */
   failedToStart(): NodeJS.ErrnoException | null;
-  /** resolves with the exit code (null when killed) once the process and its pipes are closed */
-  closed: Promise<number | null>;
+  /** resolves once the process and its pipes are closed: its exit code, or the signal that ended it */
+  closed: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
   stderrText(): string;
   kill(): void;
 }
@@ -77,9 +79,9 @@ function start(d: Decompressor, fd: number, out?: number): Child {
   const child = spawn(d.command, d.args, { stdio: [fd, out ?? 'pipe', 'pipe'] });
   let spawnError: NodeJS.ErrnoException | null = null;
   let stderr = '';
-  const closed = new Promise<number | null>((resolve) => {
-    child.on('error', (e: NodeJS.ErrnoException) => { spawnError = e; resolve(null); });
-    child.on('close', (code) => resolve(code));
+  const closed = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
+    child.on('error', (e: NodeJS.ErrnoException) => { spawnError = e; resolve({ code: null, signal: null }); });
+    child.on('close', (code, signal) => resolve({ code, signal }));
   });
   child.stderr?.setEncoding('utf8');
   child.stderr?.on('data', (s: string) => { if (stderr.length < STDERR_KEEP) stderr += s; });
@@ -98,15 +100,23 @@ function missing(d: Decompressor, e: NodeJS.ErrnoException): CaptureError {
     : `${d.name}-compressed: cannot run ${d.command} (${e.code ?? e.message})`);
 }
 
-/** the decompressor's first message line, without its program name and the stdin pseudo-name */
+/**
+ * The decompressor's message: its first line without the program name and the stdin pseudo-name,
+ * and the next line too when the first says memory is short (zstd then says which option would
+ * decode the file: "Use --long=31 or --memory=2048MB").
+ */
 function reason(d: Decompressor, stderr: string, code: number | null): string {
-  const line = stderr.split('\n')
+  const lines = stderr.split('\n')
     .map((l) => l.replace(new RegExp(`^${d.command}:`), '').replace(/\(stdin\)|\/\*stdin\*\\/g, '').replace(/^[\s:]+|[\s:;]+$/g, ''))
-    .find((l) => l !== '');
+    .filter((l) => l !== '');
+  const text = lines.length === 0 ? `${d.command} exited with status ${code}` : MEMORY.test(lines[0]) && lines.length > 1 ? `${lines[0]}; ${lines[1]}` : lines[0];
   // control characters would come from a hostile stream's bytes echoed by the tool: never shown raw
   // eslint-disable-next-line no-control-regex
-  return (line ?? `${d.command} exited with status ${code}`).replace(/[\u0000-\u001f\u007f-\u009f]/g, '?').slice(0, 200);
+  return text.replace(/[\u0000-\u001f\u007f-\u009f]/g, '?').slice(0, 300);
 }
+
+const TRUNCATED = /end of (file|stream|input)|premature|truncat|ends? unexpectedly|unexpected end|incomplete|unfinished/i;
+const MEMORY = /memory|cannot allocate/i;
 
 /**
  * A named pipe for the decompressor's output, both ends open: the read end is then read like a
@@ -197,22 +207,26 @@ export async function readExternal(
     if (stoppedEarly) child.kill();
     if (pipe !== null) fs.closeSync(pipe.readFd);
   }
-  const code = await child.closed;
+  const { code, signal } = await child.closed;
   const spawnError = child.failedToStart();
   if (spawnError !== null) throw missing(d, spawnError);
-  if (!stoppedEarly && code !== 0) {
-    const why = reason(d, child.stderrText(), code);
-    const truncated = /end of (file|stream|input)|premature|truncat|ends? unexpectedly|unexpected end|incomplete|unfinished/i.test(why);
-    if (!parser.started) throw new CaptureError(truncated ? `truncated ${d.name} file (${why})` : `corrupt ${d.name} data (${why})`);
-    parser.abort(`${d.name}_${truncated ? 'truncated' : 'corrupt'}`);
-  }
+  if (stoppedEarly || code === 0) return parser.end();
+  // the tool did not finish (killed: out of memory, a user, a timeout): the file was not read in
+  // full, which is not the data's fault; named, like an unreadable file (events before are kept)
+  const mb = `${(parser.info.bytes / 1e6).toFixed(1)} MB`;
+  if (signal !== null) throw new CaptureError(`${d.command} was killed by ${signal} after ${mb} of capture data; the rest of the file was not read`);
+  const why = reason(d, child.stderrText(), code);
+  if (MEMORY.test(why)) throw new CaptureError(`${d.command} cannot decompress this file with its default memory limit (${why}); decompress it first with that option`);
+  const truncated = TRUNCATED.test(why);
+  if (!parser.started) throw new CaptureError(truncated ? `truncated ${d.name} file (${why})` : `corrupt ${d.name} data (${why})`);
+  parser.abort(`${d.name}_${truncated ? 'truncated' : 'corrupt'}`);
   return parser.end();
 }
 
 /**
- * The first `n` decompressed bytes of a file (fewer if it holds fewer), to recognise a capture
- * inside a compressed file while walking a directory; null when the command is missing or the
- * data cannot be decompressed at all.
+ * The first `n` decompressed bytes of a file (fewer, or none, if it holds fewer), to recognise a
+ * capture inside a compressed file while walking a directory; null when the command is missing
+ * or failed (the file is then kept, to be named with the reason).
  */
 export async function peekExternal(fd: number, d: Decompressor, n: number): Promise<Buffer | null> {
   const child = start(d, fd);
@@ -225,12 +239,12 @@ export async function peekExternal(fd: number, d: Decompressor, n: number): Prom
       if (got >= n) break;
     }
   } catch {
-    return null;
-  } finally {
     child.kill();
+    return null;
   }
-  await child.closed;
-  if (child.failedToStart() !== null) return null;
-  const out = Buffer.concat(parts);
-  return out.length === 0 ? null : out.subarray(0, n);
+  // stopped by us once it has said enough; otherwise its exit status tells whether all was well
+  if (got >= n) child.kill();
+  const { code } = await child.closed;
+  if (child.failedToStart() !== null || (got < n && code !== 0)) return null;
+  return Buffer.concat(parts).subarray(0, n);
 }

@@ -84,14 +84,18 @@ async function isCapture(file: string, first: Buffer): Promise<boolean> {
   if (format === null) return false;
   if (format === 'pcap' || format === 'pcapng') return true;
   const inner = format === 'gzip' ? await gunzipStart(file) : await decompressedStart(file, first);
-  return inner === null || inner.length < 4 || sniffCaptureFormat(inner.subarray(0, 12)) !== null;
+  // decompressed without error into less than a capture header (an empty rotated log): not a capture
+  return inner === null || (inner.length >= 4 && sniffCaptureFormat(inner.subarray(0, 12)) !== null);
 }
 
+/** the inflated start of a gzip file; null when it cannot be inflated (or, whole, is cut short) */
 async function gunzipStart(file: string): Promise<Buffer | null> {
-  const start = await head(file, 64 << 10);
+  const size = 64 << 10;
+  const start = await head(file, size);
   if (!Buffer.isBuffer(start)) return null;
   try {
-    return zlib.gunzipSync(start, { finishFlush: zlib.constants.Z_SYNC_FLUSH });
+    // a file read whole must inflate whole; the start of a longer one only as far as it goes
+    return start.length < size ? zlib.gunzipSync(start) : zlib.gunzipSync(start, { finishFlush: zlib.constants.Z_SYNC_FLUSH });
   } catch {
     return null;
   }

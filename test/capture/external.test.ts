@@ -2,6 +2,7 @@ import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
+import * as zlib from 'zlib';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { DECOMPRESSORS, decompressorFor } from '../../src/capture/external';
 import { CaptureError } from '../../src/capture/packet';
@@ -52,8 +53,10 @@ describe('compressed captures by magic (zstd, xz, bzip2, lz4)', () => {
     expect(decompressorFor(Buffer.from([0x04, 0x22, 0x4d, 0x18, 0x64, 0x40]))?.name).toBe('lz4');
     expect(decompressorFor(Buffer.from([0x02, 0x21, 0x4c, 0x18, 0x00, 0x00]))?.name).toBe('lz4');
     expect(sniffCaptureFormat(Buffer.from([0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00]))).toBe('xz');
-    // five bytes of an xz header are not enough to call it xz
-    expect(decompressorFor(Buffer.from([0xfd, 0x37, 0x7a, 0x58, 0x5a]))).toBeNull();
+    // a file cut after four bytes of the xz magic is still named as a cut-off xz file; three are not enough
+    expect(decompressorFor(Buffer.from([0xfd, 0x37, 0x7a, 0x58]))?.name).toBe('xz');
+    expect(decompressorFor(Buffer.from([0xfd, 0x37, 0x7a]))).toBeNull();
+    expect(decompressorFor(Buffer.from([0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x01]))).toBeNull();
   });
 
   const plain = fs.readFileSync(LAB);
@@ -95,6 +98,35 @@ describe('compressed captures by magic (zstd, xz, bzip2, lz4)', () => {
     await expect(read(nested)).rejects.toThrow('zstd content is itself zstd-compressed (decompress the outer layer first)');
   });
 
+  /** a directory on PATH holding a fake `zstd` made of this shell script */
+  function fakeZstd(script: string): string {
+    const bin = fs.mkdtempSync(path.join(dir, 'fake-bin-'));
+    fs.writeFileSync(path.join(bin, 'zstd'), `#!/bin/sh\n${script}\n`, { mode: 0o755 });
+    return bin;
+  }
+  const zstdMagic = Buffer.from([0x28, 0xb5, 0x2f, 0xfd, 0x24, 0x00, 0x01, 0x00]);
+
+  it('a decompressor killed part-way (out of memory, a user) names the file: it was not read in full', async () => {
+    const p = file('killed.pcap.zst', zstdMagic);
+    process.env.PATH = `${fakeZstd(`head -c 300000 '${LAB}'; kill -KILL $$`)}:${PATH}`;
+    const { sink, recs } = collector();
+    const e = await readCapture(p, sink).catch((x: unknown) => x);
+    expect(e).toBeInstanceOf(CaptureError);
+    expect((e as Error).message).toMatch(/^zstd was killed by SIGKILL after 0\.\d MB of capture data; the rest of the file was not read$/);
+    // what was read before is still delivered
+    expect(recs.length).toBeGreaterThan(100);
+  });
+
+  it('a file that needs more memory than the tool allows by default says so, with the tool\'s hint, not "corrupt"', async () => {
+    const p = file('long31.pcap.zst', zstdMagic);
+    const say = [
+      'zstd: /*stdin*\\ : Decoding error (36) : Frame requires too much memory for decoding ',
+      'zstd: /*stdin*\\ : Use --long=31 or --memory=2048MB ',
+    ].map((l) => `echo '${l}' >&2`).join('; ');
+    process.env.PATH = `${fakeZstd(`${say}; exit 1`)}:${PATH}`;
+    await expect(read(p)).rejects.toThrow('zstd cannot decompress this file with its default memory limit (Decoding error (36) : Frame requires too much memory for decoding; Use --long=31 or --memory=2048MB); decompress it first with that option');
+  });
+
   it('without the decompressor installed the file is named with the command to install', async () => {
     const p = file('needs-tool.pcap.zst', Buffer.from([0x28, 0xb5, 0x2f, 0xfd, 0x24, 0x00, 0x01, 0x00]));
     process.env.PATH = fs.mkdtempSync(path.join(dir, 'empty-path-'));
@@ -108,9 +140,14 @@ describe('compressed files inside a scanned directory', () => {
     fs.writeFileSync(path.join(d, 'ring-0001.zst'), compress('zstd', fs.readFileSync(LAB)));
     fs.writeFileSync(path.join(d, 'app.log.zst'), compress('zstd', Buffer.from('2026-11-30 service started\n'.repeat(100))));
     fs.writeFileSync(path.join(d, 'broken.zst'), Buffer.from([0x28, 0xb5, 0x2f, 0xfd, 0xff, 0xff, 0xff, 0xff, 0x00]));
+    // logrotate compresses empty logs too: they hold no capture
+    fs.writeFileSync(path.join(d, 'empty.log.zst'), compress('zstd', Buffer.alloc(0)));
+    fs.writeFileSync(path.join(d, 'empty.log.gz'), zlib.gzipSync(Buffer.alloc(0)));
+    fs.writeFileSync(path.join(d, 'ok.log.gz'), zlib.gzipSync(Buffer.from('ok\n')));
+    fs.writeFileSync(path.join(d, 'cut.pcap.gz'), zlib.gzipSync(fs.readFileSync(LAB)).subarray(0, 5000));
     const found = await expandInputs([d]);
-    expect(found.files.map((f) => path.basename(f.path))).toEqual(['broken.zst', 'ring-0001.zst']);
-    expect(found.skipped).toBe(1);
+    expect(found.files.map((f) => path.basename(f.path))).toEqual(['broken.zst', 'cut.pcap.gz', 'ring-0001.zst']);
+    expect(found.skipped).toBe(4);
     const e = await read(path.join(d, 'broken.zst')).catch((x: unknown) => x);
     expect(e).toBeInstanceOf(CaptureError);
   });
