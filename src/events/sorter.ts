@@ -127,9 +127,22 @@ function parseLines(text: string): EventRecord[] {
 const liveDirs = new Set<string>();
 let hooked = false;
 
+/**
+ * At exit or on a signal, worker threads may still be writing runs into the directory: removing
+ * it in place raced with them (a file created between the listing and the rmdir left the
+ * directory behind: 7 of 8 Ctrl-Cs with two workers). Renamed first, the old path is gone at
+ * once, so no new file can appear in what is being removed.
+ */
 function removeLiveDirsSync(): void {
   for (const dir of liveDirs) {
-    try { fs.rmSync(dir, { recursive: true, force: true }); } catch { /* nothing more can be done at exit */ }
+    let target = dir;
+    try {
+      target = `${dir}.removing`;
+      fs.renameSync(dir, target);
+    } catch {
+      target = dir;
+    }
+    try { fs.rmSync(target, { recursive: true, force: true, maxRetries: 2 }); } catch { /* nothing more can be done at exit */ }
   }
   liveDirs.clear();
 }

@@ -2,7 +2,7 @@
  * Batch scanning: worker threads give the same bytes as one thread; --stitch makes rotated
  * files one stream; a broken file in a batch is named and the rest still processed.
  */
-import { spawnSync } from 'child_process';
+import { spawn, spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
@@ -135,6 +135,26 @@ describe('compressed captures in a batch', () => {
     const stitched = run([...parts, '-f', 'jsonl', '-q', '--stitch']);
     expect(stitched.code).toBe(0);
     expect(parse(stitched.out).map(essence)).toEqual(parse(run([src, '-f', 'jsonl', '-q']).out).map(essence));
+  });
+});
+
+describe('Ctrl-C during a batch', () => {
+  it('removes the sort directory while two workers are still writing runs into it', async () => {
+    // runs of 10 lines: the workers create run files all the time (the race this is about: a
+    // file created while the directory is being removed kept it; 7 of 8 Ctrl-Cs before the fix)
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const tmpdir = fs.mkdtempSync(path.join(tmp, 'sigint-'));
+      const child = spawn(process.execPath, [CLI, CAPTURES, '-f', 'jsonl', '-q', '-j', '2', '-o', path.join(tmp, 'sigint.jsonl')], {
+        env: { ...process.env, TMPDIR: tmpdir, SMBTRAIL_SORT_RECORDS: '10' }, stdio: 'ignore',
+      });
+      const exited = new Promise<NodeJS.Signals | number | null>((resolve) => child.on('exit', (code, signal) => resolve(signal ?? code)));
+      const runs = (): number => fs.readdirSync(tmpdir).flatMap((d) => { try { return fs.readdirSync(path.join(tmpdir, d)); } catch { return []; } }).length;
+      for (let i = 0; i < 400 && runs() < 20 + 20 * attempt; i++) await new Promise((r) => setTimeout(r, 5));
+      expect(runs()).toBeGreaterThanOrEqual(20);
+      child.kill('SIGINT');
+      expect(await exited).toBe('SIGINT');
+      expect(fs.readdirSync(tmpdir)).toEqual([]);
+    }
   });
 });
 
