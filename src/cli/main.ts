@@ -66,7 +66,11 @@ export async function main(argv: string[]): Promise<number> {
     process.stderr.write(`smbtrail: unknown option ${forTerminal(unknown)}\nTry 'smbtrail --help'.\n`);
     return 2;
   }
-  const parser = yargs(argv)
+  // after "--" every word is an input, even one that starts with "-" (a file named -rf.pcap);
+  // yargs would not count them as the command's inputs, so they are added in the handler
+  const dashes = argv.indexOf('--');
+  const literal = dashes < 0 ? [] : argv.slice(dashes + 1);
+  const parser = yargs(dashes < 0 ? argv : argv.slice(0, dashes))
     .scriptName('smbtrail')
     .usage('$0 [scan] <capture or directory...> [options]\n\n' +
       'Reads pcap/pcapng captures (also compressed: gzip, and zstd/xz/bzip2/lz4 through their\n' +
@@ -76,8 +80,8 @@ export async function main(argv: string[]): Promise<number> {
       'scheduled tasks, registry, discovery) with its arguments. Detection rules map them to MITRE\n' +
       'ATT&CK, and chains such as admin-share write → service creation → PsExec pipes become one\n' +
       '"story" per target host that says what happened.')
-    .command(['scan <inputs..>', '$0 <inputs..>'], 'scan captures and print the SMB timeline (the default command)', (y) => y
-      .positional('inputs', { type: 'string', array: true, describe: 'capture files and/or directories', demandOption: true })
+    .command(['scan [inputs..]', '$0 [inputs..]'], 'scan captures and print the SMB timeline (the default command)', (y) => y
+      .positional('inputs', { type: 'string', array: true, describe: 'capture files and/or directories (after --, every word is one, even if it starts with -)' })
       .option('format', { alias: 'f', choices: OUTPUT_FORMATS as unknown as string[], default: 'table', describe: 'table for the terminal, csv for spreadsheets/timeline tools, jsonl for machines' })
       .option('output', { alias: 'o', type: 'string', describe: 'write events to FILE instead of stdout (the summary stays on stderr)' })
       .option('min-severity', { choices: SEVERITIES, default: 'info', describe: 'only events at or above this severity' })
@@ -100,7 +104,7 @@ export async function main(argv: string[]): Promise<number> {
         '1 some input could not be read (each named on stderr; the others are still processed); 2 usage error.'),
     async (a) => {
       try {
-        const inputs = (a.inputs as string[] | undefined) ?? [];
+        const inputs = [...((a.inputs as string[] | undefined) ?? []), ...literal];
         // yargs drops a lone "-": say what it would have meant rather than scanning nothing
         if (inputs.length === 0) throw new UsageError('no capture file or directory given (reading a capture from standard input is not supported)');
         const jobs = a.jobs as number;
@@ -113,7 +117,7 @@ export async function main(argv: string[]): Promise<number> {
           stories: a.stories, rules: loadRules(a['rules-config'] as string | undefined),
         });
       } catch (e) {
-        if (e instanceof UsageError) { process.stderr.write(`smbtrail: ${forTerminal(e.message)}\n`); code = 2; usage = true; }
+        if (e instanceof UsageError) { process.stderr.write(`smbtrail: ${forTerminal(e.message)}\nTry 'smbtrail --help'.\n`); code = 2; usage = true; }
         else throw e;
       }
     })

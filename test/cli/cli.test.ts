@@ -136,6 +136,22 @@ describe('evidence is never overwritten or double counted', () => {
     expect(r.err).toMatch(/no-such-capture\.pcap: no such file or directory/);
     expect(fs.readFileSync(prev, 'utf8')).toBe('previous timeline\n');
   });
+  it('after --, every word is an input, even a file named like an option', () => {
+    const dir = fs.mkdtempSync(path.join(tmp, 'dashes-'));
+    fs.copyFileSync(labCapture(/admin/i), path.join(dir, '-rf.pcap'));
+    const expected = run([labCapture(/admin/i), '-f', 'jsonl', '-q']).out;
+    const r = run(['-f', 'jsonl', '-q', '--', '-rf.pcap'], { cwd: dir });
+    expect(r.code).toBe(0);
+    expect(r.out).toBe(expected.split(labCapture(/admin/i)).join('-rf.pcap'));
+    // and `scan` after -- is a file name, not the command
+    const named = run(['-q', '--', 'scan'], { cwd: dir });
+    expect(named.code).toBe(1);
+    expect(named.err).toMatch(/^smbtrail: scan: no such file or directory$/m);
+    // nothing at all to scan is a usage error that says so
+    const none = run(['-q', '--']);
+    expect(none.code).toBe(2);
+    expect(none.err).toMatch(/no capture file or directory given/);
+  });
   it('-o replaces a longer earlier output entirely (emptied while the scan runs), for one job and two', () => {
     const out = path.join(tmp, 'rerun.jsonl');
     const inputs = [labCapture(/admin/i), labCapture(/discovery/i)];
