@@ -50,12 +50,15 @@ async function readAt(fh: fs.promises.FileHandle, pos: number, len: number): Pro
 }
 
 /** the file from `start` to `end` in chunks of `size`, each read into a new buffer (the inflater may hold it) */
-async function* chunks(fh: fs.promises.FileHandle, start: number, end: number, size: number): AsyncGenerator<Buffer> {
+async function* chunks(
+  fh: fs.promises.FileHandle, start: number, end: number, size: number, progress?: (fileBytes: number) => void,
+): AsyncGenerator<Buffer> {
   for (let p = start; p < end;) {
     const b = Buffer.allocUnsafe(Math.min(size, end - p));
     const { bytesRead } = await fh.read(b, 0, b.length, p);
     if (bytesRead === 0) return;
     p += bytesRead;
+    progress?.(p);
     yield b.subarray(0, bytesRead);
   }
 }
@@ -95,6 +98,7 @@ export function zlibFailure(err: Error & { code?: string }): 'truncated' | 'corr
  */
 export async function inflateMembers(
   fh: fs.promises.FileHandle, size: number, parser: CaptureParser, readSize: number, between?: () => Promise<void> | undefined,
+  progress?: (fileBytes: number) => void,
 ): Promise<void> {
   let pos = 0;
   for (let member = 0; pos < size; member++) {
@@ -111,7 +115,7 @@ export async function inflateMembers(
     // the first member is usually the whole file; later ones may be small (concatenated parts)
     // not an fs read stream: destroying one closes the file whatever autoClose says, and the
     // next member is read from the same file
-    const src = Readable.from(chunks(fh, pos + h.length, size, member === 0 ? readSize : 256 << 10), { objectMode: false });
+    const src = Readable.from(chunks(fh, pos + h.length, size, member === 0 ? readSize : 256 << 10, progress), { objectMode: false });
     src.on('error', (err) => inflate.destroy(err));
     src.pipe(inflate);
     let crc = 0;

@@ -34,6 +34,12 @@ export interface ReadOptions {
    * parsed, where a 2 MiB chunk copied by a pool thread on another core is not.
    */
   sync?: boolean;
+  /**
+   * For a compressed file: how far into the file (compressed bytes) the decompressor has read,
+   * now and then. Progress on the file's own scale; the packets give decompressed bytes, which
+   * run past the file's size.
+   */
+  compressedProgress?: (fileBytes: number) => void;
 }
 
 /**
@@ -105,8 +111,10 @@ export async function readCapture(path: string, sink: PacketSink, options: ReadO
     if (n === 0 || isGzip(first.subarray(0, n)) || external !== null) giveBack(first);
     if (n === 0) throw new CaptureError('empty file');
     // The parser itself names what is wrong with a file that is not a capture.
-    if (isGzip(first.subarray(0, n))) return await readGzip(fh, sink, chunkSize, options.between);
-    if (external !== null) return await readExternal(fh.fd, external, createCaptureParser(sink, external.name), options.between);
+    if (isGzip(first.subarray(0, n))) return await readGzip(fh, sink, chunkSize, options.between, options.compressedProgress);
+    if (external !== null) {
+      return await readExternal(fh.fd, external, createCaptureParser(sink, external.name), options.between, options.compressedProgress);
+    }
     if (options.sync) return await readSync(fh, createCaptureParser(sink), first, n, options.between);
     return await readPlain(fh, createCaptureParser(sink), first, n, chunkSize, options.between);
   } finally {
@@ -204,10 +212,11 @@ function giveBack(buf: Buffer): void {
 
 async function readGzip(
   fh: fs.promises.FileHandle, sink: PacketSink, chunkSize: number, between?: () => Promise<void> | undefined,
+  progress?: (fileBytes: number) => void,
 ): Promise<CaptureInfo> {
   const parser = createCaptureParser(sink, 'gzip');
   try {
-    await inflateMembers(fh, (await fh.stat()).size, parser, chunkSize, between);
+    await inflateMembers(fh, (await fh.stat()).size, parser, chunkSize, between, progress);
   } catch (err) {
     if (err instanceof CaptureError || typeof (err as NodeJS.ErrnoException)?.code !== 'string') throw err;
     throw ioError(err);

@@ -148,6 +148,8 @@ function scanWeight(file: string): number {
 
 export const BATCH = 2000;
 export const PROGRESS_EVERY = 32 << 20;
+const PROGRESS_MIN = 1 << 20;
+const PROGRESS_MS = 250;
 /** batches a worker may have in flight before it waits for the main thread */
 export const IN_FLIGHT = 4;
 
@@ -238,13 +240,22 @@ export async function scanOne(
     return h;
   };
   let lastTick = 0;
+  let lastTime = Date.now();
+  let nextCheck = PROGRESS_MIN;
   try {
     // required here: the main thread of a batch only hands out files, and the decoding stages
     // (~35 modules) would delay the start of the workers that do need them
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     const { scanCapture } = require('./scan-capture') as typeof ScanCaptureModule;
     const summary = await scanCapture(file.path, file.label, emit, (bytes) => {
-      if (bytes - lastTick >= PROGRESS_EVERY) { lastTick = bytes; void post({ type: 'progress', bytes }); }
+      // every 32 MiB, or every quarter second (a compressed file reports its own, smaller
+      // bytes); the clock is read once per MiB, not per packet
+      if (bytes < nextCheck) return;
+      nextCheck = bytes + PROGRESS_MIN;
+      if (bytes - lastTick < PROGRESS_EVERY && Date.now() - lastTime < PROGRESS_MS) return;
+      lastTick = bytes;
+      lastTime = Date.now();
+      void post({ type: 'progress', bytes });
     }, between, o.syncReads === true);
     if (batch.length) send();
     await hold;

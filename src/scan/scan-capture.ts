@@ -133,8 +133,12 @@ export async function scanCapture(
   path: string, label: string, emit: EventSink, onBytes?: (bytes: number) => void,
   between?: () => Promise<void> | undefined, syncReads = false,
 ): Promise<CaptureSummary> {
-  const pipe = createCapturePipeline(label, emit, onBytes);
-  const info = await readCapture(path, pipe.sink, { between, sync: syncReads });
+  // a compressed file reports how far into the file it is; a plain one counts its packets' bytes
+  let compressed = false;
+  const pipe = createCapturePipeline(label, emit, onBytes && ((b) => { if (!compressed) onBytes(b); }));
+  const info = await readCapture(path, pipe.sink, {
+    between, sync: syncReads, compressedProgress: onBytes && ((b) => { compressed = true; onBytes(b); }),
+  });
   const summary = pipe.finish();
   summary.info = info;
   summary.bytes = info.bytes;

@@ -8,7 +8,7 @@ import { DECOMPRESSORS, decompressorFor } from '../../src/capture/external';
 import { CaptureError } from '../../src/capture/packet';
 import { readCapture, sniffCaptureFormat } from '../../src/capture/reader';
 import { expandInputs } from '../../src/cli/inputs';
-import { collector, digest } from './helpers';
+import { buildPcap, collector, digest, payload } from './helpers';
 
 // a lab capture (Samba + smbclient, scripts/lab): compressed here by each format's own tool
 const LAB = path.resolve(__dirname, '../../captures/10-many-small-files.pcap');
@@ -83,6 +83,19 @@ describe('compressed captures by magic (zstd, xz, bzip2, lz4)', () => {
       expect(Object.keys(cut.info.anomalies).some((k) => k.startsWith(`${d.name}_`))).toBe(true);
     });
   }
+
+  it.skipIf(!installed('zstd'))('progress is reported in the compressed file\'s own bytes, gzip and zstd alike', async () => {
+    const big = buildPcap(true, false, 1, Array.from({ length: 4000 }, (_, i) => ({ sec: i, frac: 0, data: payload(i, 4000) })));
+    for (const [name, data] of [['progress.zst', compress('zstd', big)], ['progress.gz', zlib.gzipSync(big)]] as const) {
+      const p = file(name, data);
+      const seen: number[] = [];
+      const { sink, recs } = collector();
+      await readCapture(p, sink, { compressedProgress: (b) => seen.push(b), chunkSize: 1 << 20 });
+      expect(recs.length).toBe(4000);
+      expect(seen.length).toBeGreaterThan(0);
+      expect(seen.every((b, i) => b <= data.length && (i === 0 || b >= seen[i - 1]))).toBe(true);
+    }
+  });
 
   it.skipIf(!installed('zstd'))('a corrupt or nested zstd file is named, with the reason on one line', async () => {
     const garbage = file('garbage.zst', Buffer.concat([Buffer.from([0x28, 0xb5, 0x2f, 0xfd]), Buffer.from('\x1b[31mgarbage\x1b[0m garbage garbage')]));
