@@ -2,7 +2,7 @@ import { execFileSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CaptureInfo } from '../../src/capture/packet';
 import { readCapture } from '../../src/capture/reader';
 import { collector, CORPUS, digest, HAVE_CORPUS, Rec, tsString } from './helpers';
@@ -67,8 +67,10 @@ function sameContent(line: string): string {
 }
 
 describe.skipIf(!HAVE_EDITCAP)('editcap and mergecap conversions of real captures read the same', () => {
-  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'smbtrail-editcap-'));
-  afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
+  // made when the tests run: a skipped describe still runs its body, but not its hooks
+  let tmp = '';
+  beforeAll(() => { tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'smbtrail-editcap-')); });
+  afterAll(() => { if (tmp) fs.rmSync(tmp, { recursive: true, force: true }); });
   const source = path.join(CORPUS, 'zeek/smb3_multichannel.pcap');
 
   function run(tool: string, args: string[]): void {

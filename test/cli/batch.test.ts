@@ -6,7 +6,7 @@ import { spawn, spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 const ROOT = path.resolve(__dirname, '../..');
 const CLI = path.join(ROOT, 'dist/cli/main.js');
@@ -42,6 +42,7 @@ let tmp = '';
 beforeAll(() => {
   tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'smbtrail-batch-'));
 });
+afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
 describe('--jobs', () => {
   it('gives byte-identical output for 1 and 2 workers on a directory of captures', () => {

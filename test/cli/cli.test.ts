@@ -7,7 +7,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import * as zlib from 'zlib';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EVENT_FIELDS } from '../../src/events/event';
 
 const ROOT = path.resolve(__dirname, '../..');
@@ -33,6 +33,7 @@ beforeAll(() => {
   expect(fs.existsSync(CLI), 'dist/cli/main.js is built by `npm test` (tsc) first').toBe(true);
   tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'smbtrail-cli-'));
 });
+afterAll(() => { if (tmp) fs.rmSync(tmp, { recursive: true, force: true }); });
 
 describe('usage', () => {
   it('--help teaches the command, formats and exit statuses', () => {

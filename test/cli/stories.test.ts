@@ -6,7 +6,7 @@ import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 const ROOT = path.resolve(__dirname, '../..');
 const CLI = path.join(ROOT, 'dist/cli/main.js');
@@ -23,6 +23,7 @@ beforeAll(() => {
   expect(fs.existsSync(CLI), 'dist/cli/main.js is built by `npm test` (tsc) first').toBe(true);
   tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'smbtrail-stories-'));
 });
+afterAll(() => { if (tmp) fs.rmSync(tmp, { recursive: true, force: true }); });
 
 describe('--stories', () => {
   it('prints only the stories, first the PsExec one, with the same result for --jobs 1 and 2', () => {
