@@ -64,40 +64,60 @@ export function decompressorFor(firstBytes: Buffer): Decompressor | null {
 const STDERR_KEEP = 4096;
 
 interface Child {
-  /** null when the output goes to a named pipe */
+  /** null when the output goes to a named pipe, or when the process could not be started */
   stdout: (NodeJS.ReadableStream & AsyncIterable<Buffer>) | null;
-  /** the spawn error (command not found) or null */
+  /** the spawn error (command not found, no file descriptors left) or null */
   failedToStart(): NodeJS.ErrnoException | null;
   /** resolves once the process and its pipes are closed: its exit code, or the signal that ended it */
   closed: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  /** what it wrote on stderr (the start of it), once closed */
   stderrText(): string;
   kill(): void;
 }
 
-/** runs the decompressor on `fd`; its output goes to `out` (a file descriptor) or to a stream */
-function start(d: Decompressor, fd: number, out?: number): Child {
-  const child = spawn(d.command, d.args, { stdio: [fd, out ?? 'pipe', 'pipe'] });
+/**
+ * Runs the decompressor on `fd`. Its output goes to `out` (a named pipe read synchronously) or
+ * to a stream; its messages to `err` (a file: a stderr pipe would be drained by the event loop,
+ * which a synchronous read blocks — a tool writing more than a pipe-full of messages before its
+ * output would then wait for us while we wait for it) or to a stream.
+ */
+function start(d: Decompressor, fd: number, out?: number, err?: number): Child {
   let spawnError: NodeJS.ErrnoException | null = null;
   let stderr = '';
+  let child: ReturnType<typeof spawn>;
+  try {
+    child = spawn(d.command, d.args, { stdio: [fd, out ?? 'pipe', err ?? 'pipe'] });
+  } catch (e) {
+    spawnError = e as NodeJS.ErrnoException;
+    return { stdout: null, failedToStart: () => spawnError, closed: Promise.resolve({ code: null, signal: null }), stderrText: () => '', kill: () => {} };
+  }
   const closed = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
     child.on('error', (e: NodeJS.ErrnoException) => { spawnError = e; resolve({ code: null, signal: null }); });
     child.on('close', (code, signal) => resolve({ code, signal }));
   });
   child.stderr?.setEncoding('utf8');
-  child.stderr?.on('data', (s: string) => { if (stderr.length < STDERR_KEEP) stderr += s; });
+  child.stderr?.on('data', (t: string) => { if (stderr.length < STDERR_KEEP) stderr += t; });
   return {
-    stdout: child.stdout as (NodeJS.ReadableStream & AsyncIterable<Buffer>) | null,
+    // undefined, not null, when the spawn failed before the process existed (EMFILE)
+    stdout: (child.stdout ?? null) as (NodeJS.ReadableStream & AsyncIterable<Buffer>) | null,
     failedToStart: () => spawnError,
     closed,
-    stderrText: () => stderr,
-    kill: () => { if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL'); },
+    stderrText: () => {
+      if (err === undefined) return stderr;
+      const b = Buffer.alloc(STDERR_KEEP);
+      try { return b.subarray(0, fs.readSync(err, b, 0, STDERR_KEEP, 0)).toString('utf8'); } catch { return ''; }
+    },
+    // a process that failed to start has no pid: kill() would signal our own process group
+    kill: () => {
+      if (spawnError === null && child.pid !== undefined && child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    },
   };
 }
 
 function missing(d: Decompressor, e: NodeJS.ErrnoException): CaptureError {
   return new CaptureError(e.code === 'ENOENT'
     ? `${d.name}-compressed: the ${d.command} command is needed to read it (Debian package ${d.debianPackage}), or decompress the file first`
-    : `${d.name}-compressed: cannot run ${d.command} (${e.code ?? e.message})`);
+    : `${d.name}-compressed: cannot run ${d.command} (${e.code === 'EMFILE' || e.code === 'ENFILE' ? 'too many open files, ' : ''}${e.code ?? e.message})`);
 }
 
 /**
@@ -125,20 +145,28 @@ const MEMORY = /memory|cannot allocate/i;
  * zstd, peak RSS 156 MiB through the stream against 112 MiB for the uncompressed file. Null when
  * no pipe can be made (no mkfifo command): the stream is used then.
  */
-function namedPipe(): { readFd: number; writeFd: number } | null {
+function namedPipe(): { readFd: number; writeFd: number; errFd: number } | null {
   let dir: string | null = null;
+  const opened: number[] = [];
   try {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'smbtrail-pipe-'));
     const fifo = path.join(dir, 'out');
     if (spawnSync('mkfifo', ['-m', '600', fifo], { stdio: 'ignore' }).status !== 0) return null;
     // a non-blocking reader lets the writer open at once; the blocking reader opened next is
-    // the one read from (blocking reads in the thread pool, end of file when the child exits)
+    // the one read from (end of file when the child exits)
     const probe = fs.openSync(fifo, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
+    opened.push(probe);
     const writeFd = fs.openSync(fifo, fs.constants.O_WRONLY);
+    opened.push(writeFd);
     const readFd = fs.openSync(fifo, fs.constants.O_RDONLY);
+    opened.push(readFd);
+    // the tool's messages, in a file with no name once the directory is gone
+    const errFd = fs.openSync(path.join(dir, 'err'), 'w+', 0o600);
+    opened.push(errFd);
     fs.closeSync(probe);
-    return { readFd, writeFd };
+    return { readFd, writeFd, errFd };
   } catch {
+    for (const fd of opened) { try { fs.closeSync(fd); } catch { /* already closed */ } }
     return null;
   } finally {
     // the open ends keep the pipe; its name is not needed any more
@@ -183,7 +211,12 @@ async function parsePipe(
       throw new CaptureError(`cannot read the decompressor's output (${(e as NodeJS.ErrnoException).code ?? String(e)})`);
     }
     if (n === 0) return false;
-    if (progress !== undefined && (read += n) >= PROGRESS_EVERY) { read = 0; progress(); }
+    if ((read += n) >= PROGRESS_EVERY) {
+      read = 0;
+      progress?.();
+      // the reads block this thread: let signal handlers (Ctrl-C cleans up) and timers run
+      await new Promise<void>((resolve) => setImmediate(resolve));
+    }
     if (!parser.push(pipeBuffers[k].subarray(0, n))) return true;
     const hold = between?.();
     if (hold) await hold;
@@ -215,30 +248,53 @@ export async function readExternal(
   const pipe = namedPipe();
   let child: Child;
   try {
-    child = start(d, fd, pipe?.writeFd);
+    child = start(d, fd, pipe?.writeFd, pipe?.errFd);
   } finally {
     // the child has its own copy: the pipe ends when the child does
     if (pipe !== null) fs.closeSync(pipe.writeFd);
   }
   let stoppedEarly = false;
   try {
-    stoppedEarly = pipe !== null ? await parsePipe(pipe.readFd, parser, between, progress) : await parseStream(child.stdout as AsyncIterable<Buffer>, parser, between);
+    if (child.failedToStart() === null) {
+      if (pipe !== null) stoppedEarly = await parsePipe(pipe.readFd, parser, between, progress);
+      else if (child.stdout !== null) stoppedEarly = await parseStream(child.stdout, parser, between);
+    }
   } catch (e) {
     child.kill();
+    if (pipe !== null) fs.closeSync(pipe.errFd);
     throw e;
   } finally {
     if (stoppedEarly) child.kill();
     if (pipe !== null) fs.closeSync(pipe.readFd);
   }
-  const { code, signal } = await child.closed;
-  const spawnError = child.failedToStart();
+  let result: { code: number | null; signal: NodeJS.Signals | null };
+  let messages: string;
+  try {
+    result = await child.closed;
+    messages = child.stderrText();
+  } finally {
+    if (pipe !== null) fs.closeSync(pipe.errFd);
+  }
+  return finish(d, parser, result, messages, stoppedEarly, child.failedToStart());
+}
+
+/** what the decompressor's end says about the file */
+function finish(
+  d: Decompressor, parser: CaptureParser, { code, signal }: { code: number | null; signal: NodeJS.Signals | null },
+  messages: string, stoppedEarly: boolean, spawnError: NodeJS.ErrnoException | null,
+): CaptureInfo {
   if (spawnError !== null) throw missing(d, spawnError);
-  if (stoppedEarly || code === 0) return parser.end();
+  if (stoppedEarly) return parser.end();
+  if (code === 0) {
+    // bzip2 and xz finish with status 0 after warning about bytes after the compressed data
+    if (/trailing garbage/i.test(messages)) parser.abort(`${d.name}_trailing_garbage`);
+    return parser.end();
+  }
   // the tool did not finish (killed: out of memory, a user, a timeout): the file was not read in
   // full, which is not the data's fault; named, like an unreadable file (events before are kept)
   const mb = `${(parser.info.bytes / 1e6).toFixed(1)} MB`;
   if (signal !== null) throw new CaptureError(`${d.command} was killed by ${signal} after ${mb} of capture data; the rest of the file was not read`);
-  const why = reason(d, child.stderrText(), code);
+  const why = reason(d, messages, code);
   if (MEMORY.test(why)) throw new CaptureError(`${d.command} cannot decompress this file with its default memory limit (${why}); decompress it first with that option`);
   const truncated = TRUNCATED.test(why);
   if (!parser.started) throw new CaptureError(truncated ? `truncated ${d.name} file (${why})` : `corrupt ${d.name} data (${why})`);

@@ -93,9 +93,14 @@ async function gunzipStart(file: string): Promise<Buffer | null> {
   const size = 64 << 10;
   const start = await head(file, size);
   if (!Buffer.isBuffer(start)) return null;
+  // a file read whole should inflate whole (then an empty log is told from a damaged file); a
+  // longer one, or a damaged one, as far as it goes: four bytes are enough to judge it by
+  if (start.length < size) {
+    try { return zlib.gunzipSync(start); } catch { /* cut short or damaged: judged by its start */ }
+  }
   try {
-    // a file read whole must inflate whole; the start of a longer one only as far as it goes
-    return start.length < size ? zlib.gunzipSync(start) : zlib.gunzipSync(start, { finishFlush: zlib.constants.Z_SYNC_FLUSH });
+    const partial = zlib.gunzipSync(start, { finishFlush: zlib.constants.Z_SYNC_FLUSH });
+    return partial.length >= 4 ? partial : null;
   } catch {
     return null;
   }

@@ -167,8 +167,9 @@ function track(dir: string): void {
 }
 
 async function removeDir(dir: string): Promise<void> {
-  liveDirs.delete(dir);
+  // forgotten only once gone: a Ctrl-C during the removal still finds it to clean up
   await fsp.rm(dir, { recursive: true, force: true, maxRetries: 2 }).catch(() => {});
+  liveDirs.delete(dir);
 }
 
 /** "no space left on device (ENOSPC)" from Node's "ENOSPC: no space left on device, write" */

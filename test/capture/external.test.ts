@@ -140,6 +140,22 @@ describe('compressed captures by magic (zstd, xz, bzip2, lz4)', () => {
     await expect(read(p)).rejects.toThrow('zstd cannot decompress this file with its default memory limit (Decoding error (36) : Frame requires too much memory for decoding; Use --long=31 or --memory=2048MB); decompress it first with that option');
   });
 
+  it.skipIf(!installed('zstd'))('a decompressor that writes pages of messages before its output does not stall the read', async () => {
+    const p = file('chatty.pcap.zst', compress('zstd', plain));
+    // 200 KB on stderr first: more than a pipe holds while the output is being read synchronously
+    process.env.PATH = `${fakeZstd(`head -c 200000 /dev/zero | tr '\\0' x >&2; exec ${spawnSync('sh', ['-c', 'command -v zstd'], { encoding: 'utf8' }).stdout.trim()} "$@"`)}:${PATH}`;
+    const got = await read(p);
+    const expected = await read(file('chatty-plain.pcap', plain));
+    expect(got.lines).toEqual(expected.lines);
+  });
+
+  it.skipIf(!installed('bzip2'))('bytes after the compressed data that the tool only warns about are counted (bzip2)', async () => {
+    const p = file('garbage.pcap.bz2', Buffer.concat([compress('bzip2', plain), Buffer.from('trailing bytes')]));
+    const got = await read(p);
+    expect(got.info.packets).toBe((await read(file('g-plain.pcap', plain))).info.packets);
+    expect(got.info.anomalies).toEqual({ bzip2_trailing_garbage: 1 });
+  });
+
   it('without the decompressor installed the file is named with the command to install', async () => {
     const p = file('needs-tool.pcap.zst', Buffer.from([0x28, 0xb5, 0x2f, 0xfd, 0x24, 0x00, 0x01, 0x00]));
     process.env.PATH = fs.mkdtempSync(path.join(dir, 'empty-path-'));
@@ -158,9 +174,11 @@ describe('compressed files inside a scanned directory', () => {
     fs.writeFileSync(path.join(d, 'empty.log.gz'), zlib.gzipSync(Buffer.alloc(0)));
     fs.writeFileSync(path.join(d, 'ok.log.gz'), zlib.gzipSync(Buffer.from('ok\n')));
     fs.writeFileSync(path.join(d, 'cut.pcap.gz'), zlib.gzipSync(fs.readFileSync(LAB)).subarray(0, 5000));
+    // a rotated log cut short (a copy made while it was written) is still a log
+    fs.writeFileSync(path.join(d, 'syslog.1.gz'), zlib.gzipSync(Buffer.from('log line of a service\n'.repeat(2000))).subarray(0, 300));
     const found = await expandInputs([d]);
     expect(found.files.map((f) => path.basename(f.path))).toEqual(['broken.zst', 'cut.pcap.gz', 'ring-0001.zst']);
-    expect(found.skipped).toBe(4);
+    expect(found.skipped).toBe(5);
     const e = await read(path.join(d, 'broken.zst')).catch((x: unknown) => x);
     expect(e).toBeInstanceOf(CaptureError);
   });

@@ -136,10 +136,20 @@ describe('readCapture', () => {
       expect(['gzip_trailing_garbage', 'gzip_corrupt', 'gzip_truncated']).toContain(Object.keys(info.anomalies)[0]);
     }
     expect((await read(file('garbage.pcap.gz', Buffer.concat([zlib.gzipSync(PCAP), Buffer.from('XY')])))).info.anomalies).toEqual({ gzip_trailing_garbage: 1 });
-    // zero padding after the last member is not data (gzip -d skips it too)
-    const padded = await read(file('padded.pcap.gz', Buffer.concat([zlib.gzipSync(PCAP), Buffer.alloc(512)])));
-    expect(padded.info.anomalies).toEqual({});
-    expect(padded.lines).toEqual(whole.lines);
+    // zero padding after the last member is not data (gzip -d skips it too), however long
+    for (const pad of [512, 300_000]) {
+      const padded = await read(file('padded.pcap.gz', Buffer.concat([zlib.gzipSync(PCAP), Buffer.alloc(pad)])));
+      expect(padded.info.anomalies).toEqual({});
+      expect(padded.lines).toEqual(whole.lines);
+    }
+    // many members, small and empty ones among them (concatenated parts; a hostile file of
+    // thousands of empty members is read in one pass, not one stream per member)
+    const parts: Buffer[] = [];
+    for (let i = 0; i < PCAP.length; i += 3000) parts.push(zlib.gzipSync(PCAP.subarray(i, i + 3000)), zlib.gzipSync(Buffer.alloc(0)));
+    for (let i = 0; i < 5000; i++) parts.push(zlib.gzipSync(Buffer.alloc(0)));
+    const many = await read(file('many-members.pcap.gz', Buffer.concat(parts)));
+    expect(many.info.anomalies).toEqual({});
+    expect(many.lines).toEqual(whole.lines);
     // a small capture with garbage after it: read whole, not rejected
     const small = buildPcap(true, false, 1, [{ sec: 1, frac: 0, data: payload(1, 60) }]);
     const s = await read(file('small.pcap.gz', Buffer.concat([zlib.gzipSync(small), Buffer.from('XY')])));
