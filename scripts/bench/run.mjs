@@ -539,28 +539,19 @@ function jobsInputs(opts, bulkFile, metaBigFile, metaQuarterFile) {
     }
     return dir;
   };
-  const copies = (src, name, n) => {
+  /** DIR/NAME holding PREFIX-1.pcap … PREFIX-n.pcap made from src by put(src, to), remade when src is newer */
+  const nOf = (src, name, n, prefix, put) => {
     const dir = path.join(root, name);
     if (!exists(dir) || fs.readdirSync(dir).length !== n || mtime(dir) < mtime(src)) {
       fs.rmSync(dir, { recursive: true, force: true });
       fs.mkdirSync(dir, { recursive: true });
-      for (let i = 1; i <= n; i++) fs.copyFileSync(src, path.join(dir, `copy-${i}.pcap`));
+      for (let i = 1; i <= n; i++) put(src, path.join(dir, `${prefix}-${i}.pcap`));
     }
     return dir;
   };
+  const copies = (src, name, n) => nOf(src, name, n, 'copy', (from, to) => fs.copyFileSync(from, to));
   // names for one file: a batch of GBs without GBs of disk (the page cache holds one copy)
-  const links = (src, name, n) => {
-    const dir = path.join(root, name);
-    if (!exists(dir) || fs.readdirSync(dir).length !== n || mtime(dir) < mtime(src)) {
-      fs.rmSync(dir, { recursive: true, force: true });
-      fs.mkdirSync(dir, { recursive: true });
-      for (let i = 1; i <= n; i++) {
-        const to = path.join(dir, `bulk-${i}.pcap`);
-        try { fs.linkSync(src, to); } catch { fs.copyFileSync(src, to); }
-      }
-    }
-    return dir;
-  };
+  const links = (src, name, n) => nOf(src, name, n, 'bulk', (from, to) => { try { fs.linkSync(from, to); } catch { fs.copyFileSync(from, to); } });
   const k = Math.max(1, Math.round(opts.metaCopies / 4));
   const list = [
     { key: 'jobs-bulk-x8', label: '8 links to the SMB3 bulk capture (8.5 GB)', dir: links(bulkFile, 'bulk-x8', 8) },
