@@ -43,6 +43,20 @@ const oneLine = (e: unknown): string => (e instanceof Error ? e.message : String
 /** long options of the scan command (yargs spells camelCase too, users do not) */
 const LONG_OPTIONS = new Set(['format', 'output', 'min-severity', 'action', 'quiet', 'jobs', 'stitch', 'progress',
   'per-file', 'color', 'stories', 'rules-config', 'help', 'version']);
+/** one-letter options, which may be grouped (`-qf csv`) */
+const SHORT_OPTIONS = new Set(['f', 'o', 'q', 'j', 'h']);
+
+/** an option given twice takes its last value, as in most command-line tools */
+const last = <T>(v: T | T[]): T => (Array.isArray(v) ? v[v.length - 1] : v);
+
+/** yargs' own messages for a missing value or a value outside the choices, in our words */
+function usageText(msg: string): string {
+  const missing = /Not enough arguments following: (\S+)/.exec(msg);
+  if (missing) return `${missing[1].length === 1 ? '-' : '--'}${missing[1]} needs a value`;
+  const choice = /Invalid values:\s*Argument: (\S+), Given: "([^"]*)", Choices: (.*)/.exec(msg);
+  if (choice) return `--${choice[1]} must be one of ${choice[3].replace(/"/g, '')} (not "${choice[2]}")`;
+  return msg;
+}
 
 /**
  * A misspelt option (`--stores FILE`) would take the next word as its value, and yargs would
@@ -51,6 +65,8 @@ const LONG_OPTIONS = new Set(['format', 'output', 'min-severity', 'action', 'qui
 function unknownOption(argv: string[]): string | null {
   for (const a of argv) {
     if (a === '--') break;
+    // `-weird-name.pcap`: yargs would read it as -w -e -i -r -d … and list the letters
+    if (/^-[^-\d]/.test(a) && a.length > 2 && ![...a.slice(1)].every((c) => SHORT_OPTIONS.has(c))) return a;
     if (!a.startsWith('--')) continue;
     const name = a.slice(2).split('=')[0];
     if (!LONG_OPTIONS.has(name) && !LONG_OPTIONS.has(name.replace(/^no-/, ''))) return a.split('=')[0];
@@ -63,7 +79,8 @@ export async function main(argv: string[]): Promise<number> {
   let usage = false;
   const unknown = unknownOption(argv);
   if (unknown !== null) {
-    process.stderr.write(`smbtrail: unknown option ${forTerminal(unknown)}\nTry 'smbtrail --help'.\n`);
+    const dash = !unknown.startsWith('--') ? ` (a file whose name starts with -: put -- before it, as in smbtrail -- ${forTerminal(unknown)})` : '';
+    process.stderr.write(`smbtrail: unknown option ${forTerminal(unknown)}${dash}\nTry 'smbtrail --help'.\n`);
     return 2;
   }
   // after "--" every word is an input, even one that starts with "-" (a file named -rf.pcap);
@@ -82,18 +99,18 @@ export async function main(argv: string[]): Promise<number> {
       '"story" per target host that says what happened.')
     .command(['scan [inputs..]', '$0 [inputs..]'], 'scan captures and print the SMB timeline (the default command)', (y) => y
       .positional('inputs', { type: 'string', array: true, describe: 'capture files and/or directories (after --, every word is one, even if it starts with -)' })
-      .option('format', { alias: 'f', choices: OUTPUT_FORMATS as unknown as string[], default: 'table', describe: 'table for the terminal, csv for spreadsheets/timeline tools, jsonl for machines' })
-      .option('output', { alias: 'o', type: 'string', describe: 'write events to FILE instead of stdout (the summary stays on stderr)' })
-      .option('min-severity', { choices: SEVERITIES, default: 'info', describe: 'only events at or above this severity' })
-      .option('action', { type: 'string', array: true, describe: `only these actions (comma-separated or repeated): ${ACTIONS.join(', ')}` })
+      .option('format', { alias: 'f', choices: OUTPUT_FORMATS as unknown as string[], default: 'table', requiresArg: true, coerce: last, describe: 'table for the terminal, csv for spreadsheets/timeline tools, jsonl for machines' })
+      .option('output', { alias: 'o', type: 'string', requiresArg: true, coerce: last, describe: 'write events to FILE instead of stdout (the summary stays on stderr)' })
+      .option('min-severity', { choices: SEVERITIES, default: 'info', requiresArg: true, coerce: last, describe: 'only events at or above this severity' })
+      .option('action', { type: 'string', array: true, requiresArg: true, describe: `only these actions (comma-separated or repeated): ${ACTIONS.join(', ')}` })
       .option('quiet', { alias: 'q', type: 'boolean', default: false, describe: 'no summary on stderr' })
-      .option('jobs', { alias: 'j', type: 'number', default: defaultJobs(), describe: 'capture files scanned in parallel (worker threads); the output is the same for any value' })
+      .option('jobs', { alias: 'j', type: 'number', default: defaultJobs(), requiresArg: true, coerce: last, describe: 'capture files scanned in parallel (worker threads); the output is the same for any value' })
       .option('stitch', { type: 'boolean', default: false, describe: 'the inputs are one sensor\'s rotated files (tcpdump -C/-G, dumpcap ring buffer): scan them in time order as one stream, so sessions and TCP streams continue across files' })
       .option('progress', { type: 'boolean', describe: 'progress bar on stderr (default: when stderr is a terminal and not --quiet)' })
       .option('per-file', { type: 'boolean', default: false, describe: 'one summary line per capture file on stderr' })
       .option('color', { type: 'boolean', describe: 'colour the table by severity (default: when stdout is a terminal and NO_COLOR is unset)' })
       .option('stories', { type: 'boolean', default: false, describe: 'print only the stories: one line per lateral-movement chain (PsExec, impacket psexec/smbexec/atexec, services, tasks, DCSync), the first thing to read' })
-      .option('rules-config', { type: 'string', describe: 'YAML or JSON file tuning the detection rules: per-rule enabled/severity, allow-lists by user, client/server address or CIDR, server name, share, path (see README)' })
+      .option('rules-config', { type: 'string', requiresArg: true, coerce: last, describe: 'YAML or JSON file tuning the detection rules: per-rule enabled/severity, allow-lists by user, client/server address or CIDR, server name, share, path (see README)' })
       .example('$0 captures/', 'table of every SMB event in every capture under captures/')
       .example('$0 scan incident.pcapng.gz -f csv -o timeline.csv', 'CSV timeline for a spreadsheet')
       .example('$0 dir/ -f jsonl --min-severity medium', 'only admin-share and higher events, as JSON lines')
@@ -107,11 +124,13 @@ export async function main(argv: string[]): Promise<number> {
         const inputs = [...((a.inputs as string[] | undefined) ?? []), ...literal];
         // yargs drops a lone "-": say what it would have meant rather than scanning nothing
         if (inputs.length === 0) throw new UsageError('no capture file or directory given (reading a capture from standard input is not supported)');
+        if (a.output === '') throw new UsageError('-o needs a file name');
+        if (a['rules-config'] === '') throw new UsageError('--rules-config needs a file name');
         const jobs = a.jobs as number;
         if (!Number.isInteger(jobs) || jobs < 1) throw new UsageError('--jobs must be a whole number ≥ 1');
         const actions = parseActions(a.action as string[] | undefined);
         code = await runScan({
-          inputs, format: a.format as OutputFormat, output: a.output,
+          inputs, format: a.format as OutputFormat, output: a.output as string | undefined,
           minSeverity: a['min-severity'] as Severity, actions: actions ? [...actions] : null,
           quiet: a.quiet, color: a.color, jobs, stitch: a.stitch, progress: a.progress, perFile: a['per-file'],
           stories: a.stories, rules: loadRules(a['rules-config'] as string | undefined),
@@ -129,7 +148,7 @@ export async function main(argv: string[]): Promise<number> {
     .fail((msg, err) => {
       // yargs would go on to run the command: stop here with a usage error instead
       // one line: yargs spreads "Invalid values" over three
-      throw err && !(err instanceof UsageError) && !msg ? err : new UsageError((msg || oneLine(err)).replace(/\s*\n\s*/g, ' '));
+      throw err && !(err instanceof UsageError) && !msg ? err : new UsageError(usageText((msg || oneLine(err)).replace(/\s*\n\s*/g, ' ')));
     });
   try {
     await parser.parseAsync();

@@ -47,28 +47,41 @@ function cannotWrite(file: string, e: unknown): UsageError {
   return new UsageError(`cannot write ${file}: ${why}`);
 }
 
+/** The output: `start()` empties an existing file (once; awaited before the first write), `discard()` leaves it as it was. */
+interface Output { out: NodeJS.WritableStream; start(): Promise<void>; discard(): void }
+
 /**
- * The output stream, and a promise that it is empty and may be written. An earlier output of the
- * same name (a re-run) is emptied in the background while the scan runs: truncating 232 MB of
- * JSON lines took 57 ms of kernel time that held up the start of the workers.
+ * An earlier output of the same name (a re-run) is emptied in the background once the first
+ * capture has been read (truncating 232 MB of JSON lines took 57 ms of kernel time that held up
+ * the workers), and not at all when no capture could be read: yesterday's timeline stays.
  */
-function openOutput(file: string | undefined): { out: NodeJS.WritableStream; ready: Promise<void> } {
-  if (!file) return { out: process.stdout, ready: Promise.resolve() };
+function openOutput(file: string | undefined): Output {
+  if (!file) return { out: process.stdout, start: () => Promise.resolve(), discard: () => {} };
+  const existed = fs.existsSync(file);
   let fd: number;
   try {
     fd = fs.openSync(file, fs.constants.O_WRONLY | fs.constants.O_CREAT, 0o666);
   } catch (e) {
     throw cannotWrite(file, e);
   }
-  const ready = new Promise<void>((resolve, reject) => fs.ftruncate(fd, 0, (err) => {
-    // a terminal, a pipe or /dev/null cannot be truncated and need not be
-    if (err === null || !fs.fstatSync(fd).isFile()) resolve();
-    else reject(cannotWrite(file, err));
-  }));
-  ready.catch(() => undefined); // awaited before the first write; not an unhandled rejection meanwhile
+  let emptied: Promise<void> | null = null;
+  const start = (): Promise<void> => {
+    emptied ??= new Promise<void>((resolve, reject) => fs.ftruncate(fd, 0, (err) => {
+      // a terminal, a pipe or /dev/null cannot be truncated and need not be
+      if (err === null || !fs.fstatSync(fd).isFile()) resolve();
+      else reject(cannotWrite(file, err));
+    }));
+    emptied.catch(() => undefined); // awaited before the first write; not an unhandled rejection meanwhile
+    return emptied;
+  };
   // 1 MiB queued before the stream asks to wait (default 16 KiB): the merge of a batch's runs
   // goes on while the previous chunk is being written, instead of one round trip per chunk
-  return { out: fs.createWriteStream(file, { fd, highWaterMark: 1 << 20 }), ready };
+  const out = fs.createWriteStream(file, { fd, highWaterMark: 1 << 20 });
+  const discard = (): void => {
+    out.destroy();
+    if (!existed) fs.rmSync(file, { force: true });
+  };
+  return { out, start, discard };
 }
 
 /**
@@ -106,9 +119,13 @@ export async function runScan(o: ScanOptions): Promise<number> {
   const expanded = await expandInputs(o.inputs);
   await refuseOverwritingEvidence(o.output, expanded.files);
   // nothing to scan (a mistyped path): an existing output file keeps yesterday's timeline
-  const { out, ready: outputReady } = o.output && expanded.files.length === 0
-    ? { out: new Writable({ write: (_c, _e, done) => done() }), ready: Promise.resolve() }
+  const output: Output = o.output && expanded.files.length === 0
+    ? { out: new Writable({ write: (_c, _e, done) => done() }), start: () => Promise.resolve(), discard: () => {} }
     : openOutput(o.output);
+  const out = output.out;
+  /** captures read, or events from a capture that failed part-way: with none, an existing -o file is left alone */
+  let read = 0;
+  const gotSomething = (): void => { if (read++ === 0) void output.start(); };
   // the first write error is the one to report (later calls only say the stream is destroyed)
   let outputError: NodeJS.ErrnoException | null = null;
   // (EPIPE: the reader went away, as in `smbtrail … | head`; not an error, see EventWriter.closed)
@@ -152,6 +169,7 @@ export async function runScan(o: ScanOptions): Promise<number> {
 
   const cb: JobCallbacks = {
     async events(batch) {
+      if (batch.length > 0) gotSomething();
       if (sortError) return;
       try {
         for (const r of batch) if (!sorter.add(r)) await sorter.drained();
@@ -161,6 +179,7 @@ export async function runScan(o: ScanOptions): Promise<number> {
       }
     },
     done(file, summary, tally, seconds) {
+      gotSomething();
       for (const r of tally.steps) {
         if (steps.length < MAX_STEPS_TOTAL) steps.push(r);
         else totals.stepsDropped++;
@@ -187,6 +206,7 @@ export async function runScan(o: ScanOptions): Promise<number> {
       progress.partial(file.label, Math.min(bytes, sizes.get(file.label) ?? bytes));
     },
     runs(_file, runs) {
+      if (runs.length > 0) gotSomething();
       runFiles.push(...runs);
     },
   };
@@ -204,8 +224,11 @@ export async function runScan(o: ScanOptions): Promise<number> {
   totals.failed = failed;
 
   // stories from all files at once, in time order: a chain may span captures
-  const stories = storiesFrom(steps, { config: compiledRules(o.rules) }).filter((r) => wanted(r.ev, filter));
+  const allStories = storiesFrom(steps, { config: compiledRules(o.rules) });
+  const stories = allStories.filter((r) => wanted(r.ev, filter));
   steps.length = 0;
+  // found: every event and story, shown or not (the summary's "of N found")
+  totals.found += allStories.length;
   addStories(totals, stories.map((r) => r.ev));
   totals.events += stories.length;
   if (stories.length) totals.byAction.story = (totals.byAction.story ?? 0) + stories.length;
@@ -229,66 +252,74 @@ export async function runScan(o: ScanOptions): Promise<number> {
   const color = o.color ?? (tty && !process.env.NO_COLOR);
   // not a terminal (a file, a pager): $COLUMNS if set, else wide enough not to split addresses
   const columns = tty ? process.stdout.columns || 120 : Number(process.env.COLUMNS) || 160;
-  try {
-    await outputReady;
-  } catch (e) {
+  if (o.output && read === 0) {
+    // nothing could be read (every input failed): yesterday's timeline stays as it was
+    output.discard();
     await sorter.cleanup();
     if (sortTo) await removeTempDir(sortTo.dir);
-    throw e;
-  }
-  const writer = createEventWriter(o.format, out, { color, columns });
-  try {
-    if (sortError) throw sortError;
-    if (sortTo) {
-      // 256 runs at once: 32 KiB read buffer each (8 MiB); beyond, the oldest are merged first
-      const merge = new RunMerge(reduceRuns(runFiles, 256, sortTo.dir));
-      // output buffers are reused once written, at most 8 (2 MiB; the file stream holds 1 MiB);
-      // a synchronous stdout (a file, a pipe) releases them on the next tick, hence the wait
-      const free: Buffer[] = [];
-      let allocated = 0;
-      try {
-        for (;;) {
-          while (free.length === 0 && allocated >= 8) await new Promise<void>((r) => setImmediate(r));
-          const buf = free.pop() ?? (allocated++, Buffer.allocUnsafe(256 * 1024));
-          const b = merge.next(buf);
-          if (b === null) break;
-          if (b.buffer !== buf.buffer) free.push(buf); // one line longer than the buffer
-          const more = writer.writeBytes(b, b.buffer === buf.buffer ? () => free.push(buf) : undefined);
-          if (!more) await writer.drained();
-          if (writer.closed) break;
+  } else {
+    try {
+      await output.start();
+    } catch (e) {
+      await sorter.cleanup();
+      if (sortTo) await removeTempDir(sortTo.dir);
+      throw e;
+    }
+    const writer = createEventWriter(o.format, out, { color, columns });
+    try {
+      if (sortError) throw sortError;
+      if (sortTo) {
+        // 256 runs at once: 32 KiB read buffer each (8 MiB); beyond, the oldest are merged first
+        const merge = new RunMerge(reduceRuns(runFiles, 256, sortTo.dir));
+        // output buffers are reused once written, at most 8 (2 MiB; the file stream holds 1 MiB);
+        // a synchronous stdout (a file, a pipe) releases them on the next tick, hence the wait
+        const free: Buffer[] = [];
+        let allocated = 0;
+        try {
+          for (;;) {
+            while (free.length === 0 && allocated >= 8) await new Promise<void>((r) => setImmediate(r));
+            const buf = free.pop() ?? (allocated++, Buffer.allocUnsafe(256 * 1024));
+            const b = merge.next(buf);
+            if (b === null) break;
+            if (b.buffer !== buf.buffer) free.push(buf); // one line longer than the buffer
+            const more = writer.writeBytes(b, b.buffer === buf.buffer ? () => free.push(buf) : undefined);
+            if (!more) await writer.drained();
+            if (writer.closed) break;
+          }
+        } finally {
+          merge.close();
         }
-      } finally {
-        merge.close();
       }
+      const table = o.format === 'table';
+      for await (const r of sorter.finish()) {
+        const more = table ? writer.write(r.ev as SmbEvent) : writer.writeLine((r.ev as FormattedEvent).line);
+        if (!more) await writer.drained();
+        if (writer.closed) break;
+      }
+    } catch (e) {
+      if (!(e instanceof SorterError)) throw e;
+      process.stderr.write(`smbtrail: cannot sort the timeline: ${e.message.split('\n')[0]}\n`);
+      failed++;
+    } finally {
+      await sorter.cleanup();
+      if (sortTo) await removeTempDir(sortTo.dir);
     }
-    const table = o.format === 'table';
-    for await (const r of sorter.finish()) {
-      const more = table ? writer.write(r.ev as SmbEvent) : writer.writeLine((r.ev as FormattedEvent).line);
-      if (!more) await writer.drained();
-      if (writer.closed) break;
+    totals.failed = failed;
+    try {
+      await writer.end();
+      if (o.output) await new Promise<void>((res, rej) => (out as fs.WriteStream).end((err?: Error | null) => (err ? rej(err) : res())));
+    } catch (e) {
+      // a stream destroyed by a write error keeps that error (emitted only once its file is closed)
+      const cause = ((out as Writable).errored ?? e) as NodeJS.ErrnoException;
+      if (outputError === null && typeof cause?.code !== 'string') throw e;
+      if (cause.code !== 'EPIPE') outputError ??= cause;
     }
-  } catch (e) {
-    if (!(e instanceof SorterError)) throw e;
-    process.stderr.write(`smbtrail: cannot sort the timeline: ${e.message.split('\n')[0]}\n`);
-    failed++;
-  } finally {
-    await sorter.cleanup();
-    if (sortTo) await removeTempDir(sortTo.dir);
-  }
-  totals.failed = failed;
-  try {
-    await writer.end();
-    if (o.output) await new Promise<void>((res, rej) => (out as fs.WriteStream).end((err?: Error | null) => (err ? rej(err) : res())));
-  } catch (e) {
-    // a stream destroyed by a write error keeps that error (emitted only once its file is closed)
-    const cause = ((out as Writable).errored ?? e) as NodeJS.ErrnoException;
-    if (outputError === null && typeof cause?.code !== 'string') throw e;
-    if (cause.code !== 'EPIPE') outputError ??= cause;
-  }
-  if (outputError !== null) {
-    // a full disk or a failing device: the user's problem to fix, not smbtrail's bug
-    const err: NodeJS.ErrnoException = outputError;
-    throw new OutputError(`cannot write ${o.output ?? 'standard output'}: ${err.message.replace(/^E[A-Z]+: /, '').split(',')[0]} (${err.code ?? 'error'})`);
+    if (outputError !== null) {
+      // a full disk or a failing device: the user's problem to fix, not smbtrail's bug
+      const err: NodeJS.ErrnoException = outputError;
+      throw new OutputError(`cannot write ${o.output ?? 'standard output'}: ${err.message.replace(/^E[A-Z]+: /, '').split(',')[0]} (${err.code ?? 'error'})`);
+    }
+
   }
 
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;

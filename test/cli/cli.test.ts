@@ -53,6 +53,37 @@ describe('usage', () => {
     expect(r.code).toBe(2);
     expect(r.err).toContain('unknown action "explode"');
   });
+  it('an option without its value is a usage error, not a silent default (-o with no file printed to stdout)', () => {
+    const cap = labCapture(/./);
+    for (const [args, says] of [
+      [['-o'], '-o needs a value'], [['-q', '-o'], '-o needs a value'], [['-o', ''], '-o needs a file name'],
+      [['-f'], '-f needs a value'], [['--action'], '--action needs a value'], [['--min-severity'], '--min-severity needs a value'],
+      [['--jobs'], '--jobs needs a value'], [['--rules-config'], '--rules-config needs a value'],
+      [['-f', 'xml'], '--format must be one of table, csv, jsonl (not "xml")'],
+    ] as const) {
+      const r = run([cap, ...args]);
+      expect(r.code, args.join(' ')).toBe(2);
+      expect(r.out).toBe('');
+      expect(r.err).toContain(`smbtrail: ${says}\n`);
+    }
+  });
+  it('an option given twice takes its last value', () => {
+    const cap = labCapture(/./);
+    const jsonl = run([cap, '-q', '-f', 'jsonl']).out;
+    expect(run([cap, '-q', '-f', 'csv', '-f', 'jsonl']).out).toBe(jsonl);
+    expect(run([cap, '-q', '-f', 'jsonl', '-j', '1', '-j', '2']).out).toBe(jsonl);
+    const out = path.join(tmp, 'second.jsonl');
+    expect(run([cap, '-q', '-f', 'jsonl', '-o', path.join(tmp, 'first.jsonl'), '-o', out]).code).toBe(0);
+    expect(fs.readFileSync(out, 'utf8')).toBe(jsonl);
+    expect(fs.existsSync(path.join(tmp, 'first.jsonl'))).toBe(false);
+  });
+  it('a word that looks like options but is not (a file named -weird.pcap) is named, with the way out', () => {
+    const r = run(['-weird-name.pcap']);
+    expect(r.code).toBe(2);
+    expect(r.err).toContain('smbtrail: unknown option -weird-name.pcap (a file whose name starts with -: put -- before it, as in smbtrail -- -weird-name.pcap)');
+    // grouped one-letter options still work
+    expect(run([labCapture(/./), '-qf', 'jsonl']).code).toBe(0);
+  });
 });
 
 describe('unreadable inputs', () => {
@@ -136,6 +167,31 @@ describe('evidence is never overwritten or double counted', () => {
     expect(r.code).toBe(1);
     expect(r.err).toMatch(/no-such-capture\.pcap: no such file or directory/);
     expect(fs.readFileSync(prev, 'utf8')).toBe('previous timeline\n');
+  });
+  it('leaves an existing -o file alone, and makes none, when no input could be read at all', () => {
+    const prev = path.join(tmp, 'kept.csv');
+    fs.writeFileSync(prev, 'previous timeline\n');
+    const text = path.join(tmp, 'notes.txt');
+    fs.writeFileSync(text, 'not a capture\n');
+    const r = run([text, '-f', 'csv', '-o', prev, '-j', '2']);
+    expect(r.code).toBe(1);
+    expect(r.err).toMatch(/notes\.txt: not a pcap\/pcapng file/);
+    expect(fs.readFileSync(prev, 'utf8')).toBe('previous timeline\n');
+    const fresh = path.join(tmp, 'never-made.csv');
+    expect(run([text, '-f', 'csv', '-o', fresh]).code).toBe(1);
+    expect(fs.existsSync(fresh)).toBe(false);
+    // one readable capture among them: the file is replaced
+    expect(run([text, labCapture(/admin/i), '-f', 'csv', '-o', prev]).code).toBe(1);
+    expect(fs.readFileSync(prev, 'utf8')).toMatch(/^ts,capture,frame/);
+  });
+  it('the summary counts stories among the events found, shown or not', () => {
+    const all = run([CAPTURES, '-f', 'jsonl']);
+    const total = Number(/events (\d+):/.exec(all.err)?.[1]);
+    expect(total).toBeGreaterThan(1000);
+    for (const args of [['--min-severity', 'medium'], ['--stories']]) {
+      const r = run([CAPTURES, '-f', 'jsonl', ...args]);
+      expect(r.err, args.join(' ')).toMatch(new RegExp(`events \\d+ \\(of ${total} found`));
+    }
   });
   it('after --, every word is an input, even a file named like an option', () => {
     const dir = fs.mkdtempSync(path.join(tmp, 'dashes-'));
