@@ -123,7 +123,7 @@ export async function runScan(o: ScanOptions): Promise<number> {
     ? { out: new Writable({ write: (_c, _e, done) => done() }), start: () => Promise.resolve(), discard: () => {} }
     : openOutput(o.output);
   const out = output.out;
-  /** captures read, or events from a capture that failed part-way: with none, an existing -o file is left alone */
+  /** captures read, in whole or in part (packets, events): with none, an existing -o file is left alone */
   let read = 0;
   const gotSomething = (): void => { if (read++ === 0) void output.start(); };
   // the first write error is the one to report (later calls only say the stream is destroyed)
@@ -203,6 +203,8 @@ export async function runScan(o: ScanOptions): Promise<number> {
         : `smbtrail: ${file.label}: ${message}\n`);
     },
     progress(file, bytes) {
+      // packets are being read: a long single file's earlier output is emptied meanwhile
+      gotSomething();
       progress.partial(file.label, Math.min(bytes, sizes.get(file.label) ?? bytes));
     },
     runs(_file, runs) {
