@@ -51,9 +51,9 @@ function cannotWrite(file: string, e: unknown): UsageError {
 interface Output { out: NodeJS.WritableStream; start(): Promise<void>; discard(): void }
 
 /**
- * An earlier output of the same name (a re-run) is emptied in the background once the first
- * capture has been read (truncating 232 MB of JSON lines took 57 ms of kernel time that held up
- * the workers), and not at all when no capture could be read: yesterday's timeline stays.
+ * An earlier output of the same name (a re-run) is emptied in the background once packets are
+ * being read (truncating 232 MB of JSON lines took 57 ms of kernel time that held up the
+ * workers), and not at all when no capture could be read: yesterday's timeline stays.
  */
 function openOutput(file: string | undefined): Output {
   if (!file) return { out: process.stdout, start: () => Promise.resolve(), discard: () => {} };
