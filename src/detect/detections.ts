@@ -443,26 +443,37 @@ export function compileMatch(m: Match): Predicate {
       tests.push((e) => {
         const a = e.rpc_args;
         if (!a) return false;
-        return t.keys.some((k) => typeof a[k] === 'string' && t.pattern.test(a[k]));
+        for (const k of t.keys) if (typeof a[k] === 'string' && t.pattern.test(a[k] as string)) return true;
+        return false;
       });
     }
   }
   if (m.flags) {
     const fl = m.flags;
-    tests.push((e) => fl.every((f) => e.flags.includes(f)));
+    tests.push((e) => {
+      for (let i = 0; i < fl.length; i++) if (!e.flags.includes(fl[i])) return false;
+      return true;
+    });
   }
   if (m.any_of) {
     const alts = m.any_of.map(compileMatch);
-    tests.push((e) => alts.some((p) => p(e)));
+    tests.push((e) => anyOf(alts, e));
   }
   if (m.none_of) {
     const alts = m.none_of.map(compileMatch);
-    tests.push((e) => !alts.some((p) => p(e)));
+    tests.push((e) => !anyOf(alts, e));
   }
   return (e) => {
-    for (const t of tests) if (!t(e)) return false;
+    for (let i = 0; i < tests.length; i++) if (!tests[i](e)) return false;
     return true;
   };
+}
+
+// loops, not `alts.some((p) => p(e))`: that closure was made per event per rule (the largest
+// allocation of the detection stage, 0.6 KB per event on a metadata-heavy capture)
+function anyOf(alts: Predicate[], e: SmbEvent): boolean {
+  for (let i = 0; i < alts.length; i++) if (alts[i](e)) return true;
+  return false;
 }
 
 export function matches(m: Match, e: SmbEvent): boolean {

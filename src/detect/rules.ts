@@ -26,9 +26,14 @@ let lastShare = '', lastName = '';
 
 /** host part of a UNC share path: \\host\ADMIN$ → host */
 export function shareHost(share: string | null): string {
+  // asked for every event (LOOPBACK_TARGET): a match array per event otherwise
+  if (share === lastHostShare) return lastHost;
   const m = /^\\\\([^\\]*)/.exec(share ?? '');
-  return m ? m[1].toLowerCase() : '';
+  lastHost = m ? m[1].toLowerCase() : '';
+  lastHostShare = share;
+  return lastHost;
 }
+let lastHostShare: string | null = '', lastHost = '';
 
 const isAdmin = (e: SmbEvent): boolean => shareName(e.share) === 'ADMIN$';
 const isDrive = (e: SmbEvent): boolean => /^[A-Z]\$$/.test(shareName(e.share));
