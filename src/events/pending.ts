@@ -23,6 +23,12 @@ export interface Pending {
   writeLength?: number;
   /** the event is not worth reporting when the answer has this status (an intermediate logon leg) */
   dropOnStatus?: number;
+  /**
+   * Runs once the request is answered or known unanswered, after its own event: a CLOSE or
+   * LOGOFF reports the handle's read and write totals then, not at the request, as the answers
+   * to reads and writes sent before it (a compound CREATE+READ+CLOSE) arrive after it.
+   */
+  then?: () => void;
 }
 
 const MAX_PENDING = 4096;
@@ -38,15 +44,16 @@ export function complete(scan: ScanState, p: Pending, status: number | null, fra
     if (t.responseFrame === null && scan.capture === t.first.capture) t.responseFrame = frame;
     if (status !== null && (t.status === null || (t.status !== 0 && status === 0))) t.status = status;
   }
-  if (!p.ev) return;
-  if (p.dropOnStatus !== undefined && (status === null || (status >>> 0) === p.dropOnStatus)) return;
-  p.ev.status = status === null ? null : statusName(status);
-  p.ev.response_frame = responseFrame;
-  scan.emit({ sec: p.stamp.sec, ns: p.stamp.ns, seq: p.seq, ev: p.ev });
-  if (p.alsoDelete && status === 0) {
-    const del: SmbEvent = { ...p.ev, action: 'delete' as Action, access: [...p.ev.access], flags: [], attack: [], severity: 'info', rules: [], refs: [] };
-    scan.emit({ sec: p.stamp.sec, ns: p.stamp.ns, seq: p.seq, ev: del });
+  if (p.ev && !(p.dropOnStatus !== undefined && (status === null || (status >>> 0) === p.dropOnStatus))) {
+    p.ev.status = status === null ? null : statusName(status);
+    p.ev.response_frame = responseFrame;
+    scan.emit({ sec: p.stamp.sec, ns: p.stamp.ns, seq: p.seq, ev: p.ev });
+    if (p.alsoDelete && status === 0) {
+      const del: SmbEvent = { ...p.ev, action: 'delete' as Action, access: [...p.ev.access], flags: [], attack: [], severity: 'info', rules: [], refs: [] };
+      scan.emit({ sec: p.stamp.sec, ns: p.stamp.ns, seq: p.seq, ev: del });
+    }
   }
+  p.then?.();
 }
 
 export class PendingTable {

@@ -106,6 +106,7 @@ export class Smb1Handler {
     if (this.flow.clientIsA === null) this.flow.clientIsA = reply ? !fromA : fromA;
     const blocks = andxBlocks(buf, off, end, h, (p) => this.scan.anomaly(p));
     const base = keyOf(h.pid, h.mid);
+    this.chainFile = null;
     for (const k of blocks) {
       if (reply) this.response(h, k, base, at);
       else this.request(h, k, base, at);
@@ -115,6 +116,12 @@ export class Smb1Handler {
   }
 
   private chains = new Map<number, number[]>();
+  /**
+   * The file an earlier block of this request's AndX chain opens: a READ_ANDX or WRITE_ANDX
+   * chained after NT_CREATE_ANDX or OPEN_ANDX works on it, whatever FID it carries (the server
+   * has not assigned one yet; Samba uses the chain's file the same way).
+   */
+  private chainFile: OpenFile | null = null;
 
   private failChain(base: number, status: number, frame: number): void {
     const cmds = this.chains.get(base);
@@ -163,6 +170,7 @@ export class Smb1Handler {
 
   /** a FID the server assigned: pipe handles are remembered for the pipe tap's closed() */
   private register(s: Session, fid: number, f: OpenFile): void {
+    f.opened = true;
     s.files.set(String(fid), f);
     if (isPipe(f)) this.pipeFiles.add(f);
   }
@@ -189,6 +197,7 @@ export class Smb1Handler {
     ev.disposition = disposition === null ? null : dispositionName(disposition);
     ev.access = accessNames(access);
     this.track(base, cmd, at, { session: s, ev, file: f });
+    this.chainFile = f;
   }
 
   private transfer(at: Packet): Transfer {
@@ -214,8 +223,14 @@ export class Smb1Handler {
         return;
       }
       case Smb1Cmd.LOGOFF_ANDX:
-        for (const f of new Set(s.files.values())) { flushTransfers(this.scan, f); this.pipeFiles.delete(f); }
-        this.scan.sessions.remove(s);
+        // once answered: the answers to reads and writes sent before it still count
+        this.track(base, k.command, at, {
+          session: s,
+          then: () => {
+            for (const f of new Set(s.files.values())) { flushTransfers(this.scan, f); this.pipeFiles.delete(f); }
+            this.scan.sessions.remove(s);
+          },
+        });
         return;
       case Smb1Cmd.TREE_CONNECT_ANDX: {
         const path = treeConnectPath(k);
@@ -237,14 +252,20 @@ export class Smb1Handler {
         ev.disposition = dispositionName(r.disposition);
         ev.access = accessNames(r.desiredAccess);
         this.track(base, k.command, at, { session: s, ev, file: f, alsoDelete: (r.options & FILE_DELETE_ON_CLOSE) !== 0 });
+        this.chainFile = f;
         return;
       }
       case Smb1Cmd.READ_ANDX:
       case Smb1Cmd.WRITE_ANDX: {
-        const f = this.file(s, h.tid, readWriteFid(k));
-        if (!f) { this.scan.anomaly('malformed_read_write'); return; }
+        const chained = this.chainFile;
+        const f = chained ?? this.file(s, h.tid, readWriteFid(k));
+        if (!f || readWriteFid(k) === null) { this.scan.anomaly('malformed_read_write'); return; }
         const t = k.command === Smb1Cmd.READ_ANDX ? (f.read ??= this.transfer(at)) : (f.write ??= this.transfer(at));
-        this.track(base, k.command, at, { session: s, file: f, transfer: t, writeLength: k.command === Smb1Cmd.WRITE_ANDX ? writeLength(k) : undefined });
+        this.track(base, k.command, at, {
+          session: s, file: f, transfer: t, writeLength: k.command === Smb1Cmd.WRITE_ANDX ? writeLength(k) : undefined,
+          // the open failed: its handle never existed, no CLOSE will report the attempt
+          then: chained ? () => { if (!f.opened) flushTransfers(this.scan, f); } : undefined,
+        });
         if (k.command === Smb1Cmd.READ_ANDX) {
           // a read on a tree we never saw connect may be a pipe's: its answer's bytes will say
           if (this.pipeLike(f) || unknownTree(f.tree)) this.bounded(this.pipeReads, base, { f, sure: this.pipeLike(f) });
@@ -261,9 +282,12 @@ export class Smb1Handler {
         const fid = closeFid(k);
         const f = fid === null ? undefined : s.files.get(String(fid));
         if (!f || fid === null) return;
-        flushTransfers(this.scan, f);
         s.files.delete(String(fid));
-        this.pipeFiles.delete(f); // flushTransfers told the pipe tap
+        // once answered: a WRITE_ANDX+CLOSE chain's write is counted by the answer's first block
+        this.track(base, k.command, at, {
+          session: s,
+          then: () => { flushTransfers(this.scan, f); this.pipeFiles.delete(f); }, // flushTransfers tells the pipe tap
+        });
         return;
       }
       case Smb1Cmd.DELETE: {

@@ -216,7 +216,7 @@ export class Smb2Connection {
         return;
       }
       case Cmd.LOGOFF:
-        this.releaseSession(session);
+        this.track(h, at, { session, then: () => this.releaseSession(session) });
         return;
       case Cmd.TREE_CONNECT: {
         const path = treeConnectPath(b);
@@ -246,10 +246,10 @@ export class Smb2Connection {
         const id = closeFileId(b);
         const f = file(id);
         if (!f || id === null) return;
-        flushTransfers(this.scan, f);
         f.closed = true;
         if (id !== ALL_F) session.files.delete(id);
         else for (const [k, v] of session.files) if (v === f) { session.files.delete(k); break; }
+        this.track(h, at, { session, then: () => flushTransfers(this.scan, f) });
         return;
       }
       case Cmd.READ:

@@ -17,7 +17,7 @@ export interface Tree {
   shareType: 'disk' | 'pipe' | 'print' | null;
 }
 
-/** Bytes moved through one handle, reported once at CLOSE (or when the capture ends). */
+/** Bytes moved through one handle, reported once its CLOSE is answered (or when the capture ends). */
 export interface Transfer {
   first: Stamp;
   /** wire order of the first operation */
@@ -39,6 +39,8 @@ export interface OpenFile {
   write: Transfer | null;
   /** closed before its CREATE response arrived (a compound CREATE+CLOSE) */
   closed: boolean;
+  /** SMB1: the server gave it a FID (an open chained with a read can fail) */
+  opened?: boolean;
 }
 
 export interface ConnRef {

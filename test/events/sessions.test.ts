@@ -175,7 +175,7 @@ describe('sessions through the pipeline', () => {
     expect(only(r, 'create').map((e) => [e.path, e.user, e.share])).toEqual([['f', 'alice', '\\\\10.0.0.12\\share'], ['g', null, null]]);
     const wi = r.events.findIndex((e) => e.action === 'write');
     expect(r.events[wi]).toMatchObject({ bytes: 10, user: 'alice' });
-    expect(r.emittedAt[wi]).toBe(logoff.req);
+    expect(r.emittedAt[wi]).toBe(logoff.resp);
   });
 
   it('different session ids on one connection keep their own users', () => {

@@ -237,6 +237,51 @@ describe('legacy opens and TRANS2 through the whole pipeline', () => {
   });
 });
 
+describe('read and write totals are reported once the CLOSE or LOGOFF is answered', () => {
+  const STATUS_OBJECT_NAME_NOT_FOUND = 0xc0000034;
+
+  it('a WRITE_ANDX answered after the CLOSE request still counts (pipelined requests)', () => {
+    const { cap, c } = setup();
+    c.tree('\\\\srv\\share', 9, 'A:');
+    c.open(9, '\\up.bin', 0x41);
+    const hw = { ...c.h(9), mid: 50 }, hc = { ...c.h(9), mid: 51 };
+    const w = c.conv.c(writeAndx(hw, 0x41, Buffer.alloc(68, 1)));
+    c.conv.c(closeRequest(hc, 0x41));
+    const wr = c.conv.s(writeAndxResponse(hw, 68));
+    c.conv.s(emptyResponse({ ...hc, command: CMD1.CLOSE }));
+    expect(only(scanBuilder(cap), 'write').map((e) => [e.path, e.bytes, e.status, e.frame, e.response_frame])).toEqual([['up.bin', 68, 'STATUS_SUCCESS', w, wr]]);
+  });
+
+  it('a WRITE_ANDX answered after the LOGOFF_ANDX request still counts', () => {
+    const { cap, c } = setup();
+    c.tree('\\\\srv\\IPC$', 9, 'IPC');
+    c.open(9, '\\samr', 0x42);
+    const hw = { ...c.h(9), mid: 60 }, hl = { ...c.h(0), mid: 61 };
+    c.conv.c(writeAndx(hw, 0x42, Buffer.alloc(512, 2)));
+    c.conv.c(smb1({ ...hl, command: CMD1.LOGOFF_ANDX }, block(andx())));
+    const wr = c.conv.s(writeAndxResponse(hw, 512));
+    c.conv.s(smb1({ ...hl, command: CMD1.LOGOFF_ANDX, reply: true }, block(andx())));
+    expect(only(scanBuilder(cap), 'write').map((e) => [e.path, e.bytes, e.response_frame])).toEqual([['samr', 512, wr]]);
+  });
+
+  it('READ_ANDX chained after NT_CREATE_ANDX reads the file the chain opens; a failed open fails the read too', () => {
+    const { cap, c } = setup();
+    c.tree('\\\\srv\\share', 9, 'A:');
+    const h = c.h(9);
+    // NT_CREATE_ANDX whose AndX points at a READ_ANDX block right after it (FID 0xffff: not assigned yet)
+    const create = ntCreateRequest(h, '\\x.lnk:com.apple.LaunchServices.OpenWith');
+    create[33] = CMD1.READ_ANDX;
+    create.writeUInt16LE(create.length, 35);
+    const rq = c.conv.c(cat(create, readAndx(h, 0xffff, 4096).subarray(32)));
+    const rs = c.conv.s(smb1({ ...h, command: CMD1.NT_CREATE_ANDX, reply: true, status: STATUS_OBJECT_NAME_NOT_FOUND }, block(Buffer.alloc(0))));
+    const r = scanBuilder(cap);
+    expect(only(r, 'create').map((e) => [e.path, e.status])).toEqual([['x.lnk:com.apple.LaunchServices.OpenWith', 'STATUS_OBJECT_NAME_NOT_FOUND']]);
+    expect(only(r, 'read').map((e) => [e.path, e.bytes, e.status, e.frame, e.response_frame])).toEqual([
+      ['x.lnk:com.apple.LaunchServices.OpenWith', 0, 'STATUS_OBJECT_NAME_NOT_FOUND', rq, rs],
+    ]);
+  });
+});
+
 describe('hostile input is counted, never thrown', () => {
   it('an AndX chain that points back at itself, on the wire', () => {
     const { cap, c } = setup();

@@ -214,7 +214,7 @@ describe('CREATE', () => {
 });
 
 describe('READ / WRITE totals per handle', () => {
-  it('one write and one read event per handle at CLOSE, dated by the first operation, with total bytes', () => {
+  it('one write and one read event per handle once its CLOSE is answered, dated by the first operation, with total bytes', () => {
     const { cap, cl } = session();
     const id = fileId(7);
     cl.create(5, { name: 'data.bin', access: ACCESS.GENERIC_READ | ACCESS.GENERIC_WRITE, disposition: DISPOSITION.OPEN_IF }, id);
@@ -232,8 +232,8 @@ describe('READ / WRITE totals per handle', () => {
       ['write', 5, close.resp! + 1, cap.iso(close.resp! + 1), close.resp! + 2, 'STATUS_SUCCESS', null, ADMIN, 'alice'],
     ]);
     const idx = (a: string, frame: number) => r.events.findIndex((e) => e.action === a && e.frame === frame);
-    expect(r.emittedAt[idx('write', w1.req)]).toBe(close.req);
-    expect(r.emittedAt[idx('read', r1.req)]).toBe(close.req);
+    expect(r.emittedAt[idx('write', w1.req)]).toBe(close.resp);
+    expect(r.emittedAt[idx('read', r1.req)]).toBe(close.resp);
     expect(r.emittedAt[idx('write', close.resp! + 1)]).toBe(0); // never closed: at the end of the capture
   });
 
@@ -398,6 +398,58 @@ describe('compounds', () => {
       ['rename', 'Windows\\Temp\\svc.tmp', 'Windows\\Temp\\svc.exe', 'STATUS_SUCCESS', rq, rs],
     ]);
     expect(r.summary.anomalies).toEqual({});
+  });
+
+  // the macOS Finder reads AFP_AfpInfo streams this way: every answer comes after the CLOSE request
+  const createReadClose = (cl: Smb2Client, name: string): Buffer[] => {
+    const m = cl.messageId;
+    cl.messageId += 3;
+    return [
+      req({ command: CMD.CREATE, messageId: m, sessionId: SID, treeId: 5 }, createRequestBody({ name, access: ACCESS.READ_DATA, disposition: DISPOSITION.OPEN })),
+      req({ command: CMD.READ, messageId: m + 1, sessionId: SID, treeId: 5, flags: SMB2_FLAGS.RELATED }, readRequestBody(RELATED_FILE_ID, 60)),
+      req({ command: CMD.CLOSE, messageId: m + 2, sessionId: SID, treeId: 5, flags: SMB2_FLAGS.RELATED }, closeRequestBody(RELATED_FILE_ID)),
+    ];
+  };
+
+  it('CREATE + READ + CLOSE: the read counts the bytes and status of its answer, which follows the CLOSE request', () => {
+    const { cap, cl, conv } = session();
+    const [c, rd, cls] = createReadClose(cl, 'tata.txt:AFP_AfpInfo');
+    const m = c.readBigUInt64LE(24);
+    const rq = conv.c(compound([c, rd, cls]));
+    const rs = conv.s(compound([
+      resp({ command: CMD.CREATE, messageId: Number(m), sessionId: SID, treeId: 5 }, createResponseBody(fileId(9))),
+      resp({ command: CMD.READ, messageId: Number(m) + 1, sessionId: SID, treeId: 5, flags: SMB2_FLAGS.RELATED }, readResponseBody(Buffer.alloc(60, 7))),
+      resp({ command: CMD.CLOSE, messageId: Number(m) + 2, sessionId: SID, treeId: 5, flags: SMB2_FLAGS.RELATED }, closeResponseBody()),
+    ]));
+    expect(only(scanBuilder(cap), 'read').map((e) => [e.path, e.bytes, e.status, e.frame, e.response_frame])).toEqual([
+      ['tata.txt:AFP_AfpInfo', 60, 'STATUS_SUCCESS', rq, rs],
+    ]);
+  });
+
+  it('CREATE + READ + CLOSE on a missing stream: the read has the error its answer gives', () => {
+    const { cap, cl, conv } = session();
+    const [c, rd, cls] = createReadClose(cl, 'x:AFP_AfpInfo');
+    const m = Number(c.readBigUInt64LE(24));
+    conv.c(compound([c, rd, cls]));
+    const rs = conv.s(compound([
+      resp({ command: CMD.CREATE, messageId: m, sessionId: SID, treeId: 5, status: STATUS.OBJECT_NAME_NOT_FOUND }, errorBody()),
+      resp({ command: CMD.READ, messageId: m + 1, sessionId: SID, treeId: 5, flags: SMB2_FLAGS.RELATED, status: STATUS.OBJECT_NAME_NOT_FOUND }, errorBody()),
+      resp({ command: CMD.CLOSE, messageId: m + 2, sessionId: SID, treeId: 5, flags: SMB2_FLAGS.RELATED, status: STATUS.OBJECT_NAME_NOT_FOUND }, errorBody()),
+    ]));
+    const r = scanBuilder(cap);
+    expect(only(r, 'create').map((e) => e.status)).toEqual(['STATUS_OBJECT_NAME_NOT_FOUND']);
+    expect(only(r, 'read').map((e) => [e.path, e.bytes, e.status, e.response_frame])).toEqual([['x:AFP_AfpInfo', 0, 'STATUS_OBJECT_NAME_NOT_FOUND', rs]]);
+  });
+
+  it('a one-sided capture (requests only): writes count what they carried although a CLOSE follows', () => {
+    const { cap, cl, conv } = session();
+    cl.create(5, { name: 'up.bin', access: ACCESS.GENERIC_WRITE, disposition: DISPOSITION.CREATE }, fileId(4));
+    const m = cl.messageId;
+    cl.messageId += 3;
+    const w = conv.c(req({ command: CMD.WRITE, messageId: m, sessionId: SID, treeId: 5 }, writeRequestBody(fileId(4), Buffer.alloc(116, 1))));
+    conv.c(req({ command: CMD.WRITE, messageId: m + 1, sessionId: SID, treeId: 5 }, writeRequestBody(fileId(4), Buffer.alloc(19040, 2))));
+    conv.c(req({ command: CMD.CLOSE, messageId: m + 2, sessionId: SID, treeId: 5 }, closeRequestBody(fileId(4))));
+    expect(only(scanBuilder(cap), 'write').map((e) => [e.path, e.bytes, e.status, e.frame, e.response_frame])).toEqual([['up.bin', 116 + 19040, null, w, null]]);
   });
 
   it('related requests with SessionId/TreeId all-FF inherit them from the previous request', () => {
