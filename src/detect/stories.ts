@@ -506,15 +506,19 @@ function sentence(parts: string[]): string {
   return `${p.slice(0, -1).join(', ')} and ${p[p.length - 1]}`;
 }
 
+/** a response whose result cannot be read (RESPONSE_ENCRYPTED: packet privacy): neither done nor failed */
+const UNKNOWN_RESULT = /^RESPONSE/;
+
 function failures(steps: Step[]): string {
-  const f = steps.filter((s) => s.e.status && !OK_STATUS.test(s.e.status))
+  const f = steps.filter((s) => s.e.status && !OK_STATUS.test(s.e.status) && !UNKNOWN_RESULT.test(s.e.status))
     .map((s) => `${s.e.rpc_operation ?? base(s.e.path)} ${s.e.status}`);
-  return f.length ? ` [failed: ${listed(f, 3)}]` : '';
+  const hidden = steps.filter((s) => s.e.status === 'RESPONSE_ENCRYPTED').map((s) => s.e.rpc_operation ?? base(s.e.path));
+  return (f.length ? ` [failed: ${listed(f, 3)}]` : '') + (hidden.length ? ` [result encrypted: ${listed(hidden, 3)}]` : '');
 }
 
 /** every step was answered with an error: the story says it was tried, not done */
 const refused = (steps: readonly Step[]): boolean =>
-  steps.length > 0 && steps.every((s) => s.e.status !== null && !OK_STATUS.test(s.e.status) && !/^RESPONSE/.test(s.e.status));
+  steps.length > 0 && steps.every((s) => s.e.status !== null && !OK_STATUS.test(s.e.status) && !UNKNOWN_RESULT.test(s.e.status));
 /** "created service" or, when refused, "tried to create service" */
 const did = (steps: readonly Step[], done: string, attempt: string): string => (refused(steps) ? `tried to ${attempt}` : done);
 

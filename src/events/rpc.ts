@@ -47,7 +47,15 @@ const FAULTS: Record<number, string> = {
   0x1c00001b: 'nca_s_fault_remote_no_memory',
   0x1c000012: 'nca_s_fault_invalid_tag',
   0x1c000001: 'nca_s_fault_int_div_by_zero',
+  0x00000721: 'nca_s_fault_sec_pkg_error (RPC_S_SEC_PKG_ERROR)',
 };
+
+/**
+ * Interfaces whose operations return an NTSTATUS (MS-LSAD, MS-SAMR, MS-NRPC, MS-EVEN): their success and
+ * warning codes (0x00000107 STATUS_SOME_NOT_MAPPED) are below 0x80000000, where the same numbers
+ * mean other Win32 errors.
+ */
+const NTSTATUS_INTERFACES = new Set(['lsarpc', 'samr', 'rpc_netlogon', 'eventlog']);
 
 /**
  * The call's result: a FAULT's status; else the operation's return value, which MS-RPC puts in
@@ -61,7 +69,7 @@ function statusOf(c: RpcCall<At>, args: Record<string, string> | null): string |
   const r = c.response;
   if (r === null || r.length < 4) return c.authLevel === 6 ? 'RESPONSE_ENCRYPTED' : 'RESPONSE';
   const code = c.littleEndian ? r.readUInt32LE(r.length - 4) : r.readUInt32BE(r.length - 4);
-  return code >= 0x80000000 ? ntName(code) : win32Name(code);
+  return code >= 0x80000000 || (c.iface !== null && NTSTATUS_INTERFACES.has(c.iface)) ? ntName(code) : win32Name(code);
 }
 
 /** names the handles a call used, remembers the ones it returned, and hides the raw handle values */

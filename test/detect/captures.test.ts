@@ -93,6 +93,10 @@ describe('stories on the lab captures', () => {
     expect(hits(events, 'DISCOVERY-SHARES').length).toBeGreaterThan(0);
     expect(events.filter((e) => e.rules.some((r) => r.startsWith('DISCOVERY-'))).every((e) => e.severity === 'low')).toBe(true);
     expect(stories.map((s) => s.rules[0])).toContain('DISCOVERY-BURST');
+    // lsarpc and samr return NTSTATUS: 0x00000107 is STATUS_SOME_NOT_MAPPED (tshark names it so), not a Win32 error
+    const rpcs = events.filter((e) => e.rpc_interface === 'lsarpc' || e.rpc_interface === 'samr');
+    expect(rpcs.find((e) => e.frame === 139)).toMatchObject({ rpc_operation: 'lsa_LookupSids', status: 'STATUS_SOME_NOT_MAPPED' });
+    expect(rpcs.filter((e) => e.status === 'ERROR_SUCCESS')).toEqual([]);
   });
 
   it('an allow-list by client subnet and by server host name silences the rules and the story', async () => {

@@ -79,15 +79,15 @@ describe('lab capture 12-remote-admin-rpc (impacket remote administration agains
     expect(hits(events, 'REG-SAVE-KEY')).toHaveLength(1);
   });
 
-  it('eventlog: OpenEventLogW("Security") then ClearEventLogW on that pipe, both accepted (EVENTLOG-CLEAR)', async () => {
+  it('eventlog: OpenEventLogW("Security") then ClearEventLogW on that pipe, both accepted (EVENTLOG-CLEAR; MS-EVEN returns NTSTATUS)', async () => {
     const { events } = await run();
     const open = calls(events, 'eventlog', 'OpenEventLogW');
     expect(open).toHaveLength(1);
     expect(open[0].rpc_args).toEqual({ module_name: 'Security' });
-    expect(open[0].status).toBe('ERROR_SUCCESS');
+    expect(open[0].status).toBe('STATUS_SUCCESS');
     const clear = hits(events, 'EVENTLOG-CLEAR');
     expect(clear).toHaveLength(1);
-    expect(clear[0]).toMatchObject({ rpc_interface: 'eventlog', rpc_operation: 'ClearEventLogW', status: 'ERROR_SUCCESS', severity: 'high', path: 'eventlog' });
+    expect(clear[0]).toMatchObject({ rpc_interface: 'eventlog', rpc_operation: 'ClearEventLogW', status: 'STATUS_SUCCESS', severity: 'high', path: 'eventlog' });
     expect(clear[0].attack).toEqual(['T1070.001']);
     // no backup file was asked for; the log is named after the OpenEventLogW that opened the handle
     expect(clear[0].rpc_args).toEqual({ module_name: 'Security' });

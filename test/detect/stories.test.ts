@@ -135,6 +135,17 @@ describe('impacket smbexec.py and services.py (08-smbexec-services shape)', () =
     expect(stories[1].summary).toBe(`${WKS} (LAB\\alice) tried to create service LabUpdater (C:\\Windows\\Temp\\svcupdate.exe) on ${FS} — remote service execution [failed: CreateServiceW nca_s_op_rng_error]`);
   });
 
+  it('results hidden by packet privacy (RESPONSE_ENCRYPTED) are said to be encrypted, not failed', () => {
+    const o = lab({});
+    const [s] = run([
+      step(2, rpc('svcctl', 'CreateServiceA', { service_name: 'evil', binary_path: 'C:\\evil.exe' }, { ...o, status: 'RESPONSE_ENCRYPTED' })),
+      step(2.1, rpc('svcctl', 'StartServiceA', { service_name: 'evil' }, { ...o, status: 'RESPONSE_ENCRYPTED' })),
+    ]);
+    expect(s.summary).toContain('created service evil');
+    expect(s.summary).not.toContain('failed');
+    expect(s.summary).toContain('[result encrypted: CreateServiceA, StartServiceA]');
+  });
+
   it('several smbexec commands and their __output reads are one story', () => {
     const o = lab({});
     const evs: SmbEvent[] = [];

@@ -888,6 +888,15 @@ describe('operations without a capture (synthetic NDR20)', () => {
     expect(decodeArgs('eventlog', 0, new W().handle(0x33).u32(0).buf, null, true)).toEqual({ handle: '00000000' + '33'.repeat(16) });
   });
 
+  it('winreg QueryValue: the status is the return value after the out parameters, not the lpType pointer', () => {
+    const q = new W().handle().ustr('ProductName').u32(0x20000).u32(0x20004).u32(0).u32(0).u32(0x20008).u32(0x2000c);
+    // lpType (ptr, REG_SZ), lpData (ptr, conformant varying of 0), lpcbData (ptr, 22), lpcbLen (ptr, 22), ERROR_MORE_DATA
+    const more = new W().u32(0x000c6d40).u32(1).u32(0x000c6d44).u32(0).u32(0).u32(0).u32(0x000c6d48).u32(22).u32(0x000c6d4c).u32(22).u32(234);
+    expect(decodeArgs('winreg', 17, q.buf, more.buf, true)).toMatchObject({ value_name: 'ProductName', error: 'ERROR_MORE_DATA' });
+    const ok = new W().u32(0x000c6d40).u32(1).u32(0).u32(0).u32(0).u32(0);
+    expect(decodeArgs('winreg', 17, q.buf, ok.buf, true)).not.toHaveProperty('error');
+  });
+
   it('winreg: SaveKey, CreateKey, InitiateSystemShutdownEx', () => {
     const save = new W().handle().ustr('C:\\Windows\\Temp\\sam.save').u32(0);
     expect(decodeArgs('winreg', 20, save.buf, new W().u32(0).buf, true)).toMatchObject({ file: 'C:\\Windows\\Temp\\sam.save' });

@@ -97,6 +97,15 @@ export function win32Result(r: NdrReader, out: Out): void {
   if (code !== 0) out.error = win32Name(code);
 }
 
+/**
+ * The return value of a response with [out] parameters before it: NDR puts it last, so it is
+ * the stub's last four bytes whatever the parameters before it hold.
+ */
+export function win32ResultLast(r: NdrReader, out: Out): void {
+  r.pos = Math.max(0, r.buf.length - 4);
+  win32Result(r, out);
+}
+
 /** NTSTATUS values of the account and policy calls that the SMB table does not name */
 const RPC_STATUS: Record<number, string> = {
   0x00000105: 'STATUS_MORE_ENTRIES',

@@ -5,7 +5,7 @@
  * Key and value names are RRP_UNICODE_STRINGs passed by [ref]: header, then the deferred buffer.
  */
 import { hex32, NdrReader } from '../ndr';
-import { def, Decoder, Out, put, win32Result } from './common';
+import { def, Decoder, Out, put, win32Result, win32ResultLast } from './common';
 
 /** opnum → hive of the Open* calls (MS-RRP 3.1.5.1–3.1.5.5, 3.1.5.25, 3.1.5.29, 3.1.5.30) */
 const HIVES: Record<number, string> = {
@@ -83,12 +83,15 @@ const createKey = def(
   },
 );
 
-/** calls whose interesting argument is one RRP_UNICODE_STRING after the key handle */
-function handleAndString(key: string): Decoder {
+/**
+ * calls whose interesting argument is one RRP_UNICODE_STRING after the key handle; `result`
+ * reads the response (BaseRegQueryValue returns the type, data and sizes before its status)
+ */
+function handleAndString(key: string, result = win32Result): Decoder {
   return def((r, out) => {
     out.handle = r.contextHandle();
     put(out, key, r.unicodeString());
-  }, win32Result);
+  }, result);
 }
 
 function regData(type: number, data: Buffer): string | null {
@@ -137,7 +140,7 @@ export const WINREG: Record<number, Decoder> = {
   7: handleAndString('key'), // BaseRegDeleteKey
   8: handleAndString('value_name'), // BaseRegDeleteValue
   15: openKey,
-  17: handleAndString('value_name'), // BaseRegQueryValue
+  17: handleAndString('value_name', win32ResultLast), // BaseRegQueryValue
   19: handleAndString('file'), // BaseRegRestoreKey
   20: handleAndString('file'), // BaseRegSaveKey
   22: setValue,
