@@ -3,11 +3,14 @@
  * decoders call these with the bytes a client wrote into (or read from) a pipe handle: WRITE /
  * READ data, IOCTL FSCTL_PIPE_TRANSCEIVE input / output, SMB1 TransactNmPipe data.
  */
-import type { OpenFile, Stamp, Tree } from './state';
+import type { ConnRef, OpenFile, Stamp, Tree } from './state';
 
 export interface PipeTap {
-  /** bytes the client sent into the pipe (a WRITE request's data, a transceive's input) */
-  clientData(f: OpenFile, buf: Buffer, off: number, end: number, at: Stamp): void;
+  /**
+   * bytes the client sent into the pipe (a WRITE request's data, a transceive's input); `conn`:
+   * the connection they came on, when it is not the one that opened the handle (multichannel)
+   */
+  clientData(f: OpenFile, buf: Buffer, off: number, end: number, at: Stamp, conn?: ConnRef): void;
   /** bytes the server returned from the pipe (a READ response's data, a transceive's output) */
   serverData(f: OpenFile, buf: Buffer, off: number, end: number, at: Stamp): void;
   /** the handle was closed, or the capture ended: calls without an answer are reported */

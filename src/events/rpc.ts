@@ -16,7 +16,7 @@ import { ntlmAuthenticate, NtlmIdentity } from '../smb/ntlmssp';
 import { hex8, newEvent, ScanState } from './smb2';
 import { ConnRef, OpenFile, Session, Stamp, stampOf, Tree } from './state';
 
-interface At { stamp: Stamp; seq: number }
+interface At { stamp: Stamp; seq: number; conn?: ConnRef }
 
 /** where a call's event says it happened */
 interface Place {
@@ -102,7 +102,8 @@ function callEvent(scan: ScanState, place: Place, handles: Handles, c: RpcCall<A
     if (raw) args = { ...raw };
   }
   const status = statusOf(c, args);
-  const ev = newEvent('rpc', c.requestAt.stamp, place.conn, place.session, place.tree, place.path);
+  // the request's own connection: with multichannel it need not be the one that opened the pipe
+  const ev = newEvent('rpc', c.requestAt.stamp, c.requestAt.conn ?? place.conn, place.session, place.tree, place.path);
   // with --stitch the response can be in the next file: its frame number would point at an
   // unrelated packet of the event's capture
   ev.response_frame = c.responseAt && c.responseAt.stamp.capture === c.requestAt.stamp.capture ? c.responseAt.stamp.frame : null;
@@ -144,7 +145,7 @@ export function createPipeTap(scan: ScanState): PipeTap {
     return st;
   };
   return {
-    clientData(f, buf, off, end, stamp) { stateOf(f).pipe.clientData(buf, off, end, { stamp, seq: scan.seq++ }); },
+    clientData(f, buf, off, end, stamp, conn) { stateOf(f).pipe.clientData(buf, off, end, { stamp, seq: scan.seq++, conn }); },
     serverData(f, buf, off, end, stamp) { stateOf(f).pipe.serverData(buf, off, end, { stamp, seq: scan.seq++ }); },
     closed(f) {
       const st = pipes.get(f);
@@ -154,6 +155,12 @@ export function createPipeTap(scan: ScanState): PipeTap {
     },
   };
 }
+
+/** connection-oriented PDU types by who sends them (C706 12.6.4; MS-RPCE 2.2.2.1) */
+const PTYPE_SENDER: Record<number, 'client' | 'server'> = {
+  0: 'client', 11: 'client', 14: 'client', 16: 'client', 18: 'client', 19: 'client', // request, bind, alter_context, auth3, co_cancel, orphaned
+  2: 'server', 3: 'server', 12: 'server', 13: 'server', 15: 'server', 17: 'server', // response, fault, bind_ack, bind_nak, alter_context_resp, shutdown
+};
 
 /**
  * DCE/RPC directly on a TCP connection (the endpoint mapper on 135 and the dynamic ports it
@@ -177,7 +184,12 @@ export function rpcOverTcp(scan: ScanState, flow: Flow): { consumers: [StreamCon
   });
   const side = (fromA: boolean): StreamConsumer => ({
     data(buf: Buffer, off: number, len: number, at: Packet) {
-      if (flow.clientIsA === null) flow.clientIsA = fromA; // the client speaks first (BIND)
+      // no handshake captured: a PDU's type says who sent it (a capture that starts mid-stream
+      // may start with the server's answer); failing that, the client speaks first (BIND)
+      if (flow.clientIsA === null) {
+        const sender = len >= 3 && buf[off] === 5 && buf[off + 1] === 0 ? PTYPE_SENDER[buf[off + 2]] : undefined;
+        flow.clientIsA = sender === undefined ? fromA : sender === 'client' ? fromA : !fromA;
+      }
       const a = { stamp: stampOf(at, scan.capture), seq: scan.seq++ };
       if (fromA === (flow.clientIsA !== false)) pipe.clientData(buf, off, off + len, a);
       else pipe.serverData(buf, off, off + len, a);

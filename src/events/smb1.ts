@@ -201,7 +201,7 @@ export class Smb1Handler {
   }
 
   private transfer(at: Packet): Transfer {
-    return { first: stampOf(at, this.scan.capture), seq: this.scan.seq++, responseFrame: null, bytes: 0, status: null };
+    return { first: stampOf(at, this.scan.capture), conn: this.conn(), seq: this.scan.seq++, responseFrame: null, bytes: 0, status: null };
   }
 
   private request(h: Smb1Header, k: Block, base: number, at: Packet): void {

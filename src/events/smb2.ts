@@ -261,7 +261,7 @@ export class Smb2Connection {
         this.track(h, at, { session, file: f, transfer: t, writeLength: h.command === Cmd.WRITE ? r.length : undefined });
         if (h.command === Cmd.WRITE) {
           const d = writeRequestData(b);
-          if (d && isPipe(f, b.buf, d.start, d.end)) this.scan.pipes.clientData(f, b.buf, d.start, d.end, stampOf(at, this.scan.capture));
+          if (d && isPipe(f, b.buf, d.start, d.end)) this.scan.pipes.clientData(f, b.buf, d.start, d.end, stampOf(at, this.scan.capture), this.conn());
         }
         return;
       }
@@ -270,7 +270,7 @@ export class Smb2Connection {
         if (!r || r.ctlCode !== FSCTL_PIPE_TRANSCEIVE) return;
         const f = file(r.fileId);
         if (!f) return;
-        if (r.input) this.scan.pipes.clientData(f, b.buf, r.input.start, r.input.end, stampOf(at, this.scan.capture));
+        if (r.input) this.scan.pipes.clientData(f, b.buf, r.input.start, r.input.end, stampOf(at, this.scan.capture), this.conn());
         this.track(h, at, { session, file: f });
         return;
       }
@@ -387,7 +387,7 @@ export class Smb2Connection {
   }
 
   private transfer(at: Packet): Transfer {
-    return { first: stampOf(at, this.scan.capture), seq: this.scan.seq++, responseFrame: null, bytes: 0, status: null };
+    return { first: stampOf(at, this.scan.capture), conn: this.conn(), seq: this.scan.seq++, responseFrame: null, bytes: 0, status: null };
   }
 
   private event(action: Action, at: Packet, session: Session, tree: Tree | null): SmbEvent {
@@ -435,7 +435,7 @@ export function flushTransfers(scan: ScanState, f: OpenFile): void {
   scan.pipes.closed(f);
   for (const [action, t] of [['read', f.read], ['write', f.write]] as const) {
     if (!t) continue;
-    const ev = newEvent(action, t.first, f.conn, f.session, f.tree, f.path);
+    const ev = newEvent(action, t.first, t.conn, f.session, f.tree, f.path);
     ev.response_frame = t.responseFrame;
     ev.bytes = t.bytes;
     ev.status = t.status === null ? null : statusName(t.status);

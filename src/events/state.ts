@@ -20,6 +20,8 @@ export interface Tree {
 /** Bytes moved through one handle, reported once its CLOSE is answered (or when the capture ends). */
 export interface Transfer {
   first: Stamp;
+  /** the connection of the first operation (with multichannel, not always the handle's own) */
+  conn: ConnRef;
   /** wire order of the first operation */
   seq: number;
   responseFrame: number | null;

@@ -112,3 +112,25 @@ describe.skipIf(!fs.existsSync(SHARED_CORPUS))('DCE/RPC calls on the shared corp
     });
   }
 });
+
+/**
+ * Direction: the client of each call is the sender of the request frame tshark lists (its
+ * source port), also where the capture starts mid-stream with the server's answer (zeek/mapi.pcap).
+ */
+async function wrongDirection(truth: string): Promise<string[]> {
+  const calls = requestsOf(truth);
+  const sport = new Map(calls.flatMap((c) => c.frames.map((f) => [f, c.sport] as const)));
+  const { events } = await scanEvents(truth.slice(0, -'.truth.json'.length));
+  return events.filter((e) => e.action === 'rpc' && sport.has(e.frame) && sport.get(e.frame) !== e.src_port)
+    .map((e) => `${e.frame} ${e.src_ip}:${e.src_port} -> ${e.dst_ip}:${e.dst_port} (request sent from port ${sport.get(e.frame)})`);
+}
+
+describe('DCE/RPC calls name the requester as the client (lab captures)', () => {
+  for (const truth of withRpc(CAPTURES)) it(path.basename(truth, '.truth.json'), async () => expect(await wrongDirection(truth)).toEqual([]));
+});
+
+describe.skipIf(!fs.existsSync(SHARED_CORPUS))('DCE/RPC calls name the requester as the client (shared corpus)', () => {
+  for (const truth of withRpc(SHARED_CORPUS)) {
+    it(path.relative(SHARED_CORPUS, truth).replace(/\.truth\.json$/, ''), async () => expect(await wrongDirection(truth)).toEqual([]));
+  }
+});

@@ -109,6 +109,21 @@ describe('sessions through the pipeline', () => {
     expect(ev).toMatchObject([{ src_port: 49800, user: 'alice', domain: 'CORP', share: '\\\\10.0.0.12\\ADMIN$', session_id: X }]);
   });
 
+  it('multichannel: a write on another channel than the CREATE names the write\'s own connection', () => {
+    const cap = new CaptureBuilder();
+    const c1 = new Smb2Client(cap.conversation({ clientPort: 57092 }).handshake(), SID);
+    c1.sessionSetup(ALICE);
+    c1.treeConnect('\\\\10.0.0.12\\share', 5, SHARE_TYPE.DISK);
+    c1.create(5, { name: 'big.bin', access: ACCESS.GENERIC_WRITE, disposition: DISPOSITION.CREATE }, fileId(1));
+    const c2 = new Smb2Client(cap.conversation({ clientPort: 57093 }).handshake(), SID);
+    c2.messageId = 20;
+    const w = c2.write(5, fileId(1), Buffer.alloc(4096));
+    c1.close(5, fileId(1));
+    const r = scanBuilder(cap);
+    expect(only(r, 'create').map((e) => e.src_port)).toEqual([57092]);
+    expect(only(r, 'write').map((e) => [e.frame, e.src_port, e.path, e.bytes])).toEqual([[w.req, 57093, 'big.bin', 4096]]);
+  });
+
   it('a channel bound on another server address (binding flag) carries the user', () => {
     const cap = new CaptureBuilder();
     const c1 = new Smb2Client(cap.conversation({ server: '10.0.0.12' }).handshake(), SID);
