@@ -60,26 +60,30 @@ export function createCapturePipeline(
 
   const flows = new FlowTable({
     open(flow: Flow) {
-      const conn = new Smb2Connection(scan, flow);
+      // the decoding state is made with the first byte of payload, not with the flow: a SYN scan
+      // opens a flow per probe (200,000 SYNs took 935 MB when each got its framers up front)
       const smbPort = SMB_PORTS.has(flow.a.port) || SMB_PORTS.has(flow.b.port);
-      const sink = (fromA: boolean) => new SmbFramer({
-        keep: (b, o, h, m) => conn.keep(b, o, h, m),
-        message: (b, o, k, m, at) => conn.message(b, o, k, m, at, fromA),
-        anomaly,
-        notSmb: () => { flow.ignored = true; },
-      }, smbPort);
-      connOf.set(flow, conn);
-      if (smbPort) return [sink(true), sink(false)];
-      // elsewhere the first bytes decide: DCE/RPC straight on TCP (endpoint mapper, DRSUAPI,
-      // SCMR on dynamic ports) or SMB found by its signature
+      const smb = (): [StreamConsumer, StreamConsumer] => {
+        const conn = new Smb2Connection(scan, flow);
+        connOf.set(flow, conn);
+        const sink = (fromA: boolean) => new SmbFramer({
+          keep: (b, o, h, m) => conn.keep(b, o, h, m),
+          message: (b, o, k, m, at) => conn.message(b, o, k, m, at, fromA),
+          anomaly,
+          notSmb: () => { flow.ignored = true; },
+        }, smbPort);
+        return [sink(true), sink(false)];
+      };
+      // on the SMB ports it is SMB; elsewhere the first bytes decide: DCE/RPC straight on TCP
+      // (endpoint mapper, DRSUAPI, SCMR on dynamic ports) or SMB found by its signature
       let chosen: [StreamConsumer, StreamConsumer] | null = null;
       const choose = (buf: Buffer, off: number, len: number): [StreamConsumer, StreamConsumer] => {
-        if (looksLikeDcerpc(buf, off, off + len)) {
+        if (!smbPort && looksLikeDcerpc(buf, off, off + len)) {
           const rpc = rpcOverTcp(scan, flow);
           rpcOf.set(flow, rpc.close);
           return (chosen = rpc.consumers);
         }
-        return (chosen = [sink(true), sink(false)]);
+        return (chosen = smb());
       };
       const side = (i: 0 | 1): StreamConsumer => ({
         data(buf, off, len, at) { (chosen ?? choose(buf, off, len))[i].data(buf, off, len, at); },

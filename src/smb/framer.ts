@@ -47,16 +47,18 @@ function minLength(magic: number): number {
 
 export class SmbFramer implements StreamConsumer {
   private state = State.Resync;
-  private readonly hdr = Buffer.alloc(4);
+  // allocated when first needed: most connections of a scan never need the header split
+  // across segments, and thousands of short connections each held 3 buffers per direction
+  private hdr: Buffer = EMPTY;
   private hdrHave = 0;
   private msgLen = 0;
   private consumed = 0;
   private keepLen = -1;
-  private acc: Buffer = Buffer.alloc(PEEK);
+  private acc: Buffer = EMPTY;
   private accHave = 0;
   private skipLeft = 0;
   /** tail of the previous chunk while resynchronising (a signature may straddle chunks) */
-  private carry = Buffer.alloc(0);
+  private carry: Buffer = EMPTY;
   private everSynced = false;
   /** the packet being processed (the reused object): a gap that completes a message dates it */
   private lastAt: Packet | null = null;
@@ -110,6 +112,7 @@ export class SmbFramer implements StreamConsumer {
     if (this.hdrHave === 0 && end - off >= 4) {
       h = buf; ho = off; off += 4;
     } else {
+      if (this.hdr === EMPTY) this.hdr = Buffer.alloc(4);
       while (this.hdrHave < 4 && off < end) this.hdr[this.hdrHave++] = buf[off++];
       if (this.hdrHave < 4) return off;
       h = this.hdr; ho = 0;
@@ -189,7 +192,7 @@ export class SmbFramer implements StreamConsumer {
   }
 
   private grow(n: number): void {
-    const b = Buffer.allocUnsafe(n);
+    const b = Buffer.allocUnsafe(Math.max(n, PEEK));
     this.acc.copy(b, 0, 0, this.accHave);
     this.acc = b;
   }

@@ -23,6 +23,8 @@ export interface Flow {
   /** set by the consumer when the flow carries no SMB: its packets are then dropped early */
   ignored: boolean;
   closed: [boolean, boolean];
+  /** a packet came since the eviction queue last passed this flow (second chance) */
+  recent: boolean;
 }
 
 export interface FlowHandler {
@@ -37,14 +39,23 @@ export interface FlowTableLimits {
 }
 
 export const DEFAULT_FLOW_LIMITS = (): FlowTableLimits => ({
-  maxFlows: 100_000,
-  reassembly: { perStream: 4 << 20, total: { limit: 256 << 20, used: 0 } },
+  maxFlows: 10_000,
+  // 10,000 flows at ~3 KB of decoding state each, 32 MB of out-of-order data held in all: well
+  // within a worker's WORKER_OLD_MB (a SYN scan of 100,000 sources was 495 MiB with 100,000 flows)
+  reassembly: { perStream: 4 << 20, total: { limit: 32 << 20, used: 0 } },
 });
 
 const SMB_PORTS = new Set([445, 139]);
 
 export class FlowTable {
   private readonly flows = new Map<string, Flow>();
+  /**
+   * Flows in the order they were created (or last given a second chance), for eviction. Not the
+   * Map's own order: finding its first live entry after many deletions at the front walks over
+   * the deleted slots (400,000 SYNs took 27 s).
+   */
+  private queue: (Flow | null)[] = [];
+  private head = 0;
   private nextId = 1;
   readonly stats: ReassemblyStats & { flows: number; evicted: number } = {
     retransmitted: 0, overlaps: 0, outOfOrder: 0, gaps: 0, gapBytes: 0, budgetGaps: 0, flows: 0, evicted: 0,
@@ -89,6 +100,9 @@ export class FlowTable {
       if (fwd === '') fwd = `${ipKey(d, s.srcOff, s.ipVersion)}/${s.srcPort}>${ipKey(d, s.dstOff, s.ipVersion)}/${s.dstPort}`;
       flow = this.create(fwd, s, p);
       fromA = true;
+    } else {
+      // a packet after the first: a scan's one-packet flows are never recent, and go first
+      flow.recent = true;
     }
     if (s.ipVersion === 4 && (c === null || c.flow !== flow)) {
       this.last = fromA ? { flow, sa, da, sp: s.srcPort, dp: s.dstPort } : { flow, sa: da, da: sa, sp: s.dstPort, dp: s.srcPort };
@@ -122,11 +136,7 @@ export class FlowTable {
   get size(): number { return this.flows.size; }
 
   private create(key: string, s: TcpSegment, p: Packet): Flow {
-    if (this.flows.size >= this.limits.maxFlows) {
-      const oldest = this.flows.values().next().value as Flow;
-      this.stats.evicted++;
-      this.end(oldest, p);
-    }
+    if (this.flows.size >= this.limits.maxFlows) this.evict(p);
     const d = s.data;
     const a = { ip: formatIp(d, s.srcOff, s.ipVersion), port: s.srcPort };
     const b = { ip: formatIp(d, s.dstOff, s.ipVersion), port: s.dstPort };
@@ -134,7 +144,7 @@ export class FlowTable {
     if (SMB_PORTS.has(b.port) && !SMB_PORTS.has(a.port)) clientIsA = true;
     else if (SMB_PORTS.has(a.port) && !SMB_PORTS.has(b.port)) clientIsA = false;
     const flow: Flow = {
-      id: this.nextId++, key, a, b, clientIsA, firstFrame: p.frame, ignored: false, closed: [false, false],
+      id: this.nextId++, key, a, b, clientIsA, firstFrame: p.frame, ignored: false, closed: [false, false], recent: false,
       half: undefined as unknown as [HalfStream, HalfStream], // set below: the handler needs the flow first
     };
     const [ca, cb] = this.handler.open(flow);
@@ -143,8 +153,35 @@ export class FlowTable {
       new HalfStream(cb, this.limits.reassembly, this.stats),
     ];
     this.flows.set(key, flow);
+    this.queue.push(flow);
+    // flows that ended on their own (FIN, RST) leave the queue here, not only when evicting
+    if (this.queue.length - this.head > 2 * this.flows.size + 4096) {
+      this.queue = this.queue.slice(this.head).filter((f) => f !== null && this.flows.get(f.key) === f);
+      this.head = 0;
+    }
     this.stats.flows++;
     return flow;
+  }
+
+  /**
+   * Ends the oldest flow that saw no packet since the queue last passed it: a long SMB session
+   * that is still talking outlives a scan's thousands of one-packet flows (second chance).
+   */
+  private evict(p: Packet): void {
+    for (;;) {
+      if (this.head >= this.queue.length) return;
+      const f = this.queue[this.head];
+      this.queue[this.head++] = null; // passed: the slot must not keep an ended flow alive
+      if (f === null || this.flows.get(f.key) !== f) continue; // already ended
+      if (f.recent) { f.recent = false; this.queue.push(f); continue; }
+      this.stats.evicted++;
+      this.end(f, p);
+      break;
+    }
+    if (this.head > 4096 && this.head * 2 > this.queue.length) {
+      this.queue = this.queue.slice(this.head);
+      this.head = 0;
+    }
   }
 
   private end(flow: Flow, p: Packet): void {

@@ -225,6 +225,23 @@ describe('FlowTable', () => {
     expect(opened.map((o) => o.closed)).toEqual([true, false, false]);
   });
 
+  it('eviction gives a second chance: a flow still talking outlives a scan of one-packet flows', () => {
+    const limits: FlowTableLimits = { maxFlows: 50, reassembly: { perStream: 1 << 20, total: { limit: 1 << 30, used: 0 } } };
+    const { opened, send, table } = setup(limits);
+    let seq = 1;
+    send(C, 40000, S, 445, seq, 0, ACK, 'x');
+    for (let i = 0; i < 5000; i++) {
+      send(`10.9.${i >> 8}.${i & 255}`, 1024 + i, S, 445, 1, 0, SYN);
+      if (i % 20 === 0) send(C, 40000, S, 445, ++seq, 0, ACK, 'x');
+    }
+    expect(table.size).toBe(50);
+    expect(table.stats.evicted).toBe(5001 - 50);
+    const talker = opened.find((o) => o.flow.a.port === 40000)!;
+    expect(talker.closed).toBe(false);
+    expect(talker.ab.text()).toBe('x'.repeat(seq));
+    expect(opened.filter((o) => !o.closed)).toHaveLength(50);
+  });
+
   it('an ignored flow gets no more data', () => {
     const { opened, send } = setup(undefined, (f) => { f.ignored = true; });
     send(C, 40000, S, 8080, 1, 0, ACK, 'first');
