@@ -6,6 +6,7 @@ import type { Action, SmbEvent } from './event';
 import type { ScanState } from './smb2';
 import { OpenFile, Session, Stamp, Transfer } from './state';
 import { statusName } from '../smb/names';
+import { oldestKey } from '../util/oldest';
 
 export interface Pending {
   cmd: number;
@@ -63,7 +64,8 @@ export class PendingTable {
 
   add(key: number, p: Pending): void {
     if (this.map.size >= MAX_PENDING) {
-      const [oldKey, old] = this.map.entries().next().value as [number, Pending];
+      const oldKey = oldestKey(this.map) as number;
+      const old = this.map.get(oldKey) as Pending;
       this.map.delete(oldKey);
       complete(this.scan, old, null, null);
       this.scan.anomaly('unanswered_requests_evicted');

@@ -15,6 +15,7 @@ import type { PipeTap } from './pipes';
 import { ntlmAuthenticate, NtlmIdentity } from '../smb/ntlmssp';
 import { hex8, newEvent, ScanState } from './smb2';
 import { ConnRef, OpenFile, Session, Stamp, stampOf, Tree } from './state';
+import { oldestKey } from '../util/oldest';
 
 interface At { stamp: Stamp; seq: number; conn?: ConnRef }
 
@@ -82,7 +83,7 @@ function nameHandles(iface: string, args: Record<string, string>, handles: Handl
     const name = args[how.field] ?? args.hive;
     for (const [k, v] of Object.entries(args)) {
       if (k === 'handle' || !k.endsWith('_handle') || name === undefined) continue;
-      if (handles.size >= MAX_HANDLES) handles.delete(handles.keys().next().value as string);
+      if (handles.size >= MAX_HANDLES) handles.delete(oldestKey(handles) as string);
       handles.set(v, name);
     }
   }
@@ -129,7 +130,8 @@ export function createPipeTap(scan: ScanState): PipeTap {
     if (!st) {
       if (pipes.size >= MAX_PIPES) {
         // handles that are never closed (lost CLOSEs, a hostile client): their calls are reported now
-        const [oldFile, old] = pipes.entries().next().value as [OpenFile, PipeState];
+        const oldFile = oldestKey(pipes) as OpenFile;
+        const old = pipes.get(oldFile) as PipeState;
         pipes.delete(oldFile);
         old.pipe.close();
         scan.anomaly('rpc_pipes_evicted');

@@ -19,9 +19,10 @@ import type { Action, SmbEvent } from './event';
 import { complete, Pending, PendingTable } from './pending';
 import { flushTransfers, hex8, newEvent, ScanState } from './smb2';
 import { isPipe, looksLikeRpc, pipeTree, unknownTree } from './pipes';
-import { ConnRef, OpenFile, Session, stampOf, Transfer, Tree } from './state';
+import { closeFile, ConnRef, filePath, OpenFile, openFile, Session, stampOf, Transfer, Tree } from './state';
+import { oldestKey } from '../util/oldest';
 
-const stripLeading = (s: string): string => s.replace(/^\\+/, '');
+const stripLeading = filePath;
 const hex4 = (n: number): string => `0x${n.toString(16).padStart(4, '0')}`;
 
 /** Trans names that are not a pipe handle's traffic: RAP calls and mailslot broadcasts */
@@ -72,7 +73,7 @@ export class Smb1Handler {
     this.pending.drain();
     for (const f of this.pipeFiles) {
       flushTransfers(this.scan, f);
-      for (const [k, v] of f.session.files) if (v === f) f.session.files.delete(k);
+      for (const [k, v] of f.session.files) if (v === f) closeFile(f.session, k);
     }
     this.pipeFiles.clear();
     this.transactions.clear();
@@ -151,7 +152,7 @@ export class Smb1Handler {
     let f = s.files.get(String(fid));
     if (!f) {
       f = { path: null, tree: this.tree(s, tid), session: s, conn: this.conn(), read: null, write: null, closed: false };
-      s.files.set(String(fid), f);
+      this.keep(s, String(fid), f);
     }
     return f;
   }
@@ -165,14 +166,23 @@ export class Smb1Handler {
     const base = key;
     const list = this.chains.get(base);
     if (list) { if (!list.includes(cmd)) list.push(cmd); } else this.chains.set(base, [cmd]);
-    if (this.chains.size > 4096) this.chains.delete(this.chains.keys().next().value as number);
+    if (this.chains.size > 4096) this.chains.delete(oldestKey(this.chains) as number);
   }
 
   /** a FID the server assigned: pipe handles are remembered for the pipe tap's closed() */
   private register(s: Session, fid: number, f: OpenFile): void {
     f.opened = true;
-    s.files.set(String(fid), f);
+    this.keep(s, String(fid), f);
     if (isPipe(f)) this.pipeFiles.add(f);
+  }
+
+  /** a handle to remember, within the session's bounds (state.ts openFile) */
+  private keep(s: Session, fid: string, f: OpenFile): void {
+    for (const old of openFile(s, fid, f)) {
+      flushTransfers(this.scan, old);
+      this.pipeFiles.delete(old);
+      this.scan.anomaly('open_files_evicted');
+    }
   }
 
   /** an IPC$ handle, or one a TransactNmPipe showed to be a pipe (its tree connect not captured) */
@@ -184,7 +194,7 @@ export class Smb1Handler {
     m.delete(key);
     m.set(key, v);
     if (m.size > MAX_IN_FLIGHT) {
-      m.delete(m.keys().next().value as number);
+      m.delete(oldestKey(m) as number);
       this.scan.anomaly('smb1_transactions_evicted');
     }
   }
@@ -282,7 +292,7 @@ export class Smb1Handler {
         const fid = closeFid(k);
         const f = fid === null ? undefined : s.files.get(String(fid));
         if (!f || fid === null) return;
-        s.files.delete(String(fid));
+        closeFile(s, String(fid));
         // once answered: a WRITE_ANDX+CLOSE chain's write is counted by the answer's first block
         this.track(base, k.command, at, {
           session: s,

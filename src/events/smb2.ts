@@ -22,7 +22,7 @@ import { EventSink, isoTime } from './record';
 import { Smb1Handler, smb1KeepFor } from './smb1';
 import { isPipe, looksLikeRpc, PipeTap, unknownTree } from './pipes';
 import { complete, Pending, PendingTable } from './pending';
-import { ConnRef, OpenFile, Session, SessionTable, Stamp, stampOf, Transfer, Tree } from './state';
+import { closeFile, ConnRef, filePath, OpenFile, openFile, Session, SessionTable, Stamp, stampOf, Transfer, Tree } from './state';
 
 /** What every connection of one scan shares. */
 export interface ScanState {
@@ -40,7 +40,6 @@ export interface ScanState {
 /** the previous message of a compound chain, for related operations (MS-SMB2 3.2.4.1.4) */
 interface Chain { session: Session | null; treeId: number; file: OpenFile | null }
 
-const MAX_FILES_PER_SESSION = 65_536;
 const MAX_COMPOUND = 64;
 /** largest message decoded whole; larger ones are decoded from their first KEEP_LARGE bytes */
 const MAX_KEEP = 1 << 20;
@@ -60,7 +59,7 @@ const sessionHex = (h: Smb2Header): string => {
   lastSid = { hi: h.sessionIdHi, lo: h.sessionIdLo, text };
   return text;
 };
-const stripLeading = (s: string): string => s.replace(/^\\+/, '');
+const stripLeading = filePath;
 
 /** commands whose request body we decode in full (they carry names or security blobs) */
 const FULL_REQUEST = new Set<number>([Cmd.SESSION_SETUP, Cmd.TREE_CONNECT, Cmd.CREATE, Cmd.SET_INFO, Cmd.IOCTL]);
@@ -247,8 +246,8 @@ export class Smb2Connection {
         const f = file(id);
         if (!f || id === null) return;
         f.closed = true;
-        if (id !== ALL_F) session.files.delete(id);
-        else for (const [k, v] of session.files) if (v === f) { session.files.delete(k); break; }
+        if (id !== ALL_F) closeFile(session, id);
+        else for (const [k, v] of session.files) if (v === f) { closeFile(session, k); break; }
         this.track(h, at, { session, then: () => flushTransfers(this.scan, f) });
         return;
       }
@@ -376,14 +375,10 @@ export class Smb2Connection {
 
   private register(session: Session, fileId: string, f: OpenFile): void {
     if (!this.pipeOpened && isPipe(f)) this.pipeOpened = true;
-    if (session.files.size >= MAX_FILES_PER_SESSION) {
-      // handles never closed (lost CLOSEs, hostile clients): report the oldest and let it go
-      const [k, old] = session.files.entries().next().value as [string, OpenFile];
+    for (const old of openFile(session, fileId, f)) {
       flushTransfers(this.scan, old);
-      session.files.delete(k);
       this.scan.anomaly('open_files_evicted');
     }
-    session.files.set(fileId, f);
   }
 
   private transfer(at: Packet): Transfer {

@@ -16,6 +16,7 @@ import {
   plausibleHeaderPrefix,
 } from './pdu';
 import type { RpcCall, RpcContext } from './types';
+import { oldestKey } from '../util/oldest';
 
 /**
  * One DCE/RPC association: the two byte streams of a named-pipe handle, or of a TCP connection
@@ -451,7 +452,7 @@ export class RpcPipe<T> {
       if (!first) this.cb.anomaly(RPC_ANOMALY.fragmentWithoutFirst);
       if (this.pendingBind !== null && this.pendingBind.contexts.some((c) => c.ctxId === pdu.ctxId)) this.flushPendingBind();
       if (this.calls.size >= this.limits.maxCalls) {
-        const oldest = this.calls.values().next().value as Call<T>;
+        const oldest = this.calls.get(oldestKey(this.calls) as number) as Call<T>;
         this.cb.anomaly(RPC_ANOMALY.callsEvicted);
         this.finish(oldest, null, false, null);
       }

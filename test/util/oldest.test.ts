@@ -1,0 +1,63 @@
+import { describe, expect, it } from 'vitest';
+import { oldestKey } from '../../src/util/oldest';
+import { closeFile, filePath, MAX_NAME_CHARS, MAX_PATH_CHARS_PER_SESSION, OpenFile, openFile, Session, SessionTable } from '../../src/events/state';
+
+describe('oldestKey', () => {
+  it('follows insertion order through deletions from the front, anywhere, and re-insertions', () => {
+    const m = new Map<number, string>();
+    expect(oldestKey(m)).toBeUndefined();
+    for (let i = 0; i < 10; i++) m.set(i, `v${i}`);
+    expect(oldestKey(m)).toBe(0);
+    expect(oldestKey(m)).toBe(0); // asking does not consume
+    m.delete(0);
+    expect(oldestKey(m)).toBe(1);
+    m.delete(2);
+    m.delete(1);
+    expect(oldestKey(m)).toBe(3);
+    for (let i = 3; i < 10; i++) m.delete(i);
+    expect(oldestKey(m)).toBeUndefined();
+    m.set(42, 'late');
+    m.set(7, 'again');
+    expect(oldestKey(m)).toBe(42);
+  });
+
+  it('keeps a full table evicting its oldest in step with a plain walk', () => {
+    const m = new Map<number, number>();
+    for (let i = 0; i < 50_000; i++) {
+      m.set(i, i);
+      if (m.size > 1000) m.delete(oldestKey(m) as number);
+    }
+    expect(m.size).toBe(1000);
+    expect(oldestKey(m)).toBe(49_000);
+    expect([...m.keys()][0]).toBe(49_000);
+  });
+});
+
+describe('open handles of a session are bounded', () => {
+  const session = (): Session => new SessionTable().get('10.0.0.2', '0x0000000000000001');
+  const handle = (s: Session, path: string): OpenFile => ({ path, tree: { id: 1, share: null, shareType: null }, session: s, conn: { clientIp: 'c', clientPort: 1, serverIp: 's', serverPort: 445, dialect: null }, read: null, write: null, closed: false });
+
+  it('names beyond MAX_NAME_CHARS are cut, saying how long they were', () => {
+    expect(filePath('\\\\dir\\a.txt')).toBe('dir\\a.txt');
+    const p = filePath(`\\${'A'.repeat(40_000)}`);
+    expect(p.startsWith('A'.repeat(MAX_NAME_CHARS))).toBe(true);
+    expect(p.slice(MAX_NAME_CHARS)).toBe('…[cut: 40000 characters]');
+  });
+
+  it('the oldest handles are let go once their paths pass MAX_PATH_CHARS_PER_SESSION; closes give their share back', () => {
+    const s = session();
+    const long = 'x'.repeat(MAX_NAME_CHARS);
+    const evicted: OpenFile[] = [];
+    for (let i = 0; i < 300; i++) evicted.push(...openFile(s, `id${i}`, handle(s, `${i}${long}`.slice(0, MAX_NAME_CHARS))));
+    expect(s.pathChars).toBeLessThanOrEqual(MAX_PATH_CHARS_PER_SESSION);
+    expect(s.files.size + evicted.length).toBe(300);
+    expect(evicted[0].path?.startsWith('0x')).toBe(true);
+    expect([...s.files.keys()].at(-1)).toBe('id299');
+    for (const k of [...s.files.keys()]) closeFile(s, k);
+    expect(s.pathChars).toBe(0);
+    // an id given again without a CLOSE replaces the first handle and its share
+    openFile(s, 'a', handle(s, 'one'));
+    openFile(s, 'a', handle(s, 'three'));
+    expect(s.pathChars).toBe(5);
+  });
+});
