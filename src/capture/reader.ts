@@ -96,7 +96,7 @@ export function parseCaptureBuffer(buf: Buffer, sink: PacketSink): CaptureInfo {
  * Streams a capture file through `sink`. Resolves with the file's facts; rejects only with
  * CaptureError (not a capture, unreadable) or with whatever the sink itself throws.
  */
-export async function readCapture(path: string, sink: PacketSink, options: ReadOptions = {}): Promise<CaptureInfo> {
+export async function readCapture(path: fs.PathLike, sink: PacketSink, options: ReadOptions = {}): Promise<CaptureInfo> {
   const chunkSize = Math.max(4096, options.chunkSize ?? DEFAULT_CHUNK);
   const fh = await fs.promises.open(path, 'r').catch((err: unknown) => {
     throw ioError(err);

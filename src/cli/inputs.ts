@@ -9,7 +9,47 @@ import * as zlib from 'zlib';
 import { decompressorFor, peekExternal } from '../capture/external';
 import { sniffCaptureFormat } from '../capture/reader';
 
-export interface InputFile { path: string; label: string }
+/**
+ * A file's path as the operating system has it: a string, or its bytes when they are not valid
+ * UTF-8 (a file name is any bytes on Linux; decoding `evil\xff.pcap` as UTF-8 and back names
+ * another, missing file, and an attacker could keep a capture out of the scan that way).
+ * `label` is how it is shown: the same text, invalid bytes written as \xNN.
+ */
+export type FilePath = string | Buffer;
+export interface InputFile { path: FilePath; label: string }
+
+const UTF8 = new TextDecoder('utf-8', { fatal: true });
+
+/** a name's bytes as text: valid UTF-8 as it is, each invalid byte as \xNN */
+export function displayName(b: Uint8Array): string {
+  try { return UTF8.decode(b); } catch { /* below, sequence by sequence */ }
+  let out = '';
+  let i = 0;
+  while (i < b.length) {
+    const c = b[i];
+    const n = c < 0x80 ? 1 : c >= 0xc2 && c <= 0xdf ? 2 : c >= 0xe0 && c <= 0xef ? 3 : c >= 0xf0 && c <= 0xf4 ? 4 : 0;
+    let text: string | null = null;
+    if (n > 0 && i + n <= b.length) {
+      try { text = UTF8.decode(b.subarray(i, i + n)); } catch { text = null; }
+    }
+    if (text === null) { out += `\\x${c.toString(16).padStart(2, '0')}`; i++; } else { out += text; i += n; }
+  }
+  return out;
+}
+
+/** `dir`/`name`: a string while every part is valid UTF-8, the bytes otherwise */
+function child(dir: FilePath, name: Buffer): FilePath {
+  if (typeof dir === 'string') {
+    try { return path.join(dir, UTF8.decode(name)); } catch { /* bytes below */ }
+  }
+  const d = Buffer.from(dir);
+  return Buffer.concat([d, d.length > 0 && d[d.length - 1] === 0x2f ? Buffer.alloc(0) : Buffer.from('/'), name]);
+}
+
+const show = (p: FilePath): string => (typeof p === 'string' ? p : displayName(p));
+/** a key equal for equal bytes */
+const realKey = async (p: FilePath): Promise<string> =>
+  (await fs.realpath(p, { encoding: 'buffer' }).catch(() => Buffer.from(p))).toString('latin1');
 export interface ExpandedInputs {
   files: InputFile[];
   /** inputs that could not be opened or listed: one message each */
@@ -19,7 +59,7 @@ export interface ExpandedInputs {
 }
 
 /** the first bytes of a file, or the reason it cannot be read */
-async function head(file: string, size = 8): Promise<Buffer | NodeJS.ErrnoException> {
+async function head(file: FilePath, size = 8): Promise<Buffer | NodeJS.ErrnoException> {
   let h: fs.FileHandle | undefined;
   try {
     h = await fs.open(file, 'r');
@@ -39,36 +79,42 @@ async function head(file: string, size = 8): Promise<Buffer | NodeJS.ErrnoExcept
  * a link to nothing is named.
  */
 async function walk(
-  dir: string, out: InputFile[], errors: string[], counter: { skipped: number }, depth: number, visited: Set<string>,
+  dir: FilePath, out: InputFile[], errors: string[], counter: { skipped: number }, depth: number, visited: Set<string>,
 ): Promise<void> {
-  if (depth > 64) { errors.push(`${dir}: directory nesting too deep, not descended`); return; }
-  const real = await fs.realpath(dir).catch(() => dir);
+  if (depth > 64) { errors.push(`${show(dir)}: directory nesting too deep, not descended`); return; }
+  const real = await realKey(dir);
   if (visited.has(real)) return;
   visited.add(real);
   let entries;
   try {
-    entries = await fs.readdir(dir, { withFileTypes: true });
+    // names as bytes: not every name is valid UTF-8 (see FilePath)
+    entries = await fs.readdir(dir, { withFileTypes: true, encoding: 'buffer' });
   } catch (e) {
-    errors.push(`${dir}: cannot list directory (${(e as NodeJS.ErrnoException).code ?? String(e)})`);
+    errors.push(`${show(dir)}: cannot list directory (${(e as NodeJS.ErrnoException).code ?? String(e)})`);
     return;
   }
-  entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  entries.sort((a, b) => Buffer.compare(a.name, b.name));
   for (const e of entries) {
-    const p = path.join(dir, e.name);
+    const p = child(dir, e.name);
     let isDir = e.isDirectory(), isFile = e.isFile();
+    let special = !isDir && !isFile && !e.isSymbolicLink();
     if (e.isSymbolicLink()) {
       const st = await fs.stat(p).catch(() => null);
-      if (st === null) { errors.push(`${p}: symbolic link to nothing`); continue; }
+      if (st === null) { errors.push(`${show(p)}: symbolic link to nothing`); continue; }
       isDir = st.isDirectory();
       isFile = st.isFile();
+      special = !isDir && !isFile;
     }
     if (isDir) await walk(p, out, errors, counter, depth + 1, visited);
     else if (isFile) {
       const h = await head(p);
       // a file we cannot open may well be a capture: it is named, never counted as skipped
-      if (!Buffer.isBuffer(h)) errors.push(`${p}: cannot read file (${h.code ?? h.message})`);
-      else if (await isCapture(p, h)) out.push({ path: p, label: p });
+      if (!Buffer.isBuffer(h)) errors.push(`${show(p)}: cannot read file (${h.code ?? h.message})`);
+      else if (await isCapture(p, h)) out.push({ path: p, label: show(p) });
       else counter.skipped++;
+    } else if (special) {
+      // a FIFO, socket or device (or a link to one): never opened (a FIFO would block), counted
+      counter.skipped++;
     }
   }
 }
@@ -79,7 +125,7 @@ async function walk(
  * broken captures. One whose start cannot be decompressed (corrupt, or zstd/xz/bzip2/lz4 without
  * its command installed) is kept, so that it is named with the reason instead of silently skipped.
  */
-async function isCapture(file: string, first: Buffer): Promise<boolean> {
+async function isCapture(file: FilePath, first: Buffer): Promise<boolean> {
   const format = sniffCaptureFormat(first);
   if (format === null) return false;
   if (format === 'pcap' || format === 'pcapng') return true;
@@ -89,7 +135,7 @@ async function isCapture(file: string, first: Buffer): Promise<boolean> {
 }
 
 /** the inflated start of a gzip file; null when it cannot be inflated (or, whole, is cut short) */
-async function gunzipStart(file: string): Promise<Buffer | null> {
+async function gunzipStart(file: FilePath): Promise<Buffer | null> {
   const size = 64 << 10;
   const start = await head(file, size);
   if (!Buffer.isBuffer(start)) return null;
@@ -106,7 +152,7 @@ async function gunzipStart(file: string): Promise<Buffer | null> {
   }
 }
 
-async function decompressedStart(file: string, first: Buffer): Promise<Buffer | null> {
+async function decompressedStart(file: FilePath, first: Buffer): Promise<Buffer | null> {
   const d = decompressorFor(first);
   if (d === null) return null;
   let h: fs.FileHandle | undefined;
@@ -120,6 +166,16 @@ async function decompressedStart(file: string, first: Buffer): Promise<Buffer | 
   }
 }
 
+/** the entry of the input's directory whose name, decoded as UTF-8 with U+FFFD, is the input's */
+async function nameByBytes(input: string): Promise<Buffer | null> {
+  const dir = path.dirname(input), base = path.basename(input);
+  const names = await fs.readdir(dir, { encoding: 'buffer' }).catch(() => null);
+  const hits = (names ?? []).filter((n) => n.toString('utf8') === base);
+  if (hits.length !== 1) return null;
+  const d = Buffer.from(dir);
+  return Buffer.concat([d, Buffer.from('/'), hits[0]]);
+}
+
 export async function expandInputs(inputs: string[]): Promise<ExpandedInputs> {
   const found: InputFile[] = [];
   const errors: string[] = [];
@@ -128,26 +184,37 @@ export async function expandInputs(inputs: string[]): Promise<ExpandedInputs> {
   for (const input of inputs) {
     if (input === '-') { errors.push('-: reading a capture from standard input is not supported; give a file'); continue; }
     let st;
+    let where: FilePath = input;
     try {
       st = await fs.stat(input);
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code;
-      errors.push(`${input}: ${code === 'ENOENT' ? 'no such file or directory' : `cannot open (${code ?? String(e)})`}`);
-      continue;
+      // Node decodes the command line as UTF-8: a name with other bytes arrives with U+FFFD in
+      // their place. The one entry of its directory that reads the same is the file meant.
+      const byBytes = code === 'ENOENT' && input.includes('\ufffd') ? await nameByBytes(input) : null;
+      st = byBytes === null ? null : await fs.stat(byBytes).catch(() => null);
+      if (byBytes === null || st === null) {
+        errors.push(`${input}: ${code === 'ENOENT' ? 'no such file or directory' : `cannot open (${code ?? String(e)})`}`);
+        continue;
+      }
+      where = byBytes;
     }
     if (st.isDirectory()) {
       // the same directory given twice (or inside another input) is walked once
-      if (visited.has(await fs.realpath(input).catch(() => input))) continue;
+      if (visited.has(await realKey(where))) continue;
       const before = found.length;
-      await walk(input, found, errors, counter, 0, visited);
-      if (found.length === before) errors.push(`${input}: no capture files found in this directory`);
-    } else found.push({ path: input, label: input });
+      await walk(where, found, errors, counter, 0, visited);
+      if (found.length === before) errors.push(`${show(where)}: no capture files found in this directory`);
+    } else if (!st.isFile()) {
+      // a FIFO would block the scan until something writes to it; devices and sockets are no captures
+      errors.push(`${show(where)}: not a regular file (${st.isFIFO() ? 'a named pipe' : st.isSocket() ? 'a socket' : 'a device'}); give a capture file`);
+    } else found.push({ path: where, label: show(where) });
   }
   // the same file named twice (or inside a directory also given) is scanned once
   const files: InputFile[] = [];
   const seen = new Set<string>();
   for (const f of found) {
-    const real = await fs.realpath(f.path).catch(() => f.path);
+    const real = await realKey(f.path);
     if (seen.has(real)) continue;
     seen.add(real);
     files.push(f);

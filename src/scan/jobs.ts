@@ -142,7 +142,7 @@ export const IN_THREAD_BYTES = 2e6;
 export const COMPRESSED_RATIO = 8;
 
 /** a file's size, times COMPRESSED_RATIO when its first bytes say it is compressed */
-function scanWeight(file: string): number {
+function scanWeight(file: fs.PathLike): number {
   let fd = -1;
   try {
     fd = fs.openSync(file, 'r');

@@ -2,6 +2,7 @@
  * One capture file through every stage: packets → TCP streams → SMB messages → events.
  * Events go to `emit` as they complete; counts go to the returned summary.
  */
+import type { PathLike } from 'fs';
 import type { CaptureInfo, Packet, PacketSink } from '../capture/packet';
 import { readCapture } from '../capture/reader';
 import { createDecoder } from '../net/decode';
@@ -134,7 +135,7 @@ export function createCapturePipeline(
 
 /** Reads and scans one capture file; a CaptureError propagates for the caller to report. */
 export async function scanCapture(
-  path: string, label: string, emit: EventSink, onBytes?: (bytes: number) => void,
+  path: PathLike, label: string, emit: EventSink, onBytes?: (bytes: number) => void,
   between?: () => Promise<void> | undefined, syncReads = false,
 ): Promise<CaptureSummary> {
   // a compressed file reports how far into the file it is; a plain one counts its packets' bytes

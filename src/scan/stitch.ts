@@ -4,6 +4,7 @@
  * session whose TREE_CONNECT is in one file and whose CREATEs are in the next keeps its share
  * and user, and TCP streams continue across the cut.
  */
+import type { PathLike } from 'fs';
 import { CaptureError, PacketSink } from '../capture/packet';
 import { readCapture } from '../capture/reader';
 import type { InputFile } from '../cli/inputs';
@@ -13,7 +14,7 @@ import { createCapturePipeline, newSummary } from './scan-capture';
 class FirstPacket extends Error {}
 
 /** time of the first packet (seconds, fractional), null for a file without packets */
-export async function firstPacketTime(file: string): Promise<number | null> {
+export async function firstPacketTime(file: PathLike): Promise<number | null> {
   let t: number | null = null;
   const sink: PacketSink = { packet(p) { t = p.tsSec + p.tsNs / 1e9; throw new FirstPacket(); } };
   try {

@@ -31,6 +31,9 @@ if (port) {
       if (gate && inFlight < IN_FLIGHT) { const g = gate; gate = null; g.open(); }
       return;
     }
-    void scanOne(m.file, options, post, m.runs);
+    // a path given as bytes (cli/inputs.ts FilePath) arrives as a Uint8Array
+    const at = m.file.path;
+    const file = typeof at === 'string' || Buffer.isBuffer(at) ? m.file : { ...m.file, path: Buffer.from(at as Uint8Array) };
+    void scanOne(file, options, post, m.runs);
   });
 }

@@ -137,6 +137,40 @@ describe('evidence is never overwritten or double counted', () => {
     fs.symlinkSync(cap, soft);
     for (const out of [hard, soft]) expectRefused([dir, '-f', 'jsonl', '-o', out], cap);
   });
+  it('reads captures whose names are not valid UTF-8 (in a directory and by name), shown with \\xNN', () => {
+    const dir = Buffer.from(path.join(tmp, 'bytes'));
+    const sub = Buffer.concat([dir, Buffer.from('/sub\xfe', 'latin1')]);
+    fs.mkdirSync(dir);
+    fs.mkdirSync(sub);
+    fs.copyFileSync(labCapture(/admin/i), Buffer.concat([dir, Buffer.from('/evil\xff.pcap', 'latin1')]));
+    fs.copyFileSync(labCapture(/admin/i), Buffer.concat([sub, Buffer.from('/x\x9b.pcap', 'latin1')]));
+    const j1 = run([dir.toString(), '-f', 'csv', '--jobs', '1', '--per-file']);
+    const j2 = run([dir.toString(), '-f', 'csv', '--jobs', '2']);
+    expect(j1.code).toBe(0);
+    expect(j1.err).toMatch(/evil\\xff\.pcap: \d+ packets/);
+    expect(j1.err).toMatch(/sub\\xfe\/x\\x9b\.pcap: \d+ packets/);
+    expect(j1.err).toMatch(/2 capture\(s\) read/);
+    expect(j2.out).toBe(j1.out);
+    // by name: the command line reaches Node as UTF-8 with U+FFFD; the one entry that reads so is it
+    const byName = spawnSync('bash', ['-c', `"${process.execPath}" "${CLI}" -f jsonl -q -- "$(printf '%s/evil\\xff.pcap' "${dir.toString()}")"`], { encoding: 'utf8' });
+    expect(byName.status).toBe(0);
+    expect(byName.stdout.trim().split('\n').length).toBeGreaterThan(5);
+  });
+
+  it('FIFOs, sockets and devices: skipped inside a directory, refused by name (never opened: a FIFO would block)', () => {
+    const dir = path.join(tmp, 'special');
+    fs.mkdirSync(dir);
+    fs.copyFileSync(labCapture(/admin/i), path.join(dir, 'real.pcap'));
+    spawnSync('mkfifo', [path.join(dir, 'pipe.pcap')]);
+    fs.symlinkSync('/dev/null', path.join(dir, 'null.pcap'));
+    const r = run([dir, '-f', 'jsonl']);
+    expect(r.code).toBe(0);
+    expect(r.err).toMatch(/1 capture\(s\) read, 2 non-capture file\(s\) skipped/);
+    const fifo = spawnSync(process.execPath, [CLI, path.join(dir, 'pipe.pcap'), '-q'], { encoding: 'utf8', timeout: 20_000 });
+    expect(fifo.status).toBe(1);
+    expect(fifo.stderr).toMatch(/pipe\.pcap: not a regular file \(a named pipe\)/);
+  });
+
   it('follows symbolic links inside a directory, walks each directory once, and names a link to nothing', () => {
     const dir = path.join(tmp, 'symlinked');
     const elsewhere = path.join(tmp, 'elsewhere');
