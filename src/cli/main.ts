@@ -8,6 +8,8 @@ import { hideBin } from 'yargs/helpers';
 import type { Action, Severity } from '../events/event';
 import { OUTPUT_FORMATS, OutputFormat } from '../output';
 import { defaultJobs } from '../scan/jobs';
+
+const MAX_JOBS = Math.max(4, 4 * defaultJobs());
 import { OutputError, runScan, UsageError } from './run-scan';
 import { forTerminal } from '../output/sanitize';
 import { loadRulesConfig, RulesConfig, RulesConfigError } from '../detect/config';
@@ -104,7 +106,7 @@ export async function main(argv: string[]): Promise<number> {
       .option('min-severity', { choices: SEVERITIES, default: 'info', requiresArg: true, coerce: last, describe: 'only events at or above this severity' })
       .option('action', { type: 'string', array: true, requiresArg: true, describe: `only these actions (comma-separated or repeated): ${ACTIONS.join(', ')}` })
       .option('quiet', { alias: 'q', type: 'boolean', default: false, describe: 'no summary on stderr' })
-      .option('jobs', { alias: 'j', type: 'number', default: defaultJobs(), requiresArg: true, coerce: last, describe: 'capture files scanned in parallel (worker threads); the output is the same for any value' })
+      .option('jobs', { alias: 'j', type: 'number', default: defaultJobs(), requiresArg: true, coerce: last, describe: 'capture files scanned in parallel (worker threads; default: the number of cores); the output is the same for any value' })
       .option('stitch', { type: 'boolean', default: false, describe: 'the inputs are one sensor\'s rotated files (tcpdump -C/-G, dumpcap ring buffer): scan them in time order as one stream, so sessions and TCP streams continue across files' })
       .option('progress', { type: 'boolean', describe: 'progress bar on stderr (default: when stderr is a terminal and not --quiet)' })
       .option('per-file', { type: 'boolean', default: false, describe: 'one summary line per capture file on stderr' })
@@ -128,6 +130,8 @@ export async function main(argv: string[]): Promise<number> {
         if (a['rules-config'] === '') throw new UsageError('--rules-config needs a file name');
         const jobs = a.jobs as number;
         if (!Number.isInteger(jobs) || jobs < 1) throw new UsageError('--jobs must be a whole number ≥ 1');
+        // each worker holds its own heap (~15-30 MB): more than a few per core only costs memory
+        if (jobs > MAX_JOBS) throw new UsageError(`--jobs must be at most ${MAX_JOBS} (4 per core here)`);
         const actions = parseActions(a.action as string[] | undefined);
         code = await runScan({
           inputs, format: a.format as OutputFormat, output: a.output as string | undefined,

@@ -4,7 +4,7 @@
  * workstations). YAML or JSON (YAML is a superset). Any mistake is one RulesConfigError naming
  * the file and the key, because a silently ignored allow-list or typo'd rule id hides or floods.
  */
-import { readFileSync } from 'fs';
+import { closeSync, fstatSync, openSync, readSync } from 'fs';
 import type * as Yaml from 'yaml';
 
 /** `yaml` is ~70 modules: loaded only when a rules file is read, not by every scanning thread */
@@ -79,14 +79,27 @@ const ALLOW_KEYS = ['rules', 'user', 'client', 'server', 'share', 'path', 'note'
 const ALLOW_MATCH_KEYS = ['user', 'client', 'server', 'share', 'path'];
 const STORY_KEYS = ['window_seconds'];
 
+/** A tuning file is a page of allow-list entries; anything larger is not one (`/dev/zero` grew to 4.6 GB). */
+export const MAX_CONFIG_BYTES = 1 << 20;
+
 /** Reads, parses and validates a rules config file. */
 export function loadRulesConfig(path: string): RulesConfig {
   let text: string;
+  let fd = -1;
   try {
-    text = readFileSync(path, 'utf8');
+    fd = openSync(path, 'r');
+    if (!fstatSync(fd).isFile()) throw new RulesConfigError(path, null, 'not a regular file');
+    const buf = Buffer.alloc(MAX_CONFIG_BYTES + 1);
+    let n = 0;
+    for (let got = -1; got !== 0 && n < buf.length; n += got) got = readSync(fd, buf, n, buf.length - n, null);
+    if (n > MAX_CONFIG_BYTES) throw new RulesConfigError(path, null, `larger than ${MAX_CONFIG_BYTES >> 20} MB: not a rules file`);
+    text = buf.toString('utf8', 0, n);
   } catch (err) {
+    if (err instanceof RulesConfigError) throw err;
     const code = (err as NodeJS.ErrnoException).code;
     throw new RulesConfigError(path, null, `cannot read the file (${code ?? (err as Error).message})`);
+  } finally {
+    if (fd >= 0) closeSync(fd);
   }
   return parseRulesConfig(text, path);
 }
@@ -99,7 +112,10 @@ export function parseRulesConfig(text: string, source: string): RulesConfig {
   } catch (err) {
     const e = err as Error & { linePos?: { line: number; col: number }[] };
     const at = e.linePos?.[0] ? ` at line ${e.linePos[0].line}, column ${e.linePos[0].col}` : '';
-    const first = String(e.message).split('\n')[0].replace(/ at line \d+, column \d+:?$/, '');
+    // a stack overflow (thousands of nested brackets) is the parser's limit, not a message for users
+    const first = err instanceof RangeError || /Maximum call stack/.test(String(e.message))
+      ? 'nested too deeply'
+      : String(e.message).split('\n')[0].replace(/ at line \d+, column \d+:?$/, '');
     throw new RulesConfigError(source, null, `not valid YAML/JSON${at}: ${first}`);
   }
   return validateRulesConfig(raw, source);

@@ -8,7 +8,7 @@ import { tmpdir } from 'os';
 import { join } from 'path';
 import { afterAll, describe, expect, it } from 'vitest';
 import {
-  cidrContains, compileConfig, globToRegExp, loadRulesConfig, parseCidr, parseRulesConfig, RulesConfigError,
+  cidrContains, compileConfig, globToRegExp, loadRulesConfig, MAX_CONFIG_BYTES, parseCidr, parseRulesConfig, RulesConfigError,
 } from '../../src/detect/config';
 import { ev, hits, open, put, rpc } from './events';
 
@@ -75,6 +75,12 @@ stories:
   it('a missing file is a RulesConfigError naming it', () => {
     const e = configError(() => loadRulesConfig(join(dir, 'nope.yaml')));
     expect(e.message).toMatch(/^rules config .*nope\.yaml: cannot read the file \(ENOENT\)$/);
+  });
+
+  it('not a tuning file: a device, a huge file, brackets nested thousands deep: one line each', () => {
+    expect(configError(() => loadRulesConfig('/dev/zero')).message).toMatch(/\/dev\/zero: not a regular file$/);
+    expect(configError(() => loadRulesConfig(file('big.yaml', `# ${'x'.repeat(MAX_CONFIG_BYTES)}\n`))).message).toMatch(/big\.yaml: larger than 1 MB: not a rules file$/);
+    expect(configError(() => loadRulesConfig(file('deep.json', '['.repeat(100_000)))).message).toMatch(/deep\.json: not valid YAML\/JSON.*: nested too deeply$/);
   });
 
   it('bad YAML names the file, line and column in one line', () => {
