@@ -60,8 +60,14 @@ export class SmbFramer implements StreamConsumer {
   /** tail of the previous chunk while resynchronising (a signature may straddle chunks) */
   private carry: Buffer = EMPTY;
   private everSynced = false;
-  /** the packet being processed (the reused object): a gap that completes a message dates it */
+  /**
+   * frame and time of the last bytes taken (the packet object itself is reused for the next
+   * record): a gap that completes a message dates it by them, not by the packet that showed the gap
+   */
   private lastAt: Packet | null = null;
+  private lastFrame = 0;
+  private lastSec = 0;
+  private lastNs = 0;
   private scanned = 0;
 
   constructor(private readonly sink: MessageSink, private readonly smbPort: boolean) {}
@@ -76,7 +82,10 @@ export class SmbFramer implements StreamConsumer {
       // lost bytes inside a payload we skip anyway (a WRITE's data): the message is still usable
       this.consumed += bytes;
       this.sink.anomaly('gap_in_skipped_payload');
-      if (this.consumed === this.msgLen && this.lastAt) this.complete(this.lastAt);
+      if (this.consumed === this.msgLen && this.lastAt) {
+        const a = this.lastAt;
+        this.complete({ ...a, frame: this.lastFrame, tsSec: this.lastSec, tsNs: this.lastNs });
+      }
       return;
     }
     if (this.state === State.Message) this.sink.anomaly('message_lost_in_gap');
@@ -85,6 +94,7 @@ export class SmbFramer implements StreamConsumer {
 
   data(buf: Buffer, off: number, len: number, at: Packet): void {
     this.lastAt = at;
+    this.lastFrame = at.frame; this.lastSec = at.tsSec; this.lastNs = at.tsNs;
     const end = off + len;
     while (off < end) {
       switch (this.state) {

@@ -29,7 +29,10 @@ export interface ReassemblyLimits {
   total: { limit: number; used: number };
 }
 
-interface Held { seq: number; buf: Buffer }
+/** a segment waiting for the bytes before it; `at` is a copy of its packet's frame and time */
+interface Held { seq: number; buf: Buffer; at: Packet }
+
+const NO_BYTES = Buffer.alloc(0);
 
 /** signed distance a - b in sequence space */
 const seqDiff = (a: number, b: number): number => (a - b) | 0;
@@ -80,7 +83,7 @@ export class HalfStream {
   flush(at: Packet): void {
     while (this.held.length) {
       this.skipTo(this.held[0].seq);
-      this.drain(at);
+      this.drain(at, true);
     }
   }
 
@@ -98,7 +101,13 @@ export class HalfStream {
     this.consumer.gap(missing);
   }
 
-  private drain(at: Packet): void {
+  /**
+   * Delivers what the stream now reaches. Dated by `at`, the packet that completed the stream
+   * (as Wireshark dates a reassembled PDU), except across a hole declared lost (`own`): there
+   * each held segment keeps its own frame, or a response whose data came before the ACK that
+   * proved the hole would be dated by that empty ACK.
+   */
+  private drain(at: Packet, own = false): void {
     const held = this.held;
     while (held.length) {
       const h = held[0];
@@ -107,7 +116,7 @@ export class HalfStream {
       held.shift();
       this.release(h.buf.length);
       const skip = -d;
-      if (skip < h.buf.length) this.deliver(h.buf, skip, h.buf.length - skip, at);
+      if (skip < h.buf.length) this.deliver(h.buf, skip, h.buf.length - skip, own ? h.at : at);
       else this.stats.retransmitted++;
     }
   }
@@ -117,7 +126,9 @@ export class HalfStream {
     const held = this.held;
     let i = held.length;
     while (i > 0 && seqDiff(held[i - 1].seq, seq) > 0) i--;
-    held.splice(i, 0, { seq, buf: Buffer.from(buf.subarray(off, off + len)) });
+    // the packet object is reused for the next record: its frame and time are copied
+    const own: Packet = { frame: at.frame, linkType: at.linkType, tsSec: at.tsSec, tsNs: at.tsNs, tsDigits: at.tsDigits, data: NO_BYTES, off: 0, capLen: 0, origLen: 0 };
+    held.splice(i, 0, { seq, buf: Buffer.from(buf.subarray(off, off + len)), at: own });
     this.heldBytes += len;
     const t = this.limits.total;
     t.used += len;
@@ -132,7 +143,7 @@ export class HalfStream {
   crossAckedHoles(at: Packet): void {
     while (this.held.length && this.peerAck >= 0 && seqDiff(this.peerAck, this.held[0].seq) >= 0) {
       this.skipTo(this.held[0].seq);
-      this.drain(at);
+      this.drain(at, true);
     }
   }
 

@@ -1,5 +1,5 @@
 /**
- * Read and write totals whose answers come after the CLOSE or LOGOFF request, on public captures
+ * Read and write totals whose answers come after the CLOSE or LOGOFF request or across a hole, on public captures
  * (shared corpus, skipped when absent). Each expectation was read off tshark by hand:
  * `tshark -r FILE -Y 'frame.number==N' -V` for the request and its response.
  */
@@ -46,6 +46,16 @@ const CASES: { file: string; why: string; rows: Row[] }[] = [
       { frame: 46, action: 'write', path: null, bytes: 19044, status: null, response_frame: null },
       { frame: 117, action: 'write', path: null, bytes: 116, status: null, response_frame: null },
     ],
+  },
+  {
+    file: 'suricata-verify/smb2-frames-gap-payload-logging__smb2-peter-minus-p191.pcap',
+    why: 'a READ response with a hole in its data: the rest arrived in frame 191, the hole was proved lost by the empty ACK 193',
+    rows: [{ frame: 189, action: 'read', path: 'file87.txt', bytes: 5856, status: 'STATUS_SUCCESS', response_frame: 191 }],
+  },
+  {
+    file: 'suricata-verify/smb2-frames-gap-payload-logging-02__smb2-peter-minus-p191-p192.pcap',
+    why: 'the same with the response\'s end lost too: its last captured bytes are frame 190',
+    rows: [{ frame: 189, action: 'read', path: 'file87.txt', bytes: 5856, status: 'STATUS_SUCCESS', response_frame: 190 }],
   },
   {
     file: 'zeek/raw_ntlm_in_smb.pcap',

@@ -127,14 +127,16 @@ describe('HalfStream', () => {
   // Regression (fixed in 0f82dfc, HalfStream.segment): when the ACK that proves a hole lost
   // arrives after a later segment was already held, the next segment skipped straight to its own
   // sequence number: the held segment was jumped over, counted as a retransmission and lost.
-  it('the usual capture loss (lost, held, ACK beyond both, next) keeps the held segment', () => {
+  it('the usual capture loss (lost, held, ACK beyond both, next) keeps the held segment, dated by its own frame', () => {
     const { rec, seg, stats, hs } = setup();
     seg(0, 'aaaa', 1);
     // 'bbbb' at 4 was not captured
     seg(8, 'cccc', 2); // held: nothing acknowledges the hole yet
     hs.peerAck = 12; // the receiver's ACK for everything up to 12
     seg(12, 'dddd', 3);
-    expect(rec.items).toEqual([{ data: 'aaaa', frame: 1 }, { gap: 4 }, { data: 'cccc', frame: 3 }, { data: 'dddd', frame: 3 }]);
+    // across a hole declared lost the held bytes keep their frame (a response whose data came
+    // before the ACK that proved the hole is not dated by that ACK)
+    expect(rec.items).toEqual([{ data: 'aaaa', frame: 1 }, { gap: 4 }, { data: 'cccc', frame: 2 }, { data: 'dddd', frame: 3 }]);
     expect(stats.gapBytes).toBe(4);
     expect(stats.retransmitted).toBe(0);
   });
@@ -146,7 +148,7 @@ describe('HalfStream', () => {
     seg(9, 'jj', 3);
     hs.flush(pkt(4));
     expect(rec.items).toEqual([
-      { data: 'aa', frame: 1 }, { gap: 3 }, { data: 'ff', frame: 4 }, { gap: 2 }, { data: 'jj', frame: 4 },
+      { data: 'aa', frame: 1 }, { gap: 3 }, { data: 'ff', frame: 2 }, { gap: 2 }, { data: 'jj', frame: 3 },
     ]);
     expect(stats).toMatchObject({ gaps: 2, gapBytes: 5 });
     expect(limits.total.used).toBe(0);
@@ -158,7 +160,7 @@ describe('HalfStream', () => {
     seg(4, letters('e', 6), 2); // held: 6 of 10
     seg(10, letters('k', 6), 3); // 12 > 10: budget gap
     expect(rec.items).toEqual([
-      { data: 'aa', frame: 1 }, { gap: 2 }, { data: 'eeeeee', frame: 3 }, { data: 'kkkkkk', frame: 3 },
+      { data: 'aa', frame: 1 }, { gap: 2 }, { data: 'eeeeee', frame: 2 }, { data: 'kkkkkk', frame: 3 },
     ]);
     expect(stats.budgetGaps).toBe(1);
     expect(stats.gaps).toBe(1);
