@@ -166,14 +166,24 @@ async function decompressedStart(file: FilePath, first: Buffer): Promise<Buffer 
   }
 }
 
-/** the entry of the input's directory whose name, decoded as UTF-8 with U+FFFD, is the input's */
+/**
+ * The path whose bytes, decoded as UTF-8 with U+FFFD, read as the input: each part with U+FFFD
+ * is the one entry of its directory that reads the same (null when none or several do).
+ */
 async function nameByBytes(input: string): Promise<Buffer | null> {
-  const dir = path.dirname(input), base = path.basename(input);
-  const names = await fs.readdir(dir, { encoding: 'buffer' }).catch(() => null);
-  const hits = (names ?? []).filter((n) => n.toString('utf8') === base);
-  if (hits.length !== 1) return null;
-  const d = Buffer.from(dir);
-  return Buffer.concat([d, Buffer.from('/'), hits[0]]);
+  const abs = input.startsWith('/');
+  let at: Buffer | null = abs ? Buffer.from('/') : null;
+  for (const part of (abs ? input.slice(1) : input).split('/')) {
+    let name = Buffer.from(part);
+    if (part.includes('\ufffd')) {
+      const names = await fs.readdir(at ?? '.', { encoding: 'buffer' }).catch(() => null);
+      const hits = (names ?? []).filter((n) => n.toString('utf8') === part);
+      if (hits.length !== 1) return null;
+      name = hits[0];
+    }
+    at = at === null ? name : Buffer.concat([at, at[at.length - 1] === 0x2f ? Buffer.alloc(0) : Buffer.from('/'), name]);
+  }
+  return at;
 }
 
 export async function expandInputs(inputs: string[]): Promise<ExpandedInputs> {
@@ -213,11 +223,16 @@ export async function expandInputs(inputs: string[]): Promise<ExpandedInputs> {
   // the same file named twice (or inside a directory also given) is scanned once
   const files: InputFile[] = [];
   const seen = new Set<string>();
+  const labels = new Map<string, number>();
   for (const f of found) {
     const real = await realKey(f.path);
     if (seen.has(real)) continue;
     seen.add(real);
-    files.push(f);
+    // two files shown alike (a byte 0xff and the four characters "\xff"): the label is what
+    // each event names, so the second gets a number
+    const n = (labels.get(f.label) ?? 0) + 1;
+    labels.set(f.label, n);
+    files.push(n === 1 ? f : { ...f, label: `${f.label} [${n}]` });
   }
   return { files, errors, skipped: counter.skipped };
 }

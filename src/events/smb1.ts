@@ -123,6 +123,8 @@ export class Smb1Handler {
    * has not assigned one yet; Samba uses the chain's file the same way).
    */
   private chainFile: OpenFile | null = null;
+  /** chained reads and writes of a chain's file still waiting for their answer */
+  private readonly chainOps = new WeakMap<OpenFile, number>();
 
   private failChain(base: number, status: number, frame: number): void {
     const cmds = this.chains.get(base);
@@ -271,10 +273,16 @@ export class Smb1Handler {
         const f = chained ?? this.file(s, h.tid, readWriteFid(k));
         if (!f || readWriteFid(k) === null) { this.scan.anomaly('malformed_read_write'); return; }
         const t = k.command === Smb1Cmd.READ_ANDX ? (f.read ??= this.transfer(at)) : (f.write ??= this.transfer(at));
+        if (chained) this.chainOps.set(f, (this.chainOps.get(f) ?? 0) + 1);
         this.track(base, k.command, at, {
           session: s, file: f, transfer: t, writeLength: k.command === Smb1Cmd.WRITE_ANDX ? writeLength(k) : undefined,
-          // the open failed: its handle never existed, no CLOSE will report the attempt
-          then: chained ? () => { if (!f.opened) flushTransfers(this.scan, f); } : undefined,
+          // the open failed: its handle never existed, no CLOSE will report the attempt; once
+          // every chained read and write has its answer (a WRITE+READ chain: both, not the first)
+          then: chained ? () => {
+            const left = (this.chainOps.get(f) ?? 1) - 1;
+            this.chainOps.set(f, left);
+            if (left <= 0 && !f.opened) flushTransfers(this.scan, f);
+          } : undefined,
         });
         if (k.command === Smb1Cmd.READ_ANDX) {
           // a read on a tree we never saw connect may be a pipe's: its answer's bytes will say

@@ -152,12 +152,17 @@ export class SessionTable {
  */
 export const MAX_NAME_CHARS = 4096;
 
-/** a path as kept: without leading backslashes, cut at MAX_NAME_CHARS into a string of its own */
+/**
+ * a path as kept: without leading backslashes; beyond MAX_NAME_CHARS, its start and its end
+ * (the name and extension the rules look at: a long path must not hide `evil.exe` from them),
+ * copied into a string of its own (a slice would keep the whole original alive)
+ */
 export function filePath(s: string): string {
   const p = s.replace(/^\\+/, '');
   if (p.length <= MAX_NAME_CHARS) return p;
-  // a slice would keep the whole original alive: copy the part kept
-  return `${Buffer.from(p.slice(0, MAX_NAME_CHARS), 'utf16le').toString('utf16le')}…[cut: ${p.length} characters]`;
+  const half = MAX_NAME_CHARS >> 1;
+  const copy = (t: string): string => Buffer.from(t, 'utf16le').toString('utf16le');
+  return `${copy(p.slice(0, half))}…[cut: ${p.length} characters]…${copy(p.slice(p.length - half))}`;
 }
 
 /**
@@ -169,12 +174,15 @@ export function filePath(s: string): string {
 export const MAX_FILES_PER_SESSION = 16_384;
 export const MAX_PATH_CHARS_PER_SESSION = 1 << 20;
 
-/** remembers a handle the server gave; returns the handles let go to stay within the bounds */
+/**
+ * remembers a handle the server gave; returns the handles let go (to report their totals): the
+ * one this id named before (its CLOSE was not captured), and the oldest beyond the bounds
+ */
 export function openFile(s: Session, id: string, f: OpenFile): OpenFile[] {
-  closeFile(s, id); // an id given again without a CLOSE seen
+  const prior = closeFile(s, id);
   s.files.set(id, f);
   s.pathChars += f.path?.length ?? 0;
-  let out: OpenFile[] | null = null;
+  let out: OpenFile[] | null = prior !== undefined && prior !== f ? [prior] : null;
   while (s.files.size > 1 && (s.files.size > MAX_FILES_PER_SESSION || s.pathChars > MAX_PATH_CHARS_PER_SESSION)) {
     const k = oldestKey(s.files) as string;
     (out ??= []).push(closeFile(s, k) as OpenFile);

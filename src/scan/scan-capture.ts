@@ -8,7 +8,7 @@ import { readCapture } from '../capture/reader';
 import { createDecoder } from '../net/decode';
 import { FlowTable, Flow } from '../tcp/flows';
 import { SmbFramer } from '../smb/framer';
-import { flushAllTransfers, ScanState, Smb2Connection } from '../events/smb2';
+import { flushAllTransfers, flushTransfers, ScanState, Smb2Connection } from '../events/smb2';
 import { SessionTable } from '../events/state';
 import { createPipeTap, rpcOverTcp } from '../events/rpc';
 import { looksLikeDcerpc } from '../rpc/sniff';
@@ -50,7 +50,11 @@ export function createCapturePipeline(
   const summary = newSummary(capture);
   const anomalies = summary.anomalies;
   const anomaly = (kind: string, n = 1): void => { anomalies[kind] = (anomalies[kind] ?? 0) + n; };
-  const sessions = new SessionTable(50_000, () => anomaly('sessions_evicted'));
+  // an evicted session's open handles report their totals now (they would be lost with it)
+  const sessions = new SessionTable(50_000, (s) => {
+    anomaly('sessions_evicted');
+    for (const f of new Set(s.files.values())) flushTransfers(scan, f);
+  });
   const scan: ScanState = { capture, sessions, emit, anomaly, seq: 0, smbMessages: 0, pipes: NO_PIPES };
   scan.pipes = createPipeTap(scan);
   const connOf = new WeakMap<Flow, Smb2Connection>();

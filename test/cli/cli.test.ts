@@ -60,7 +60,7 @@ describe('usage', () => {
       [['-f'], '-f needs a value'], [['--action'], '--action needs a value'], [['--min-severity'], '--min-severity needs a value'],
       [['--jobs'], '--jobs needs a value'], [['--rules-config'], '--rules-config needs a value'],
       [['-f', 'xml'], '--format must be one of table, csv, jsonl (not "xml")'],
-      [['-j', '1e9'], '--jobs must be at most'], [['--rules-config', '/dev/zero'], 'rules config /dev/zero: not a regular file'],
+      [['-j', '1e9'], '--jobs must be at most'], [['--rules-config', '/dev/zero'], 'rules config /dev/zero: larger than 1 MB: not a rules file'],
     ] as const) {
       const r = run([cap, ...args]);
       expect(r.code, args.join(' ')).toBe(2);
@@ -153,9 +153,25 @@ describe('evidence is never overwritten or double counted', () => {
     expect(j1.err).toMatch(/2 capture\(s\) read/);
     expect(j2.out).toBe(j1.out);
     // by name: the command line reaches Node as UTF-8 with U+FFFD; the one entry that reads so is it
-    const byName = spawnSync('bash', ['-c', `"${process.execPath}" "${CLI}" -f jsonl -q -- "$(printf '%s/evil\\xff.pcap' "${dir.toString()}")"`], { encoding: 'utf8' });
-    expect(byName.status).toBe(0);
-    expect(byName.stdout.trim().split('\n').length).toBeGreaterThan(5);
+    for (const name of ['evil\\xff.pcap', 'sub\\xfe/x\\x9b.pcap']) {
+      const byName = spawnSync('bash', ['-c', `"${process.execPath}" "${CLI}" -f jsonl -q -- "$(printf '%s/${name}' "${dir.toString()}")"`], { encoding: 'utf8' });
+      expect(byName.status, name).toBe(0);
+      expect(byName.stdout.trim().split('\n').length).toBeGreaterThan(5);
+    }
+    // a file literally named with the four characters \xff reads like the byte: it gets its own label
+    fs.copyFileSync(labCapture(/admin/i), path.join(dir.toString(), 'evil\\xff.pcap'));
+    const both = run([dir.toString(), '-f', 'csv', '--per-file']);
+    expect(both.err).toMatch(/evil\\xff\.pcap: \d+ packets/);
+    expect(both.err).toMatch(/evil\\xff\.pcap \[2\]: \d+ packets/);
+  });
+
+  it('--rules-config from a pipe (process substitution) is read like a file', () => {
+    const cfg = path.join(tmp, 'pipe-rules.yaml');
+    fs.writeFileSync(cfg, 'rules:\n  SMB-ADMIN-SHARE-WRITE: { severity: low }\n');
+    const cap = labCapture(/admin/i);
+    const viaPipe = spawnSync('bash', ['-c', `"${process.execPath}" "${CLI}" "${cap}" -q -f jsonl --rules-config <(cat "${cfg}")`], { encoding: 'utf8' });
+    expect(viaPipe.status).toBe(0);
+    expect(viaPipe.stdout).toBe(run([cap, '-q', '-f', 'jsonl', '--rules-config', cfg]).out);
   });
 
   it('FIFOs, sockets and devices: skipped inside a directory, refused by name (never opened: a FIFO would block)', () => {

@@ -77,8 +77,8 @@ stories:
     expect(e.message).toMatch(/^rules config .*nope\.yaml: cannot read the file \(ENOENT\)$/);
   });
 
-  it('not a tuning file: a device, a huge file, brackets nested thousands deep: one line each', () => {
-    expect(configError(() => loadRulesConfig('/dev/zero')).message).toMatch(/\/dev\/zero: not a regular file$/);
+  it('not a tuning file: an endless device, a huge file, brackets nested thousands deep: one line each', () => {
+    expect(configError(() => loadRulesConfig('/dev/zero')).message).toMatch(/\/dev\/zero: larger than 1 MB: not a rules file$/);
     expect(configError(() => loadRulesConfig(file('big.yaml', `# ${'x'.repeat(MAX_CONFIG_BYTES)}\n`))).message).toMatch(/big\.yaml: larger than 1 MB: not a rules file$/);
     expect(configError(() => loadRulesConfig(file('deep.json', '['.repeat(100_000)))).message).toMatch(/deep\.json: not valid YAML\/JSON.*: nested too deeply$/);
   });

@@ -264,6 +264,25 @@ describe('read and write totals are reported once the CLOSE or LOGOFF is answere
     expect(only(scanBuilder(cap), 'write').map((e) => [e.path, e.bytes, e.response_frame])).toEqual([['samr', 512, wr]]);
   });
 
+  it('NT_CREATE_ANDX + WRITE_ANDX + READ_ANDX whose open fails: both the write and the read carry the failure', () => {
+    const { cap, c } = setup();
+    c.tree('\\\\srv\\share', 9, 'A:');
+    const h = c.h(9);
+    const create = ntCreateRequest(h, '\\x.txt');
+    create[33] = CMD1.WRITE_ANDX;
+    create.writeUInt16LE(create.length, 35);
+    const w = writeAndx(h, 0xffff, Buffer.from('hello')).subarray(32);
+    w[1] = CMD1.READ_ANDX; // the WRITE_ANDX's AndX points at a READ_ANDX after it
+    w.writeUInt16LE(create.length + w.length, 3);
+    const rq = c.conv.c(cat(create, w, readAndx(h, 0xffff, 4096).subarray(32)));
+    const rs = c.conv.s(smb1({ ...h, command: CMD1.NT_CREATE_ANDX, reply: true, status: STATUS_OBJECT_NAME_NOT_FOUND }, block(Buffer.alloc(0))));
+    const rows = scanBuilder(cap).events.filter((e) => e.action === 'read' || e.action === 'write').map((e) => [e.action, e.path, e.status, e.frame, e.response_frame]);
+    expect(rows).toEqual([
+      ['write', 'x.txt', 'STATUS_OBJECT_NAME_NOT_FOUND', rq, rs],
+      ['read', 'x.txt', 'STATUS_OBJECT_NAME_NOT_FOUND', rq, rs],
+    ]);
+  });
+
   it('READ_ANDX chained after NT_CREATE_ANDX reads the file the chain opens; a failed open fails the read too', () => {
     const { cap, c } = setup();
     c.tree('\\\\srv\\share', 9, 'A:');

@@ -12,6 +12,7 @@ import {
   transformMessage, writeRequestBody, writeResponseBody, readRequestBody, readResponseBody, smallBody, ACK as ACK_FLAG,
 } from '../helpers/build';
 import { CaptureBuilder, only, scanBuilder, Smb2Client } from '../helpers/conversation';
+import { applyFlagRules } from '../../src/detect/rules';
 
 const SID = 0x0000040000000011n;
 const SID_HEX = '0x0000040000000011';
@@ -210,6 +211,17 @@ describe('CREATE', () => {
       ['delete', 'tmp\\gone.bat', 'STATUS_SUCCESS', ok.req],
       ['create', 'tmp\\denied.bat', 'STATUS_ACCESS_DENIED', ok.req + 2],
     ]);
+  });
+});
+
+describe('long names', () => {
+  it('a path longer than 4,096 characters keeps its start and its final name: an .exe on ADMIN$ is still flagged', () => {
+    const { cap, cl } = session();
+    const name = `${'abcdefghi\\'.repeat(500)}evil.exe`;
+    cl.create(5, { name, access: ACCESS.GENERIC_WRITE, disposition: DISPOSITION.CREATE }, fileId(1));
+    const [ev] = only(scanBuilder(cap), 'create');
+    expect(ev.path).toMatch(/^abcdefghi\\.*…\[cut: 5008 characters\]….*\\evil\.exe$/);
+    expect(applyFlagRules(ev).flags).toContain('EXECUTABLE_WRITE');
   });
 });
 

@@ -21,6 +21,16 @@ describe('oldestKey', () => {
     expect(oldestKey(m)).toBe(42);
   });
 
+  it('a key evicted and set again is the newest, not the oldest (a reused message id)', () => {
+    const m = new Map([[0, 'a'], [1, 'b'], [2, 'c']]);
+    m.delete(oldestKey(m) as number);
+    m.set(0, 'again');
+    expect(oldestKey(m)).toBe(1);
+    m.delete(1);
+    m.delete(2);
+    expect(oldestKey(m)).toBe(0);
+  });
+
   it('keeps a full table evicting its oldest in step with a plain walk', () => {
     const m = new Map<number, number>();
     for (let i = 0; i < 50_000; i++) {
@@ -37,11 +47,13 @@ describe('open handles of a session are bounded', () => {
   const session = (): Session => new SessionTable().get('10.0.0.2', '0x0000000000000001');
   const handle = (s: Session, path: string): OpenFile => ({ path, tree: { id: 1, share: null, shareType: null }, session: s, conn: { clientIp: 'c', clientPort: 1, serverIp: 's', serverPort: 445, dialect: null }, read: null, write: null, closed: false });
 
-  it('names beyond MAX_NAME_CHARS are cut, saying how long they were', () => {
+  it('names beyond MAX_NAME_CHARS keep their start and end (the extension the rules read), saying how long they were', () => {
     expect(filePath('\\\\dir\\a.txt')).toBe('dir\\a.txt');
-    const p = filePath(`\\${'A'.repeat(40_000)}`);
-    expect(p.startsWith('A'.repeat(MAX_NAME_CHARS))).toBe(true);
-    expect(p.slice(MAX_NAME_CHARS)).toBe('…[cut: 40000 characters]');
+    const p = filePath(`\\${'abcdefghi\\'.repeat(500)}evil.exe`);
+    expect(p.length).toBeLessThan(MAX_NAME_CHARS + 40);
+    expect(p).toContain('…[cut: 5008 characters]…');
+    expect(p.startsWith('abcdefghi\\')).toBe(true);
+    expect(p.endsWith('\\evil.exe')).toBe(true);
   });
 
   it('the oldest handles are let go once their paths pass MAX_PATH_CHARS_PER_SESSION; closes give their share back', () => {
@@ -49,15 +61,21 @@ describe('open handles of a session are bounded', () => {
     const long = 'x'.repeat(MAX_NAME_CHARS);
     const evicted: OpenFile[] = [];
     for (let i = 0; i < 300; i++) evicted.push(...openFile(s, `id${i}`, handle(s, `${i}${long}`.slice(0, MAX_NAME_CHARS))));
+    // an evicted id given again is new: the next to go is the oldest still open
+    const oldestOpen = [...s.files.values()][0];
+    const again = openFile(s, 'id0', handle(s, 'short'));
+    expect(again).toEqual([oldestOpen]);
+    expect(s.files.get('id0')?.path).toBe('short');
+    evicted.push(...again);
     expect(s.pathChars).toBeLessThanOrEqual(MAX_PATH_CHARS_PER_SESSION);
-    expect(s.files.size + evicted.length).toBe(300);
+    expect(s.files.size + evicted.length).toBe(301);
     expect(evicted[0].path?.startsWith('0x')).toBe(true);
-    expect([...s.files.keys()].at(-1)).toBe('id299');
+    expect([...s.files.keys()].at(-1)).toBe('id0');
     for (const k of [...s.files.keys()]) closeFile(s, k);
     expect(s.pathChars).toBe(0);
-    // an id given again without a CLOSE replaces the first handle and its share
+    // an id given again without a CLOSE replaces the first handle (returned, to report) and its share
     openFile(s, 'a', handle(s, 'one'));
-    openFile(s, 'a', handle(s, 'three'));
+    expect(openFile(s, 'a', handle(s, 'three')).map((f) => f.path)).toEqual(['one']);
     expect(s.pathChars).toBe(5);
   });
 });
