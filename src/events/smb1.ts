@@ -19,7 +19,7 @@ import type { Action, SmbEvent } from './event';
 import { complete, Pending, PendingTable } from './pending';
 import { flushTransfers, hex8, newEvent, ScanState } from './smb2';
 import { isPipe, looksLikeRpc, pipeTree, unknownTree } from './pipes';
-import { closeFile, ConnRef, filePath, OpenFile, openFile, Session, stampOf, Transfer, Tree } from './state';
+import { closeFile, ConnRef, filePath, forgetFile, OpenFile, openFile, Session, stampOf, Transfer, Tree } from './state';
 import { oldestKey } from '../util/oldest';
 
 const stripLeading = filePath;
@@ -73,7 +73,7 @@ export class Smb1Handler {
     this.pending.drain();
     for (const f of this.pipeFiles) {
       flushTransfers(this.scan, f);
-      for (const [k, v] of f.session.files) if (v === f) closeFile(f.session, k);
+      forgetFile(f.session, f);
     }
     this.pipeFiles.clear();
     this.transactions.clear();

@@ -22,7 +22,7 @@ import { EventSink, isoTime } from './record';
 import { Smb1Handler, smb1KeepFor } from './smb1';
 import { isPipe, looksLikeRpc, PipeTap, unknownTree } from './pipes';
 import { complete, Pending, PendingTable } from './pending';
-import { closeFile, ConnRef, filePath, OpenFile, openFile, Session, SessionTable, Stamp, stampOf, Transfer, Tree } from './state';
+import { closeFile, ConnRef, filePath, forgetFile, OpenFile, openFile, Session, SessionTable, Stamp, stampOf, Transfer, Tree } from './state';
 
 /** What every connection of one scan shares. */
 export interface ScanState {
@@ -246,8 +246,9 @@ export class Smb2Connection {
         const f = file(id);
         if (!f || id === null) return;
         f.closed = true;
+        // all-FF (a related CLOSE): the handle is kept under the id its CREATE response gave
         if (id !== ALL_F) closeFile(session, id);
-        else for (const [k, v] of session.files) if (v === f) { closeFile(session, k); break; }
+        else forgetFile(session, f);
         this.track(h, at, { session, then: () => flushTransfers(this.scan, f) });
         return;
       }

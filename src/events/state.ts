@@ -44,6 +44,8 @@ export interface OpenFile {
   closed: boolean;
   /** SMB1: the server gave it a FID (an open chained with a read can fail) */
   opened?: boolean;
+  /** the id it is kept under in its session's `files` (see openFile) */
+  id?: string;
 }
 
 export interface ConnRef {
@@ -181,6 +183,7 @@ export const MAX_PATH_CHARS_PER_SESSION = 1 << 20;
 export function openFile(s: Session, id: string, f: OpenFile): OpenFile[] {
   const prior = closeFile(s, id);
   s.files.set(id, f);
+  f.id = id;
   s.pathChars += f.path?.length ?? 0;
   let out: OpenFile[] | null = prior !== undefined && prior !== f ? [prior] : null;
   while (s.files.size > 1 && (s.files.size > MAX_FILES_PER_SESSION || s.pathChars > MAX_PATH_CHARS_PER_SESSION)) {
@@ -190,6 +193,11 @@ export function openFile(s: Session, id: string, f: OpenFile): OpenFile[] {
   return out ?? NONE;
 }
 const NONE: OpenFile[] = [];
+
+/** forgets a handle by the id it is kept under (a related CLOSE names it by all-FF), if still kept */
+export function forgetFile(s: Session, f: OpenFile): void {
+  if (f.id !== undefined && s.files.get(f.id) === f) closeFile(s, f.id);
+}
 
 /** forgets a handle (CLOSE, eviction); the handle, if it was open */
 export function closeFile(s: Session, id: string): OpenFile | undefined {
