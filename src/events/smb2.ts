@@ -249,7 +249,13 @@ export class Smb2Connection {
         // all-FF (a related CLOSE): the handle is kept under the id its CREATE response gave
         if (id !== ALL_F) closeFile(session, id);
         else forgetFile(session, f);
-        this.track(h, at, { session, then: () => flushTransfers(this.scan, f) });
+        this.track(h, at, {
+          session,
+          then: () => {
+            f.closeAnswered = true;
+            if (!f.inFlight) flushTransfers(this.scan, f);
+          },
+        });
         return;
       }
       case Cmd.READ:
@@ -258,7 +264,15 @@ export class Smb2Connection {
         const f = r ? file(r.fileId) : undefined;
         if (!r || !f) { this.scan.anomaly('malformed_read_write'); return; }
         const t = h.command === Cmd.READ ? (f.read ??= this.transfer(at)) : (f.write ??= this.transfer(at));
-        this.track(h, at, { session, file: f, transfer: t, writeLength: h.command === Cmd.WRITE ? r.length : undefined });
+        f.inFlight = (f.inFlight ?? 0) + 1;
+        this.track(h, at, {
+          session, file: f, transfer: t, writeLength: h.command === Cmd.WRITE ? r.length : undefined,
+          // an async READ can be answered after the CLOSE: the totals wait for the last answer
+          then: () => {
+            f.inFlight = (f.inFlight ?? 1) - 1;
+            if (f.closeAnswered && f.inFlight === 0) flushTransfers(this.scan, f);
+          },
+        });
         if (h.command === Cmd.WRITE) {
           const d = writeRequestData(b);
           if (d && isPipe(f, b.buf, d.start, d.end)) this.scan.pipes.clientData(f, b.buf, d.start, d.end, stampOf(at, this.scan.capture), this.conn());

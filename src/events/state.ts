@@ -46,6 +46,9 @@ export interface OpenFile {
   opened?: boolean;
   /** the id it is kept under in its session's `files` (see openFile) */
   id?: string;
+  /** READ/WRITE requests not yet answered (SMB2), and whether its CLOSE was answered meanwhile */
+  inFlight?: number;
+  closeAnswered?: boolean;
 }
 
 export interface ConnRef {

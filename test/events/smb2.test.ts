@@ -249,6 +249,20 @@ describe('READ / WRITE totals per handle', () => {
     expect(r.emittedAt[idx('write', close.resp! + 1)]).toBe(0); // never closed: at the end of the capture
   });
 
+  it('an async READ answered after the CLOSE (interim STATUS_PENDING first) still counts', () => {
+    const { cap, cl, conv } = session();
+    const id = fileId(8);
+    cl.create(5, { name: 'pipe-like.bin', access: ACCESS.GENERIC_READ, disposition: DISPOSITION.OPEN }, id);
+    const m = cl.messageId;
+    cl.messageId += 2;
+    const rq = conv.c(req({ command: CMD.READ, messageId: m, sessionId: SID, treeId: 5 }, readRequestBody(id, 100)));
+    conv.s(interimResponse(CMD.READ, m, SID, 0x99n));
+    conv.c(req({ command: CMD.CLOSE, messageId: m + 1, sessionId: SID, treeId: 5 }, closeRequestBody(id)));
+    conv.s(resp({ command: CMD.CLOSE, messageId: m + 1, sessionId: SID, treeId: 5 }, closeResponseBody()));
+    const rs = conv.s(resp({ command: CMD.READ, messageId: m, sessionId: SID, asyncId: 0x99n }, readResponseBody(Buffer.alloc(100, 1))));
+    expect(only(scanBuilder(cap), 'read').map((e) => [e.path, e.bytes, e.status, e.frame, e.response_frame])).toEqual([['pipe-like.bin', 100, 'STATUS_SUCCESS', rq, rs]]);
+  });
+
   it('a handle whose CREATE was not captured still totals, with path null', () => {
     const { cap, cl } = session();
     const id = fileId(3);
