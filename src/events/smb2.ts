@@ -268,7 +268,8 @@ export class Smb2Connection {
         this.track(h, at, {
           session, file: f, transfer: t, writeLength: h.command === Cmd.WRITE ? r.length : undefined,
           // an async READ can be answered after the CLOSE: the totals wait for the last answer
-          then: () => {
+          // (one callback per handle, not one per READ/WRITE message)
+          then: f.settle ??= () => {
             f.inFlight = (f.inFlight ?? 1) - 1;
             if (f.closeAnswered && f.inFlight === 0) flushTransfers(this.scan, f);
           },

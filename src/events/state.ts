@@ -49,6 +49,8 @@ export interface OpenFile {
   /** READ/WRITE requests not yet answered (SMB2), and whether its CLOSE was answered meanwhile */
   inFlight?: number;
   closeAnswered?: boolean;
+  /** the callback each of those answers runs (made once per handle) */
+  settle?: () => void;
 }
 
 export interface ConnRef {

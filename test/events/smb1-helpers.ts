@@ -255,3 +255,23 @@ export function scanSmb1Pcap(pcap: Buffer): Smb1Scan {
   parseCaptureBuffer(pcap, p.sink);
   return p.finish();
 }
+
+/**
+ * One request of several AndX blocks: the messages' own headers are dropped after the first and
+ * each block's AndX points at the next (command and offset from the start of the header).
+ */
+export function andxChain(...msgs: Buffer[]): Buffer {
+  const parts = msgs.map((m, i) => Buffer.from(i === 0 ? m : m.subarray(32)));
+  let at = 0;
+  for (let i = 0; i + 1 < parts.length; i++) {
+    const andxAt = i === 0 ? 33 : 1; // WordCount comes first in a block, then AndXCommand
+    at += parts[i].length;
+    parts[i][andxAt] = msgs[i + 1][4];
+    parts[i].writeUInt16LE(at, andxAt + 2);
+  }
+  return cat(...parts);
+}
+
+/** an error answer: the whole chain is answered by its first block, with no words */
+export const failedReply = (h: Smb1HeaderFields, command: number, status: number): Buffer =>
+  smb1({ ...h, command, reply: true, status }, block(Buffer.alloc(0)));

@@ -12,7 +12,7 @@ import { cat, u16le, u32le, u8, utf16 } from '../helpers/build';
 import { CaptureBuilder, Conversation, only, scanBuilder } from '../helpers/conversation';
 import { pkt } from '../helpers/record';
 import {
-  andx, block, closeRequest, CMD1, emptyResponse, ntCreateRequest, ntCreateResponse, readAndx, readAndxResponse,
+  andx, andxChain, block, closeRequest, CMD1, failedReply, emptyResponse, ntCreateRequest, ntCreateResponse, readAndx, readAndxResponse,
   recordingTap, scanSmb1Pcap, smb1, Smb1HeaderFields, smbString, TapCall, transRequest, transResponse,
   transSecondary, treeConnect, treeConnectResponse, writeAndx, writeAndxResponse,
 } from './smb1-helpers';
@@ -268,14 +268,8 @@ describe('read and write totals are reported once the CLOSE or LOGOFF is answere
     const { cap, c } = setup();
     c.tree('\\\\srv\\share', 9, 'A:');
     const h = c.h(9);
-    const create = ntCreateRequest(h, '\\x.txt');
-    create[33] = CMD1.WRITE_ANDX;
-    create.writeUInt16LE(create.length, 35);
-    const w = writeAndx(h, 0xffff, Buffer.from('hello')).subarray(32);
-    w[1] = CMD1.READ_ANDX; // the WRITE_ANDX's AndX points at a READ_ANDX after it
-    w.writeUInt16LE(create.length + w.length, 3);
-    const rq = c.conv.c(cat(create, w, readAndx(h, 0xffff, 4096).subarray(32)));
-    const rs = c.conv.s(smb1({ ...h, command: CMD1.NT_CREATE_ANDX, reply: true, status: STATUS_OBJECT_NAME_NOT_FOUND }, block(Buffer.alloc(0))));
+    const rq = c.conv.c(andxChain(ntCreateRequest(h, '\\x.txt'), writeAndx(h, 0xffff, Buffer.from('hello')), readAndx(h, 0xffff, 4096)));
+    const rs = c.conv.s(failedReply(h, CMD1.NT_CREATE_ANDX, STATUS_OBJECT_NAME_NOT_FOUND));
     const rows = scanBuilder(cap).events.filter((e) => e.action === 'read' || e.action === 'write').map((e) => [e.action, e.path, e.status, e.frame, e.response_frame]);
     expect(rows).toEqual([
       ['write', 'x.txt', 'STATUS_OBJECT_NAME_NOT_FOUND', rq, rs],
@@ -287,12 +281,9 @@ describe('read and write totals are reported once the CLOSE or LOGOFF is answere
     const { cap, c } = setup();
     c.tree('\\\\srv\\share', 9, 'A:');
     const h = c.h(9);
-    // NT_CREATE_ANDX whose AndX points at a READ_ANDX block right after it (FID 0xffff: not assigned yet)
-    const create = ntCreateRequest(h, '\\x.lnk:com.apple.LaunchServices.OpenWith');
-    create[33] = CMD1.READ_ANDX;
-    create.writeUInt16LE(create.length, 35);
-    const rq = c.conv.c(cat(create, readAndx(h, 0xffff, 4096).subarray(32)));
-    const rs = c.conv.s(smb1({ ...h, command: CMD1.NT_CREATE_ANDX, reply: true, status: STATUS_OBJECT_NAME_NOT_FOUND }, block(Buffer.alloc(0))));
+    // the READ_ANDX names FID 0xffff: the server has not assigned one yet
+    const rq = c.conv.c(andxChain(ntCreateRequest(h, '\\x.lnk:com.apple.LaunchServices.OpenWith'), readAndx(h, 0xffff, 4096)));
+    const rs = c.conv.s(failedReply(h, CMD1.NT_CREATE_ANDX, STATUS_OBJECT_NAME_NOT_FOUND));
     const r = scanBuilder(cap);
     expect(only(r, 'create').map((e) => [e.path, e.status])).toEqual([['x.lnk:com.apple.LaunchServices.OpenWith', 'STATUS_OBJECT_NAME_NOT_FOUND']]);
     expect(only(r, 'read').map((e) => [e.path, e.bytes, e.status, e.frame, e.response_frame])).toEqual([
