@@ -8,6 +8,7 @@ import type { Severity, SmbEvent } from '../events/event';
 import { createEventSorter, createTempDir, reduceRuns, removeTempDir, RunMerge, RunSpiller, SorterError } from '../events/sorter';
 import type { EventRecord } from '../events/record';
 import { storiesFrom } from '../detect/stories';
+import type { StepBatch } from '../detect/step';
 import { SEVERITY_RANK } from '../detect/rules';
 import type { RulesConfig } from '../detect/config';
 import { createEventWriter, OutputFormat } from '../output';
@@ -152,7 +153,8 @@ export async function runScan(o: ScanOptions): Promise<number> {
     : null;
   const runFiles: string[] = [];
   /** every rule hit of every file, for the stories */
-  const steps: EventRecord<SmbEvent>[] = [];
+  const steps: StepBatch[] = [];
+  let stepsKept = 0;
 
   // per-file lines come out in input order, whichever worker finishes first
   const order = new Map(expanded.files.map((f, i) => [f.label, i]));
@@ -180,10 +182,10 @@ export async function runScan(o: ScanOptions): Promise<number> {
     },
     done(file, summary, tally, seconds) {
       gotSomething();
-      for (const r of tally.steps) {
-        if (steps.length < MAX_STEPS_TOTAL) steps.push(r);
-        else totals.stepsDropped++;
-      }
+      const n = Math.min(tally.steps.count, MAX_STEPS_TOTAL - stepsKept);
+      if (n > 0) steps.push({ ...tally.steps, count: n });
+      stepsKept += n;
+      totals.stepsDropped += tally.steps.count - n;
       addCapture(totals, summary);
       addTally(totals, tally);
       progress.clearPartial(file.label);

@@ -16,6 +16,7 @@ import { compareRecords, EventRecord } from '../events/record';
 import { SEVERITY_RANK, shareHost, shareName } from './rules';
 import { DETECTION_RULES, DISCOVERY_RULE_IDS, ruleById } from './detections';
 import { CompiledConfig, DEFAULT_BURST, DEFAULT_STORY_WINDOW_SECONDS } from './config';
+import { StepBatch, stepsInOrder, unpackStep } from './step';
 
 export interface StoryOptions {
   /** rule switches, severities, allow-lists, window and burst settings */
@@ -666,29 +667,43 @@ export const STORY_STEP_RULES: readonly string[] = DETECTION_RULES.filter((r) =>
  * fed to one builder in time order, each story dated and sorted like its first step (just
  * after it).
  */
-export function storiesFrom(steps: readonly EventRecord[], opts?: StoryOptions): EventRecord[] {
-  const sorted = [...steps].sort(compareRecords);
+export function storiesFrom(batches: readonly StepBatch[], opts?: StoryOptions): EventRecord[] {
   const sb = new StoryBuilder(opts);
-  const byRef = new Map<string, EventRecord>();
-  // the same packets captured by two sensors (overlapping captures of one incident) are one step
+  // the same packets captured by two sensors (overlapping captures of one incident) are one
+  // step; such copies have the same time, so only the current instant's keys are remembered
   const seen = new Set<string>();
-  for (const r of sorted) {
-    const e = r.ev;
+  let sec = Number.NaN, ns = Number.NaN;
+  for (const packed of stepsInOrder(batches)) {
+    if (packed.sec !== sec || packed.ns !== ns) {
+      seen.clear();
+      sec = packed.sec;
+      ns = packed.ns;
+    }
+    const e = unpackStep(packed).ev;
     const same = `${e.ts}|${e.src_ip}|${e.src_port}|${e.dst_ip}|${e.dst_port}|${e.session_id}|${e.action}|${e.path}|${e.rpc_operation}|${e.new_path}`;
     if (seen.has(same)) continue;
     seen.add(same);
-    const ref = `${r.ev.capture}#${r.ev.frame}`;
-    if (!byRef.has(ref)) byRef.set(ref, r);
-    sb.add(r.ev);
+    sb.add(e);
   }
-  return sb.finish().map((ev) => {
+  const stories = sb.finish();
+  // a second pass for what the stories cite of their steps, rather than an index of every step
+  const cited = new Map<string, { sec: number; ns: number; seq: number; severity: Severity } | null>();
+  for (const ev of stories) for (const ref of ev.refs) cited.set(ref, null);
+  if (cited.size > 0) {
+    for (const packed of stepsInOrder(batches)) {
+      const ref = `${packed.ev.capture}#${packed.ev.frame}`;
+      if (cited.get(ref) !== null) continue;
+      cited.set(ref, { sec: packed.sec, ns: packed.ns, seq: packed.seq, severity: unpackStep(packed).ev.severity });
+    }
+  }
+  return stories.map((ev) => {
     // a story is at least as severe as its worst step: --min-severity high must not hide a chain
     // whose JobAdd or CreateService is itself high
     for (const ref of ev.refs) {
-      const step = byRef.get(ref);
-      if (step && SEVERITY_RANK[step.ev.severity] > SEVERITY_RANK[ev.severity]) ev.severity = step.ev.severity;
+      const step = cited.get(ref);
+      if (step && SEVERITY_RANK[step.severity] > SEVERITY_RANK[ev.severity]) ev.severity = step.severity;
     }
-    const first = byRef.get(ev.refs[0] ?? '');
+    const first = cited.get(ev.refs[0] ?? '');
     return { sec: first ? first.sec : 0, ns: first ? first.ns : 0, seq: first ? first.seq + 0.5 : 0, ev };
   });
 }

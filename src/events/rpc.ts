@@ -96,6 +96,9 @@ function nameHandles(iface: string, args: Record<string, string>, handles: Handl
   return any ? out : null;
 }
 
+/** callEvent keeps nothing of a stub: arguments come out as strings */
+const REUSE = { reuseStubs: true };
+
 function callEvent(scan: ScanState, place: Place, handles: Handles, c: RpcCall<At>): void {
   let args: Record<string, string> | null = null;
   if (c.iface) {
@@ -140,7 +143,7 @@ export function createPipeTap(scan: ScanState): PipeTap {
       const place = (): Place => ({ conn: f.conn, session: f.session, tree: f.tree, path: f.path });
       st = {
         handles,
-        pipe: new RpcPipe<At>({ onCall: (c) => callEvent(scan, place(), handles, c), anomaly: (k) => scan.anomaly(k) }),
+        pipe: new RpcPipe<At>({ onCall: (c) => callEvent(scan, place(), handles, c), anomaly: (k) => scan.anomaly(k) }, REUSE),
       };
       pipes.set(f, st);
     }
@@ -183,7 +186,7 @@ export function rpcOverTcp(scan: ScanState, flow: Flow): { consumers: [StreamCon
     onCall: (c) => { callEvent(scan, { conn: conn(), session: null, tree: null, path: null, who }, handles, c); },
     onAuth: (token) => { who = ntlmAuthenticate(token) ?? who; },
     anomaly: (k) => scan.anomaly(k),
-  });
+  }, REUSE);
   const side = (fromA: boolean): StreamConsumer => ({
     data(buf: Buffer, off: number, len: number, at: Packet) {
       // no handshake captured: a PDU's type says who sent it (a capture that starts mid-stream

@@ -17,6 +17,7 @@ import {
 } from './pdu';
 import type { RpcCall, RpcContext } from './types';
 import { oldestKey } from '../util/oldest';
+import { giveStubBuffer, stubClass, takeStubBuffer } from './stub-pool';
 
 /**
  * One DCE/RPC association: the two byte streams of a named-pipe handle, or of a TCP connection
@@ -51,6 +52,11 @@ export interface RpcPipeLimits {
   maxCalls: number;
   /** presentation contexts remembered */
   maxContexts: number;
+  /**
+   * onCall keeps no view of a call's request or response stub once it returns, so their memory
+   * can serve later stubs (see stub-pool.ts)
+   */
+  reuseStubs: boolean;
 }
 
 export const DEFAULT_RPC_LIMITS = (): RpcPipeLimits => ({
@@ -58,6 +64,7 @@ export const DEFAULT_RPC_LIMITS = (): RpcPipeLimits => ({
   maxBuffered: 4 << 20,
   maxCalls: 256,
   maxContexts: 1024,
+  reuseStubs: false,
 });
 
 /** anomaly kinds reported through `anomaly` */
@@ -532,14 +539,17 @@ export class RpcPipe<T> {
     }
     const cap = s.buf === null ? 0 : s.buf.length;
     if (need > cap) {
-      const grown = Math.min(this.limits.maxStub, Math.max(need, cap * 2, 256));
+      const grown = stubClass(Math.max(need, cap * 2), this.limits.maxStub);
       if (this.buffered - cap + grown > this.limits.maxBuffered) {
         this.cb.anomaly(RPC_ANOMALY.stubTooLarge);
         this.drop(s);
         return;
       }
-      const next = Buffer.allocUnsafe(grown);
-      if (s.buf !== null) s.buf.copy(next, 0, 0, s.len);
+      const next = this.limits.reuseStubs ? takeStubBuffer(grown) : Buffer.allocUnsafe(grown);
+      if (s.buf !== null) {
+        s.buf.copy(next, 0, 0, s.len);
+        if (this.limits.reuseStubs) giveStubBuffer(s.buf);
+      }
       this.buffered += grown - cap;
       s.buf = next;
     }
@@ -553,27 +563,30 @@ export class RpcPipe<T> {
     s.ok = false;
   }
 
-  private release(s: Stub): void {
-    if (s.buf !== null) this.buffered -= s.buf.length;
+  /** frees the stub's buffer; `reuse` false while a view of it was handed out */
+  private release(s: Stub, reuse = true): void {
+    const b = s.buf;
+    if (b === null) return;
+    this.buffered -= b.length;
     s.buf = null;
     s.len = 0;
+    if (reuse && this.limits.reuseStubs) giveStubBuffer(b);
   }
 
-  private take(s: Stub | null): Buffer | null {
+  private view(s: Stub | null): Buffer | null {
     if (s === null || !s.ok) return null;
-    const out = s.buf === null ? Buffer.alloc(0) : s.buf.subarray(0, s.len);
-    this.release(s);
-    return out;
+    return s.buf === null ? Buffer.alloc(0) : s.buf.subarray(0, s.len);
   }
 
   private finish(call: Call<T>, status: number | null, fault: boolean, responseAt: T | null): void {
     this.calls.delete(call.callId);
     const encrypted = call.authLevel === AUTH_LEVEL_PKT_PRIVACY;
-    const request = encrypted ? null : this.take(call.request);
+    const request = encrypted ? null : this.view(call.request);
     const answered = status !== null && !fault;
-    const response = answered && !encrypted && !call.responseEncrypted ? this.take(call.response) : null;
-    this.release(call.request);
-    if (call.response !== null) this.release(call.response);
+    const response = answered && !encrypted && !call.responseEncrypted ? this.view(call.response) : null;
+    const held = [call.request.buf, call.response !== null ? call.response.buf : null];
+    this.release(call.request, false);
+    if (call.response !== null) this.release(call.response, false);
     const iface = call.uuid !== null ? lookupInterface(call.uuid) : undefined;
     this.cb.onCall({
       callId: call.callId,
@@ -591,5 +604,6 @@ export class RpcPipe<T> {
       requestAt: call.requestAt,
       responseAt,
     });
+    if (this.limits.reuseStubs) for (const b of held) if (b !== null) giveStubBuffer(b);
   }
 }

@@ -18,6 +18,7 @@ import type { InputFile } from '../cli/inputs';
 import { RunSpiller, SorterError } from '../events/sorter';
 import { formatLine, OutputFormat } from '../output/writer';
 import { ALL_EVENTS as DEFAULT_RULES, detect, EventFilter, wanted as isWanted } from './filter';
+import { emptyStepBatch, StepBatch, stepCollector, StepCollector } from '../detect/step';
 import type { CaptureSummary } from './scan-capture';
 import type * as ScanCaptureModule from './scan-capture';
 
@@ -30,7 +31,7 @@ export type Shipped = EventRecord<SmbEvent> | EventRecord<FormattedEvent>;
 export interface Tally {
   found: number; events: number; byAction: Record<string, number>; byFlag: Record<string, number>; encrypted: number;
   /** events that hit a detection rule, wanted or not: the stories are built from them after the scan */
-  steps: EventRecord<SmbEvent>[];
+  steps: StepBatch;
   /** steps beyond MAX_STEPS (counted, not kept) */
   stepsDropped: number;
   /** rule hits, wanted or not */
@@ -42,7 +43,7 @@ export interface Tally {
 /**
  * Rule hits kept per file for the stories, and in all (run-scan). A PsExec chain is a few dozen
  * steps; beyond these, hits are counted and stay in the timeline, but a flood of discovery calls
- * in a hostile capture cannot hold the scan's memory (a step is a whole event, ~1 KB).
+ * in a hostile capture cannot hold the scan's memory (a step is packed: see detect/step.ts).
  */
 export const MAX_STEPS = 20_000;
 export const MAX_STEPS_TOTAL = 50_000;
@@ -168,7 +169,7 @@ export function defaultJobs(): number {
   return Math.max(1, typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length);
 }
 
-export const newTally = (): Tally => ({ found: 0, events: 0, byAction: {}, byFlag: {}, encrypted: 0, steps: [], stepsDropped: 0, byRule: {}, allowed: 0 });
+export const newTally = (): Tally => ({ found: 0, events: 0, byAction: {}, byFlag: {}, encrypted: 0, steps: emptyStepBatch(), stepsDropped: 0, byRule: {}, allowed: 0 });
 
 function count(t: Tally, e: SmbEvent): void {
   t.events++;
@@ -193,12 +194,12 @@ export function detectWithStep(r: EventRecord, filter: EventFilter, onAllowed?: 
 }
 
 /** flags, filters and counts one event; false when it is not wanted */
-function wanted(r: EventRecord, o: ProduceOptions, tally: Tally): boolean {
+function wanted(r: EventRecord, o: ProduceOptions, tally: Tally, steps: StepCollector): boolean {
   tally.found++;
   const step = detectWithStep(r, o.filter, () => { tally.allowed++; });
   for (const id of r.ev.rules) tally.byRule[id] = (tally.byRule[id] ?? 0) + 1;
   if (step.ev.rules.length > 0) {
-    if (tally.steps.length < MAX_STEPS) tally.steps.push(step);
+    if (steps.count < MAX_STEPS) steps.add(step);
     else tally.stepsDropped++;
   }
   if (!isWanted(r.ev, o.filter)) return false;
@@ -207,8 +208,8 @@ function wanted(r: EventRecord, o: ProduceOptions, tally: Tally): boolean {
 }
 
 /** flags, filters, counts and formats one event; null when it is not wanted */
-export function ship(r: EventRecord, o: ProduceOptions, tally: Tally): Shipped | null {
-  if (!wanted(r, o, tally)) return null;
+export function ship(r: EventRecord, o: ProduceOptions, tally: Tally, steps: StepCollector): Shipped | null {
+  if (!wanted(r, o, tally, steps)) return null;
   if (o.format === 'table') return r;
   return { sec: r.sec, ns: r.ns, seq: r.seq, ev: { capture: r.ev.capture, frame: r.ev.frame, line: formatLine(o.format, r.ev) } };
 }
@@ -222,6 +223,7 @@ export async function scanOne(
 ): Promise<void> {
   const started = process.hrtime.bigint();
   const tally = newTally();
+  const steps = stepCollector();
   const fmt = o.format;
   const spiller = runTask && fmt !== 'table' ? new RunSpiller(runTask.dir, runTask.name, { maxRecords: runTask.maxRecords }) : null;
   const rank = runTask?.rank ?? 0;
@@ -238,9 +240,9 @@ export async function scanOne(
     if (p) hold = hold ? Promise.all([hold, p]).then(() => undefined) : p;
   };
   const emit = spiller && fmt !== 'table' ? (r: EventRecord): void => {
-    if (wanted(r, o, tally)) spiller.add(r.sec, r.ns, rank, r.ev.frame, r.seq, formatLine(fmt, r.ev));
+    if (wanted(r, o, tally, steps)) spiller.add(r.sec, r.ns, rank, r.ev.frame, r.seq, formatLine(fmt, r.ev));
   } : (r: EventRecord): void => {
-    const s = ship(r, o, tally);
+    const s = ship(r, o, tally, steps);
     if (s === null) return;
     batch.push(s);
     if (batch.length >= BATCH) send();
@@ -271,6 +273,7 @@ export async function scanOne(
     if (batch.length) send();
     await hold;
     const runs = spiller ? spiller.finish() : undefined;
+    tally.steps = steps.done();
     await post({ type: 'done', summary, tally, seconds: Number(process.hrtime.bigint() - started) / 1e9, runs });
   } catch (e) {
     if (batch.length) send();

@@ -10,6 +10,7 @@ import { readCapture } from '../capture/reader';
 import type { InputFile } from '../cli/inputs';
 import { BATCH, JobCallbacks, newTally, ProduceOptions, ship, Shipped } from './jobs';
 import { createCapturePipeline, newSummary } from './scan-capture';
+import { stepCollector } from '../detect/step';
 
 class FirstPacket extends Error {}
 
@@ -53,8 +54,9 @@ export async function runStitched(files: InputFile[], o: ProduceOptions, cb: Job
   // the reader waits between chunks while batches are still being sorted
   const between = (): Promise<void> | undefined => (waiting ? ((waiting = false), chain) : undefined);
   let tally = newTally();
+  let steps = stepCollector();
   const pipe = createCapturePipeline(ordered[0].label, (r) => {
-    const x = ship(r, o, tally);
+    const x = ship(r, o, tally, steps);
     if (x === null) return;
     batch.push(x);
     if (batch.length >= BATCH) flushBatch();
@@ -80,8 +82,10 @@ export async function runStitched(files: InputFile[], o: ProduceOptions, cb: Job
       await chain;
       // events of a file are counted when they are made: a handle's read/write total made
       // at a CLOSE in the next file counts there
+      tally.steps = steps.done();
       cb.done(f, s, tally, Number(process.hrtime.bigint() - started) / 1e9);
       tally = newTally();
+      steps = stepCollector();
     } catch (e) {
       cb.failed(f, (e instanceof Error ? e.message : String(e)).split('\n')[0], !(e instanceof CaptureError));
       if (i === ordered.length - 1) pipe.finish();

@@ -11,6 +11,7 @@ import { scanCapture } from '../../src/scan/scan-capture';
 import { ALL_EVENTS, EventFilter, compiledRules } from '../../src/scan/filter';
 import { detectWithStep } from '../../src/scan/jobs';
 import { storiesFrom } from '../../src/detect/stories';
+import { batchOf } from '../../src/detect/step';
 import { parseRulesConfig } from '../../src/detect/config';
 import { CAPTURES, SHARED_CORPUS } from '../e2e/truth';
 
@@ -22,7 +23,7 @@ async function run(file: string, filter: EventFilter = ALL_EVENTS): Promise<{ ev
     recs.push(r);
     if (step.ev.rules.length > 0) steps.push(step);
   });
-  const stories = storiesFrom(steps, { config: compiledRules(filter.rules) }).map((r) => r.ev);
+  const stories = storiesFrom([batchOf(steps)], { config: compiledRules(filter.rules) }).map((r) => r.ev);
   return { events: recs.map((r) => r.ev), stories };
 }
 const lab = (name: string): string => path.join(CAPTURES, name);

@@ -11,6 +11,7 @@ import type { EventRecord } from '../../src/events/record';
 import { scanCapture } from '../../src/scan/scan-capture';
 import { detect, ALL_EVENTS, compiledRules } from '../../src/scan/filter';
 import { storiesFrom } from '../../src/detect/stories';
+import { batchOf } from '../../src/detect/step';
 import { applyDetections } from '../../src/detect/detections';
 import { decodeArgs } from '../../src/rpc/args';
 import { CAPTURES } from '../e2e/truth';
@@ -24,7 +25,7 @@ function run(): Promise<{ events: SmbEvent[]; stories: SmbEvent[] }> {
     const recs: EventRecord[] = [];
     await scanCapture(FILE, path.basename(FILE), (r) => { detect(r.ev, ALL_EVENTS); recs.push(r); });
     const steps = recs.filter((r) => r.ev.rules.length > 0);
-    const stories = storiesFrom(steps, { config: compiledRules(ALL_EVENTS.rules) }).map((r) => r.ev);
+    const stories = storiesFrom([batchOf(steps)], { config: compiledRules(ALL_EVENTS.rules) }).map((r) => r.ev);
     return { events: recs.map((r) => r.ev), stories };
   })());
 }

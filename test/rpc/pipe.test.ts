@@ -121,7 +121,10 @@ function run(msgs: Msg[], o: { split?: (b: Buffer) => Buffer[]; limits?: Partial
   const r: Run = { calls: [], binds: [], anomalies: [], pipe: null as unknown as RpcPipe<number> };
   r.pipe = new RpcPipe<number>(
     {
-      onCall: (c) => r.calls.push(c),
+      // reused stubs are only lent for the call: keep copies
+      onCall: (c) => r.calls.push(o.limits?.reuseStubs
+        ? { ...c, request: c.request && Buffer.from(c.request), response: c.response && Buffer.from(c.response) }
+        : c),
       onBind: (ctxs, at) => r.binds.push([ctxs, at]),
       anomaly: (k) => r.anomalies.push(k),
     },
@@ -230,7 +233,27 @@ describe('reassembly of the byte stream', () => {
     }
   });
 
-  it('assembles multi-fragment requests and responses into one stub each', () => {
+  it('with reuseStubs, lends each stub to onCall whole and gives its memory to the next call', () => {
+    const stub = (k: number): Buffer => Buffer.from(Array.from({ length: 3000 }, (_, i) => (i + k) & 0xff));
+    const seen: { buffer: ArrayBufferLike; request: Buffer | null }[] = [];
+    const pipe = new RpcPipe<number>({
+      onCall: (c) => { seen.push({ buffer: (c.request as Buffer).buffer, request: c.request && Buffer.from(c.request) }); },
+      anomaly: () => undefined,
+    }, { reuseStubs: true });
+    pipe.clientData(bind(1, [[0, SVCCTL_UUID, 2]]), 0, Infinity, 0);
+    pipe.serverData(ack(1, [0]), 0, Infinity, 1);
+    for (let k = 0; k < 3; k++) {
+      // three fragments of 1,000 bytes: the stub grows twice while it is assembled
+      for (const f of fragments((s, fl) => request(10 + k, 12, s, { flags: fl }), stub(k), 1000)) pipe.clientData(f, 0, f.length, 2);
+      const resp = response(10 + k, Buffer.from([0, 0, 0, 0]), { flags: PFC_FIRST_FRAG | PFC_LAST_FRAG });
+      pipe.serverData(resp, 0, resp.length, 3);
+    }
+    expect(seen.map((s) => s.request)).toEqual([stub(0), stub(1), stub(2)]);
+    expect(seen[1].buffer).toBe(seen[0].buffer);
+    expect(seen[2].buffer).toBe(seen[0].buffer);
+  });
+
+  for (const reuseStubs of [false, true]) it(`assembles multi-fragment requests and responses into one stub each${reuseStubs ? ' (reused stubs)' : ''}`, () => {
     const reqStub = Buffer.from(Array.from({ length: 3000 }, (_, i) => i & 0xff));
     const respStub = SRVSVC.resp1.subarray(24);
     const reqFrags = fragments((s, f) => request(7, 12, s, { flags: f }), reqStub, 1000);
@@ -242,7 +265,7 @@ describe('reassembly of the byte stream', () => {
       ['s', ack(1, [0])],
       ['c', Buffer.concat(reqFrags)],
       ...respFrags.map((b): Msg => ['s', b]),
-    ]);
+    ], { limits: { reuseStubs } });
     expect(r.calls).toHaveLength(1);
     expect(r.calls[0]).toMatchObject({ callId: 7, opnum: 12, operation: 'CreateServiceW', status: 0, requestAt: 2, responseAt: 6 });
     expect(r.calls[0].request).toEqual(reqStub);

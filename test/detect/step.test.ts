@@ -1,0 +1,71 @@
+/**
+ * Rule hits wait for the stories packed as JSON lines (detect/step.ts): every event of the lab
+ * captures must come back field for field, and an attacker's names must survive the trip.
+ */
+import * as fs from 'fs';
+import * as path from 'path';
+import { describe, expect, it } from 'vitest';
+import type { EventRecord } from '../../src/events/record';
+import { scanCapture } from '../../src/scan/scan-capture';
+import { ALL_EVENTS } from '../../src/scan/filter';
+import { detectWithStep } from '../../src/scan/jobs';
+import { batchOf, packStep, stepsInOrder, unpackStep } from '../../src/detect/step';
+import { compareRecords } from '../../src/events/record';
+import { CAPTURES } from '../e2e/truth';
+
+describe('packed steps', () => {
+  const all: EventRecord[] = [];
+
+  it('give back every lab event unchanged, and take less room than the event as JSON', async () => {
+    const files = fs.readdirSync(CAPTURES).filter((f) => /\.pcap(ng)?$/.test(f));
+    expect(files.length).toBeGreaterThanOrEqual(13);
+    let n = 0, packed = 0, whole = 0;
+    for (const f of files) {
+      const recs: EventRecord[] = [];
+      await scanCapture(path.join(CAPTURES, f), f, (r) => { recs.push(detectWithStep(r, ALL_EVENTS)); });
+      all.push(...recs);
+      for (const r of recs) {
+        const p = packStep(r);
+        expect(unpackStep(p)).toEqual(r);
+        packed += p.ev.line.length;
+        whole += JSON.stringify(r.ev).length;
+        n++;
+      }
+    }
+    expect(n).toBeGreaterThan(2000);
+    expect(packed).toBeLessThan(whole * 0.8);
+  });
+
+  it('come out of several batches in output order, each event whole', () => {
+    expect(all.length).toBeGreaterThan(2000);
+    // two batches of interleaved halves, each in reverse: the order must come from the keys
+    const odd = all.filter((_, i) => i % 2 === 1).reverse(), even = all.filter((_, i) => i % 2 === 0).reverse();
+    const got = [...stepsInOrder([batchOf(odd), batchOf(even)])].map(unpackStep);
+    // records that tie on every key (a create and a delete of one message) may swap
+    const key = (r: EventRecord): string => `${r.sec} ${r.ns} ${r.ev.capture} ${r.ev.frame} ${r.seq}`;
+    expect(got.map(key)).toEqual([...all].sort(compareRecords).map(key));
+    const text = (rs: EventRecord[]): string[] => rs.map((r) => JSON.stringify(r)).sort();
+    expect(text(got)).toEqual(text(all));
+    // a batch cut to its first hits (the total bound in run-scan) yields only those
+    const cut = { ...batchOf(even), count: 10 };
+    expect(text([...stepsInOrder([cut])].map(unpackStep))).toEqual(text(even.slice(0, 10)));
+  });
+
+  it('keep names with lone surrogates, quotes, control characters and nested arguments', () => {
+    const r: EventRecord = {
+      sec: 1, ns: 2, seq: 3,
+      ev: {
+        ts: '1970-01-01T00:00:01.000000002Z', capture: 'a "b"\u001b.pcap', frame: 7, response_frame: null, src_ip: '::1', src_port: 1,
+        dst_ip: '::2', dst_port: 445, smb_dialect: '3.1.1', session_id: null, user: 'ad\ud800min', domain: null, workstation: null,
+        action: 'rpc', share: '\\\\h\\IPC$', share_type: 'pipe', tree_id: null, path: 'svcctl', new_path: null, status: null,
+        disposition: null, access: [], bytes: 0, rpc_interface: 'svcctl', rpc_operation: 'CreateServiceW',
+        rpc_args: { service_name: 'x\u0000y', binary_path: '=cmd|"/c calc"!A1' }, flags: ['IPC$'], attack: ['T1569.002'],
+        severity: 'high', rules: ['SVC-CREATE'], summary: null, refs: [],
+      },
+    };
+    const back = unpackStep(packStep(r));
+    expect(back).toEqual(r);
+    expect([...stepsInOrder([batchOf([r])])].map(unpackStep)).toEqual([r]);
+    expect(back.ev.bytes).toBe(0);
+  });
+});
