@@ -62,37 +62,64 @@ export function complete(scan: ScanState, p: Pending, status: number | null, fra
 
 export class PendingTable {
   private readonly map = new Map<number, Pending>();
+  /**
+   * The newest request, kept beside the map: most clients wait for each answer, and a Map whose
+   * only entry is added and deleted for every message reallocates its table (measured on the
+   * metadata capture: 100 bytes per message, 4% of all allocation).
+   */
+  private slot: Pending | null = null;
+  private slotKey = 0;
 
   constructor(private readonly scan: ScanState) {}
 
   add(key: number, p: Pending): void {
-    if (this.map.size >= MAX_PENDING) {
+    const prior = this.get(key);
+    if (prior) {
+      // a reused id: the first request got no answer
+      this.remove(key);
+      complete(this.scan, prior, null, null);
+    }
+    if (this.map.size + (this.slot ? 1 : 0) >= MAX_PENDING) {
+      // the slot is the newest: the oldest is in the map
       const oldKey = oldestKey(this.map) as number;
       const old = this.map.get(oldKey) as Pending;
       this.map.delete(oldKey);
       complete(this.scan, old, null, null);
       this.scan.anomaly('unanswered_requests_evicted');
     }
-    const prior = this.map.get(key);
-    if (prior) complete(this.scan, prior, null, null); // a reused id: the first request got no answer
-    this.map.set(key, p);
+    if (this.slot) this.map.set(this.slotKey, this.slot);
+    this.slot = p;
+    this.slotKey = key;
   }
 
   /** the request a response answers, left in place (to decide how much of the response to keep) */
   peek(key: number): Pending | undefined {
-    return this.map.get(key);
+    return this.get(key);
   }
 
   take(key: number, cmd: number): Pending | undefined {
-    const p = this.map.get(key);
+    const p = this.get(key);
     if (!p || p.cmd !== cmd) return undefined;
-    this.map.delete(key);
+    this.remove(key);
     return p;
   }
 
   /** the connection ended: what is left never got an answer */
   drain(): void {
-    for (const p of this.map.values()) complete(this.scan, p, null, null);
+    const rest = [...this.map.values()];
+    if (this.slot) rest.push(this.slot);
     this.map.clear();
+    this.slot = null;
+    for (const p of rest) complete(this.scan, p, null, null);
+  }
+
+  private get(key: number): Pending | undefined {
+    if (this.slot && this.slotKey === key) return this.slot;
+    return this.map.get(key);
+  }
+
+  private remove(key: number): void {
+    if (this.slot && this.slotKey === key) this.slot = null;
+    else this.map.delete(key);
   }
 }

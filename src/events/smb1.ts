@@ -19,7 +19,7 @@ import type { Action, SmbEvent } from './event';
 import { complete, Pending, PendingTable } from './pending';
 import { flushTransfers, hex8, newEvent, ScanState } from './smb2';
 import { isPipe, looksLikeRpc, pipeTree, unknownTree } from './pipes';
-import { closeFile, ConnRef, filePath, forgetFile, OpenFile, openFile, Session, stampOf, Transfer, Tree } from './state';
+import { closeFile, ConnRef, filePath, forgetFile, newTree, OpenFile, openFile, Session, stampOf, Transfer, Tree } from './state';
 import { oldestKey } from '../util/oldest';
 
 const stripLeading = filePath;
@@ -145,7 +145,7 @@ export class Smb1Handler {
 
   private tree(s: Session, tid: number): Tree {
     let t = s.trees.get(tid);
-    if (!t) { t = { id: tid, share: null, shareType: null }; s.trees.set(tid, t); }
+    if (!t) { t = newTree(tid, null, null); s.trees.set(tid, t); }
     return t;
   }
 
@@ -400,7 +400,7 @@ export class Smb1Handler {
         if (p.ev) {
           p.ev.tree_id = hex8(h.tid);
           p.ev.share_type = ok ? treeConnectService(k) : null;
-          if (ok) this.session(h.uid).trees.set(h.tid, { id: h.tid, share: p.ev.share, shareType: p.ev.share_type });
+          if (ok) this.session(h.uid).trees.set(h.tid, newTree(h.tid, p.ev.share, p.ev.share_type));
         }
         break;
       case Smb1Cmd.NT_CREATE_ANDX: {

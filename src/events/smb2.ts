@@ -12,7 +12,7 @@ import {
 } from '../smb/names';
 import {
   Body, closeFileId, Cmd, createRequest, createResponse, FLAG_ASYNC, FLAG_RELATED, FLAG_RESPONSE,
-  FSCTL_PIPE_TRANSCEIVE, ioctl, negotiateDialect, parseHeader, readResponseData, readResponseLength,
+  FSCTL_PIPE_TRANSCEIVE, ioctl, negotiateDialect, emptyHeader, parseHeaderInto, readResponseData, readResponseLength,
   writeResponseCount, readWriteRequest, sessionSetupRequest, setInfoRequest, SHARE_TYPES, Smb2Header,
   SMB2_HEADER_SIZE, STATUS_PENDING, transformSessionId, treeConnectPath, treeConnectShareType,
   writeRequestData,
@@ -22,7 +22,7 @@ import { EventSink, isoTime } from './record';
 import { Smb1Handler, smb1KeepFor } from './smb1';
 import { isPipe, looksLikeRpc, PipeTap, unknownTree } from './pipes';
 import { complete, Pending, PendingTable } from './pending';
-import { closeFile, ConnRef, filePath, forgetFile, OpenFile, openFile, Session, SessionTable, Stamp, stampOf, Transfer, Tree } from './state';
+import { closeFile, ConnRef, filePath, forgetFile, hex8, newTree, OpenFile, openFile, Session, SessionTable, Stamp, stampOf, Transfer, Tree } from './state';
 
 /** What every connection of one scan shares. */
 export interface ScanState {
@@ -49,8 +49,10 @@ const STATUS_MORE_PROCESSING_REQUIRED = 0xc0000016;
 const ZERO_SESSION = '0x0000000000000000';
 const ALL_F = 'ffffffffffffffffffffffffffffffff';
 
+const EMPTY = Buffer.alloc(0);
+
 const messageKey = (h: Smb2Header): number => (h.messageIdHi >>> 0) * 0x100000000 + (h.messageIdLo >>> 0);
-export const hex8 = (n: number): string => `0x${(n >>> 0).toString(16).padStart(8, '0')}`;
+export { hex8 };
 /** one session's messages follow each other: the last id's text is reused */
 let lastSid = { hi: -1, lo: -1, text: '' };
 const sessionHex = (h: Smb2Header): string => {
@@ -69,6 +71,9 @@ export class Smb2Connection {
   private dialect: string | null = null;
   private readonly pending: PendingTable;
   private ref: ConnRef | null = null;
+  private readonly header = emptyHeader();
+  private readonly chain: Chain = { session: null, treeId: 0, file: null };
+  private readonly body: Body = { buf: EMPTY, hdr: 0, off: 0, end: 0 };
   private lastSession: { table: SessionTable; lo: number; hi: number; generation: number; session: Session } | null = null;
   smbSeen = false;
 
@@ -145,14 +150,28 @@ export class Smb2Connection {
   }
 
   private smb2(buf: Buffer, off: number, end: number, msgLen: number, at: Packet, fromA: boolean): void {
-    const chain: Chain = { session: null, treeId: 0, file: null };
+    try {
+      this.messages(buf, off, end, msgLen, at, fromA);
+    } finally {
+      // a connection must not hold on to the buffer of its last message (10,000 connections)
+      this.body.buf = EMPTY;
+      this.chain.session = null;
+      this.chain.file = null;
+    }
+  }
+
+  private messages(buf: Buffer, off: number, end: number, msgLen: number, at: Packet, fromA: boolean): void {
+    // one chain, body and header per connection, reset per message: nothing keeps them
+    const chain = this.chain;
+    chain.session = null; chain.treeId = 0; chain.file = null;
+    const body = this.body;
     let pos = off;
     for (let i = 0; i < MAX_COMPOUND; i++) {
-      const h = parseHeader(buf, pos, end);
-      if (!h) { this.scan.anomaly('malformed_smb2_header'); return; }
+      const h = this.header;
+      if (!parseHeaderInto(h, buf, pos, end)) { this.scan.anomaly('malformed_smb2_header'); return; }
       const next = h.nextCommand >>> 0;
       const msgEnd = next ? pos + next : off + msgLen;
-      const body: Body = { buf, hdr: pos, off: pos + SMB2_HEADER_SIZE, end: Math.min(msgEnd, end) };
+      body.buf = buf; body.hdr = pos; body.off = pos + SMB2_HEADER_SIZE; body.end = Math.min(msgEnd, end);
       const response = (h.flags & FLAG_RESPONSE) !== 0;
       if (this.flow.clientIsA === null) this.flow.clientIsA = response ? !fromA : fromA;
       if (response) this.response(h, body, at);
@@ -190,11 +209,6 @@ export class Smb2Connection {
     const treeId = related && h.treeId === 0xffffffff ? chain.treeId : h.treeId;
     chain.session = session;
     chain.treeId = treeId;
-    const file = (fileId: string | null): OpenFile | undefined => {
-      if (fileId === null) return undefined;
-      if (related && fileId === ALL_F && chain.file) return chain.file;
-      return session.files.get(fileId) ?? this.unknownFile(session, treeId, fileId);
-    };
     switch (h.command) {
       case Cmd.SESSION_SETUP: {
         const r = sessionSetupRequest(b);
@@ -243,7 +257,7 @@ export class Smb2Connection {
       }
       case Cmd.CLOSE: {
         const id = closeFileId(b);
-        const f = file(id);
+        const f = this.file(session, treeId, related, chain, id);
         if (!f || id === null) return;
         f.closed = true;
         // all-FF (a related CLOSE): the handle is kept under the id its CREATE response gave
@@ -261,7 +275,7 @@ export class Smb2Connection {
       case Cmd.READ:
       case Cmd.WRITE: {
         const r = readWriteRequest(b);
-        const f = r ? file(r.fileId) : undefined;
+        const f = r ? this.file(session, treeId, related, chain, r.fileId) : undefined;
         if (!r || !f) { this.scan.anomaly('malformed_read_write'); return; }
         const t = h.command === Cmd.READ ? (f.read ??= this.transfer(at)) : (f.write ??= this.transfer(at));
         f.inFlight = (f.inFlight ?? 0) + 1;
@@ -283,7 +297,7 @@ export class Smb2Connection {
       case Cmd.IOCTL: {
         const r = ioctl(b, false);
         if (!r || r.ctlCode !== FSCTL_PIPE_TRANSCEIVE) return;
-        const f = file(r.fileId);
+        const f = this.file(session, treeId, related, chain, r.fileId);
         if (!f) return;
         if (r.input) this.scan.pipes.clientData(f, b.buf, r.input.start, r.input.end, stampOf(at, this.scan.capture), this.conn());
         this.track(h, at, { session, file: f });
@@ -292,7 +306,7 @@ export class Smb2Connection {
       case Cmd.SET_INFO: {
         const r = setInfoRequest(b);
         if (!r) { this.scan.anomaly('malformed_set_info'); return; }
-        const f = file(r.fileId);
+        const f = this.file(session, treeId, related, chain, r.fileId);
         if (!f) return;
         let ev: SmbEvent | undefined;
         if (r.newName !== undefined) {
@@ -334,7 +348,7 @@ export class Smb2Connection {
           p.ev.tree_id = hex8(h.treeId);
           const st = ok ? treeConnectShareType(b) : null;
           p.ev.share_type = st === null ? null : SHARE_TYPES[st] ?? null;
-          if (ok) p.session.trees.set(h.treeId, { id: h.treeId, share: p.ev.share, shareType: p.ev.share_type });
+          if (ok) p.session.trees.set(h.treeId, newTree(h.treeId, p.ev.share, p.ev.share_type));
         }
         break;
       case Cmd.CREATE:
@@ -370,11 +384,18 @@ export class Smb2Connection {
     this.pending.add(messageKey(h), q);
   }
 
+  /** the handle a request names; FileId all-FF in a related compound request: the chain's */
+  private file(session: Session, treeId: number, related: boolean, chain: Chain, fileId: string | null): OpenFile | undefined {
+    if (fileId === null) return undefined;
+    if (related && fileId === ALL_F && chain.file) return chain.file;
+    return session.files.get(fileId) ?? this.unknownFile(session, treeId, fileId);
+  }
+
   private tree(session: Session, treeId: number): Tree {
     let t = session.trees.get(treeId);
     if (!t) {
       // the TREE_CONNECT was before the capture: the id is all we know
-      t = { id: treeId, share: null, shareType: null };
+      t = newTree(treeId, null, null);
       session.trees.set(treeId, t);
     }
     return t;
@@ -435,7 +456,7 @@ export function newEvent(action: Action, s: Stamp, c: ConnRef, session: Session 
     src_ip: c.clientIp, src_port: c.clientPort, dst_ip: c.serverIp, dst_port: c.serverPort,
     smb_dialect: c.dialect, session_id: session ? session.id : null, user: session ? session.user : null,
     domain: session ? session.domain : null, workstation: session ? session.workstation : null, action, share: tree ? tree.share : null,
-    share_type: tree ? tree.shareType : null, tree_id: tree ? hex8(tree.id) : null, path, new_path: null,
+    share_type: tree ? tree.shareType : null, tree_id: tree ? tree.hexId : null, path, new_path: null,
     status: null, disposition: null, access: [], bytes: null, rpc_interface: null, rpc_operation: null,
     rpc_args: null, flags: [], attack: [], severity: 'info', rules: [], summary: null, refs: [],
   };

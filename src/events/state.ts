@@ -13,10 +13,16 @@ export const stampOf = (p: Packet, capture: string): Stamp => ({ sec: p.tsSec, n
 
 export interface Tree {
   id: number;
+  /** the id as events show it, made once: every event of the tree carries it */
+  hexId: string;
   /** UNC path as the client sent it; null when the TREE_CONNECT was not captured */
   share: string | null;
   shareType: 'disk' | 'pipe' | 'print' | null;
 }
+
+export const hex8 = (n: number): string => `0x${(n >>> 0).toString(16).padStart(8, '0')}`;
+
+export const newTree = (id: number, share: string | null, shareType: Tree['shareType']): Tree => ({ id, hexId: hex8(id), share, shareType });
 
 /** Bytes moved through one handle, reported once its CLOSE is answered (or when the capture ends). */
 export interface Transfer {

@@ -31,17 +31,30 @@ export function toJsonLine(e: SmbEvent, eol = ''): string {
     if (v === null || v === undefined) text = 'null';
     else if (typeof v === 'string') {
       if (OURS[i] || !NEEDS_ESCAPE.test(v)) { text = v; q = 1; } else text = escapedString(i, v);
-    } else if (Array.isArray(v) && v.length === 0) text = '[]';
-    else text = value(v);
+    } else if (Array.isArray(v)) {
+      if (v.length === 0) text = '[]';
+      else if (lastArray[i] === v) text = lastText[i];
+      else {
+        text = value(v);
+        // a shared, frozen list (access names) repeats from event to event: formatted once
+        if (Object.isFrozen(v)) {
+          lastArray[i] = v;
+          lastValue[i] = null;
+          lastText[i] = text;
+        }
+      }
+    } else text = value(v);
     pieces[2 * i] = KEY[quoted * 2 + q][i];
     pieces[2 * i + 1] = text;
     quoted = q;
   }
-  pieces[2 * n] = quoted ? (eol === '' ? '"}' : '"}' + eol) : (eol === '' ? '}' : '}' + eol);
+  pieces[2 * n] = eol === '\n' ? END_NL[quoted] : eol === '' ? END[quoted] : (quoted ? '"}' : '}') + eol;
   return pieces.join('');
 }
 
 const pieces: string[] = new Array<string>(2 * EVENT_FIELDS.length + 1).fill('');
+const END = ['}', '"}'];
+const END_NL = ['}\n', '"}\n'];
 
 /** key pieces by [previous value open][this value open]: `"` closing the previous, `"` opening this */
 const KEY_PREFIX = EVENT_FIELDS.map((k, i) => `${i ? ',' : '{'}${JSON.stringify(k)}:`);
@@ -52,12 +65,14 @@ const KEY = [0, 1, 2, 3].map((c) => KEY_PREFIX.map((k) => `${c & 2 ? '"' : ''}${
  * share and path, and JSON.stringify plus our extra escapes is the slow path.
  */
 const lastValue: (string | null)[] = [];
+const lastArray: (readonly unknown[] | null)[] = [];
 const lastText: string[] = [];
 
 function escapedString(i: number, v: string): string {
   if (lastValue[i] === v) return lastText[i];
   const text = str(v);
   lastValue[i] = v;
+  lastArray[i] = null;
   lastText[i] = text;
   return text;
 }

@@ -101,11 +101,21 @@ const ACCESS_BITS: [number, string][] = [
   [0x02000000, 'MAXIMUM_ALLOWED'], [0x10000000, 'GENERIC_ALL'], [0x20000000, 'GENERIC_EXECUTE'],
   [0x40000000, 'GENERIC_WRITE'], [0x80000000, 'GENERIC_READ'],
 ];
+/**
+ * The names of an access mask. Clients use a handful of masks, so the lists are shared (at most
+ * MAX_SHARED_MASKS of them, whatever a hostile capture sends): events never change them, and the
+ * JSON lines writer then formats each list once (output/jsonl.ts).
+ */
 export function accessNames(mask: number): string[] {
+  const known = sharedAccess.get(mask);
+  if (known !== undefined) return known;
   const out: string[] = [];
   for (const [bit, name] of ACCESS_BITS) if ((mask & bit) >>> 0 === bit) out.push(name);
+  if (sharedAccess.size < MAX_SHARED_MASKS) sharedAccess.set(mask, Object.freeze(out) as string[]);
   return out;
 }
+const MAX_SHARED_MASKS = 1024;
+const sharedAccess = new Map<number, string[]>();
 /** access that can change file content or create it */
 export const WRITE_ACCESS = 0x00000002 | 0x00000004 | 0x40000000 | 0x10000000 | 0x02000000;
 

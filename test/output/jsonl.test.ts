@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { EVENT_FIELDS } from '../../src/events/event';
 import { toJsonLine } from '../../src/output/jsonl';
+import { accessNames } from '../../src/smb/names';
 import { HOSTILE, UNICODE, hostileEvent, makeEvent } from './fixtures';
 
 // What must never appear raw in a JSON line (JSON escaping turns all of it into \uXXXX).
@@ -74,5 +75,25 @@ describe('toJsonLine', () => {
     const parsed = JSON.parse(toJsonLine(e));
     expect(Object.keys(parsed)).toEqual([...EVENT_FIELDS]);
     expect(parsed.disposition).toBeNull();
+  });
+
+  it('formats a shared access list once, yet never reuses the text of a list that changed', () => {
+    const shared = accessNames(0x00120089);
+    expect(accessNames(0x00120089)).toBe(shared);
+    expect(Object.isFrozen(shared)).toBe(true);
+    const a = JSON.parse(toJsonLine(makeEvent({ access: shared, frame: 1 })));
+    const b = JSON.parse(toJsonLine(makeEvent({ access: shared, frame: 2 })));
+    expect(a.access).toEqual(['READ_DATA', 'READ_EA', 'READ_ATTRIBUTES', 'READ_CONTROL', 'SYNCHRONIZE']);
+    expect(b.access).toEqual(a.access);
+    // an event's own list, changed between two lines, is written as it is each time
+    const own = ['READ_DATA'];
+    const e = makeEvent({ access: own, flags: own });
+    expect(JSON.parse(toJsonLine(e)).access).toEqual(['READ_DATA']);
+    own.push('DELETE');
+    expect(JSON.parse(toJsonLine(e))).toMatchObject({ access: ['READ_DATA', 'DELETE'], flags: ['READ_DATA', 'DELETE'] });
+    // and a shared list after another does not bring back the first one's text
+    const other = accessNames(0x00000001);
+    expect(JSON.parse(toJsonLine(makeEvent({ access: other }))).access).toEqual(['READ_DATA']);
+    expect(JSON.parse(toJsonLine(makeEvent({ access: shared }))).access).toEqual(a.access);
   });
 });

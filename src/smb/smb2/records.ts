@@ -40,22 +40,31 @@ export interface Smb2Header {
  * time on a metadata-heavy capture (measured with --cpu-prof; README design notes).
  */
 export function parseHeader(buf: Buffer, off: number, end: number): Smb2Header | null {
-  if (end - off < SMB2_HEADER_SIZE || buf.readUInt16LE(off + 4) !== 64) return null;
-  return {
-    structureSize: 64,
-    creditCharge: buf.readUInt16LE(off + 6),
-    status: buf.readUInt32LE(off + 8),
-    command: buf.readUInt16LE(off + 12),
-    credit: buf.readUInt16LE(off + 14),
-    flags: buf.readUInt32LE(off + 16),
-    nextCommand: buf.readUInt32LE(off + 20),
-    messageIdLo: buf.readUInt32LE(off + 24),
-    messageIdHi: buf.readUInt32LE(off + 28),
-    word0: buf.readUInt32LE(off + 32),
-    treeId: buf.readUInt32LE(off + 36),
-    sessionIdLo: buf.readUInt32LE(off + 40),
-    sessionIdHi: buf.readUInt32LE(off + 44),
-  };
+  const h = emptyHeader();
+  return parseHeaderInto(h, buf, off, end) ? h : null;
+}
+
+export const emptyHeader = (): Smb2Header => ({
+  structureSize: 64, creditCharge: 0, status: 0, command: 0, credit: 0, flags: 0, nextCommand: 0,
+  messageIdLo: 0, messageIdHi: 0, word0: 0, treeId: 0, sessionIdLo: 0, sessionIdHi: 0,
+});
+
+/** parseHeader into an object the caller reuses for every message (one fewer allocation each) */
+export function parseHeaderInto(h: Smb2Header, buf: Buffer, off: number, end: number): boolean {
+  if (end - off < SMB2_HEADER_SIZE || buf.readUInt16LE(off + 4) !== 64) return false;
+  h.creditCharge = buf.readUInt16LE(off + 6);
+  h.status = buf.readUInt32LE(off + 8);
+  h.command = buf.readUInt16LE(off + 12);
+  h.credit = buf.readUInt16LE(off + 14);
+  h.flags = buf.readUInt32LE(off + 16);
+  h.nextCommand = buf.readUInt32LE(off + 20);
+  h.messageIdLo = buf.readUInt32LE(off + 24);
+  h.messageIdHi = buf.readUInt32LE(off + 28);
+  h.word0 = buf.readUInt32LE(off + 32);
+  h.treeId = buf.readUInt32LE(off + 36);
+  h.sessionIdLo = buf.readUInt32LE(off + 40);
+  h.sessionIdHi = buf.readUInt32LE(off + 44);
+  return true;
 }
 
 /** A record's body: bytes [off, end) of buf, where off is the start of the SMB2 header. */
