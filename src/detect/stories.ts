@@ -670,27 +670,35 @@ export const STORY_STEP_RULES: readonly string[] = DETECTION_RULES.filter((r) =>
 export function storiesFrom(batches: readonly StepBatch[], opts?: StoryOptions): EventRecord[] {
   const sb = new StoryBuilder(opts);
   // the same packets captured by two sensors (overlapping captures of one incident) are one
-  // step; such copies have the same time, so only the current instant's keys are remembered
+  // step; such copies have the same time text, so the same second: only its keys are remembered
   const seen = new Set<string>();
-  let sec = Number.NaN, ns = Number.NaN;
+  let sec = Number.NaN;
+  let total = 0;
+  for (const b of batches) total += b.count;
+  /** which steps, by their place in time order, were copies (skipped) */
+  const copy = new Uint8Array(total);
+  let at = 0;
   for (const packed of stepsInOrder(batches)) {
-    if (packed.sec !== sec || packed.ns !== ns) {
+    const i = at++;
+    if (packed.sec !== sec) {
       seen.clear();
       sec = packed.sec;
-      ns = packed.ns;
     }
     const e = unpackStep(packed).ev;
     const same = `${e.ts}|${e.src_ip}|${e.src_port}|${e.dst_ip}|${e.dst_port}|${e.session_id}|${e.action}|${e.path}|${e.rpc_operation}|${e.new_path}`;
-    if (seen.has(same)) continue;
+    if (seen.has(same)) { copy[i] = 1; continue; }
     seen.add(same);
     sb.add(e);
   }
   const stories = sb.finish();
-  // a second pass for what the stories cite of their steps, rather than an index of every step
+  // a second pass for what the stories cite of their steps, rather than an index of every step;
+  // a copy can share its frame with a cited step and is passed over as in the first pass
   const cited = new Map<string, { sec: number; ns: number; seq: number; severity: Severity } | null>();
   for (const ev of stories) for (const ref of ev.refs) cited.set(ref, null);
   if (cited.size > 0) {
+    at = 0;
     for (const packed of stepsInOrder(batches)) {
+      if (copy[at++]) continue;
       const ref = `${packed.ev.capture}#${packed.ev.frame}`;
       if (cited.get(ref) !== null) continue;
       cited.set(ref, { sec: packed.sec, ns: packed.ns, seq: packed.seq, severity: unpackStep(packed).ev.severity });

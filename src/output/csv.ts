@@ -1,4 +1,4 @@
-import { EVENT_FIELDS, SmbEvent } from '../events/event';
+import { EVENT_FIELDS, eventValues, SmbEvent } from '../events/event';
 import { forCsvCell } from './sanitize';
 
 /**
@@ -29,5 +29,10 @@ function csvCell(value: FieldValue): string {
 
 /** One event as one CSV record, without line end. Always a single physical line. */
 export function toCsvRow(e: SmbEvent): string {
-  return EVENT_FIELDS.map((key) => csvCell(e[key])).join(',');
+  eventValues(e, values);
+  for (let i = 0; i < values.length; i++) cells[i] = csvCell(values[i] as FieldValue);
+  return cells.join(',');
 }
+
+const values: unknown[] = new Array<unknown>(EVENT_FIELDS.length).fill(null);
+const cells: string[] = new Array<string>(EVENT_FIELDS.length).fill('');

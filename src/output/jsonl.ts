@@ -1,4 +1,4 @@
-import { EVENT_FIELDS, SmbEvent } from '../events/event';
+import { EVENT_FIELDS, eventValues, SmbEvent } from '../events/event';
 import { UNSAFE_BMP_CLASS } from './sanitize';
 
 // JSON.stringify escapes C0 and lone surrogates but emits DEL, C1, bidi controls and
@@ -23,9 +23,10 @@ function jsonEscape(ch: string): string {
  */
 export function toJsonLine(e: SmbEvent, eol = ''): string {
   const n = EVENT_FIELDS.length;
+  eventValues(e, values);
   let quoted = 0; // 1 when the previous piece is a bare string that still needs its closing quote
   for (let i = 0; i < n; i++) {
-    const v = e[EVENT_FIELDS[i]];
+    const v = values[i];
     let text: string;
     let q = 0;
     if (v === null || v === undefined) text = 'null';
@@ -53,6 +54,7 @@ export function toJsonLine(e: SmbEvent, eol = ''): string {
 }
 
 const pieces: string[] = new Array<string>(2 * EVENT_FIELDS.length + 1).fill('');
+const values: unknown[] = new Array<unknown>(EVENT_FIELDS.length).fill(null);
 const END = ['}', '"}'];
 const END_NL = ['}\n', '"}\n'];
 

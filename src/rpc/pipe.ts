@@ -27,7 +27,8 @@ import { giveStubBuffer, stubClass, takeStubBuffer } from './stub-pool';
  * fragments back together per call_id, and reports each call once it is answered (or at close()).
  *
  * Memory is bounded whatever the peer sends: a partial PDU is at most 65,535 bytes (frag_length
- * is 16 bits), a stub at most `maxStub`, all stubs of a pipe together at most `maxBuffered`,
+ * is 16 bits), a stub at most `maxStub`, all stubs of a pipe together at most `maxBuffered` bytes
+ * (in buffers of up to twice that room, as they grow by doubling),
  * at most `maxCalls` calls and `maxContexts` contexts are remembered. Beyond a bound, data is
  * dropped and `anomaly` is told why; calls are still reported, with a null stub.
  */
@@ -158,7 +159,7 @@ export class RpcPipe<T> {
   /** bytes skipped while resynchronising, both directions */
   skippedBytes = 0;
 
-  /** bytes held for stubs being assembled (partial PDUs, at most 64 KiB per direction, not counted) */
+  /** bytes of stubs being assembled (partial PDUs, at most 64 KiB per direction, not counted) */
   get bufferedBytes(): number {
     return this.buffered;
   }
@@ -532,29 +533,27 @@ export class RpcPipe<T> {
     const n = end - start;
     if (!s.ok || n <= 0) return;
     const need = s.len + n;
-    if (need > this.limits.maxStub) {
+    // the budgets count stub bytes, not the room reserved for them (at most twice as much)
+    if (need > this.limits.maxStub || this.buffered + n > this.limits.maxBuffered) {
       this.cb.anomaly(RPC_ANOMALY.stubTooLarge);
       this.drop(s);
       return;
     }
     const cap = s.buf === null ? 0 : s.buf.length;
     if (need > cap) {
-      const grown = stubClass(Math.max(need, cap * 2), this.limits.maxStub);
-      if (this.buffered - cap + grown > this.limits.maxBuffered) {
-        this.cb.anomaly(RPC_ANOMALY.stubTooLarge);
-        this.drop(s);
-        return;
-      }
+      const grown = this.limits.reuseStubs
+        ? stubClass(Math.max(need, cap * 2), this.limits.maxStub)
+        : Math.min(this.limits.maxStub, Math.max(need, cap * 2, 256));
       const next = this.limits.reuseStubs ? takeStubBuffer(grown) : Buffer.allocUnsafe(grown);
       if (s.buf !== null) {
         s.buf.copy(next, 0, 0, s.len);
         if (this.limits.reuseStubs) giveStubBuffer(s.buf);
       }
-      this.buffered += grown - cap;
       s.buf = next;
     }
     buf.copy(s.buf as Buffer, s.len, start, end);
     s.len = need;
+    this.buffered += n;
   }
 
   /** data lost for this stub: free it, and report it as null */
@@ -567,7 +566,7 @@ export class RpcPipe<T> {
   private release(s: Stub, reuse = true): void {
     const b = s.buf;
     if (b === null) return;
-    this.buffered -= b.length;
+    this.buffered -= s.len;
     s.buf = null;
     s.len = 0;
     if (reuse && this.limits.reuseStubs) giveStubBuffer(b);

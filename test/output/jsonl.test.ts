@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { EVENT_FIELDS } from '../../src/events/event';
+import { EVENT_FIELDS, eventValues } from '../../src/events/event';
 import { toJsonLine } from '../../src/output/jsonl';
 import { accessNames } from '../../src/smb/names';
 import { HOSTILE, UNICODE, hostileEvent, makeEvent } from './fixtures';
@@ -95,5 +95,14 @@ describe('toJsonLine', () => {
     const other = accessNames(0x00000001);
     expect(JSON.parse(toJsonLine(makeEvent({ access: other }))).access).toEqual(['READ_DATA']);
     expect(JSON.parse(toJsonLine(makeEvent({ access: shared }))).access).toEqual(a.access);
+  });
+
+  it('reads the fields in EVENT_FIELDS order (eventValues, written out field by field)', () => {
+    const e = makeEvent();
+    // a distinct value per field, so that two swapped fields cannot go unnoticed
+    EVENT_FIELDS.forEach((k, i) => { (e as unknown as Record<string, unknown>)[k] = `v${i}`; });
+    const out: unknown[] = [];
+    eventValues(e, out);
+    expect(out).toEqual(EVENT_FIELDS.map((_, i) => `v${i}`));
   });
 });
