@@ -14,6 +14,8 @@ import type { RulesConfig } from '../detect/config';
 import { createEventWriter, OutputFormat } from '../output';
 import { compiledRules, EventFilter, wanted } from '../scan/filter';
 import { formatLine } from '../output/writer';
+import { CSV_EOL, CSV_HEADER } from '../output/csv';
+import { SPLIT_MIN_RECORDS, startUpperHalf } from '../output/split-merge';
 import { forTerminal } from '../output/sanitize';
 import { FormattedEvent, JobCallbacks, MAX_STEPS_TOTAL, ProduceOptions, RunTarget, runJobs } from '../scan/jobs';
 import type * as StitchModule from '../scan/stitch';
@@ -49,7 +51,7 @@ function cannotWrite(file: string, e: unknown): UsageError {
 }
 
 /** The output: `start()` empties an existing file (once; awaited before the first write), `discard()` leaves it as it was. */
-interface Output { out: NodeJS.WritableStream; start(): Promise<void>; discard(): void }
+interface Output { out: NodeJS.WritableStream; start(): Promise<void>; discard(): void; /** the -o file's descriptor */ fd?: number }
 
 /**
  * An earlier output of the same name (a re-run) is emptied in the background once packets are
@@ -82,7 +84,7 @@ function openOutput(file: string | undefined): Output {
     out.destroy();
     if (!existed) fs.rmSync(file, { force: true });
   };
-  return { out, start, discard };
+  return { out, start, discard, fd };
 }
 
 /**
@@ -104,6 +106,12 @@ async function refuseOverwritingEvidence(output: string | undefined, files: Inpu
 /** the output could not be written (exit status 1, one line, no "internal error") */
 export class OutputError extends Error {
   override readonly name = 'OutputError';
+}
+
+/** SMBTRAIL_SPLIT_MIN_RECORDS (tests): the record count from which the final merge is split */
+function splitMinRecords(): number {
+  const v = process.env.SMBTRAIL_SPLIT_MIN_RECORDS;
+  return v !== undefined && /^\d+$/.test(v) ? Number(v) : SPLIT_MIN_RECORDS;
 }
 
 function sizeOf(f: InputFile): number {
@@ -274,7 +282,13 @@ export async function runScan(o: ScanOptions): Promise<number> {
       if (sortError) throw sortError;
       if (sortTo) {
         // 256 runs at once: 32 KiB read buffer each (8 MiB); beyond, the oldest are merged first
-        const merge = new RunMerge(reduceRuns(runFiles, 256, sortTo.dir));
+        const runs = reduceRuns(runFiles, 256, sortTo.dir);
+        // two jobs: a worker writes the upper half of the timeline meanwhile (-o FILE only)
+        const upper = o.jobs >= 2 && output.fd !== undefined
+          ? startUpperHalf(runs, output.fd, o.format === 'csv' ? Buffer.byteLength(CSV_HEADER + CSV_EOL) : 0, splitMinRecords())
+          : null;
+        if (upper && process.env.SMBTRAIL_DEBUG) process.stderr.write(`smbtrail: debug: final merge in two halves, cut at ${upper.until.join(' ')}\n`);
+        const merge = new RunMerge(runs, upper ? { until: upper.until } : {});
         // output buffers are reused once written, at most 8 (2 MiB; the file stream holds 1 MiB);
         // a synchronous stdout (a file, a pipe) releases them on the next tick, hence the wait
         const free: Buffer[] = [];
@@ -292,6 +306,15 @@ export async function runScan(o: ScanOptions): Promise<number> {
           }
         } finally {
           merge.close();
+        }
+        if (upper) {
+          try {
+            await upper.done;
+          } catch (e) {
+            // writing the output failed (a full disk): reported like the stream's own errors
+            if (e instanceof SorterError) throw e;
+            outputError ??= e as NodeJS.ErrnoException;
+          }
         }
       }
       const table = o.format === 'table';

@@ -659,9 +659,66 @@ export function createEventSorter(opts?: SorterOptions): EventSorter {
 // (time, capture, frame, wire order) with numbers only; equal keys (never emitted by the scanner)
 // fall back to the line's bytes, so the result depends only on the set of records. Length-prefixed,
 // so a line may hold any byte.
+//
+// A run file starts with RUN_HEAD bytes: a magic, its record count and the key of its middle
+// record (f64 LE). With two jobs the final merge is cut at such a key into two halves merged at
+// once, each writing its own part of the output file (see splitKey).
 
 const HEADER = 44;
 const KEYS = 5;
+const RUN_MAGIC = Buffer.from('SMBTRUN1', 'latin1');
+const RUN_HEAD = 8 + 8 + 8 * KEYS;
+
+/** what a run file's head says: its record count and its middle record's key */
+export interface RunHead { count: number; mid: number[] }
+
+function writeRunHead(fd: number, count: number, mid: ArrayLike<number>): void {
+  const b = Buffer.alloc(RUN_HEAD);
+  RUN_MAGIC.copy(b, 0);
+  b.writeDoubleLE(count, 8);
+  for (let i = 0; i < KEYS; i++) b.writeDoubleLE(mid[i] ?? 0, 16 + 8 * i);
+  let off = 0;
+  while (off < RUN_HEAD) off += fs.writeSync(fd, b, off, RUN_HEAD - off, off);
+}
+
+function parseRunHead(b: Buffer, file: string): RunHead {
+  if (b.length < RUN_HEAD || !b.subarray(0, 8).equals(RUN_MAGIC)) throw new SorterError(`not a sorted run: ${file}`);
+  const mid: number[] = [];
+  for (let i = 0; i < KEYS; i++) mid.push(b.readDoubleLE(16 + 8 * i));
+  return { count: b.readDoubleLE(8), mid };
+}
+
+/** a < b, key by key */
+function keyLess(a: ArrayLike<number>, b: ArrayLike<number>): boolean {
+  for (let i = 0; i < KEYS; i++) if (a[i] !== b[i]) return a[i] < b[i];
+  return false;
+}
+
+/**
+ * The key that cuts the records of `files` into two halves of about equal count: the
+ * count-weighted median of the runs' middle keys. Records below it are one half, the rest the
+ * other; any key gives a correct cut, a good one only balances the work.
+ */
+export function splitKey(files: string[]): { key: number[]; count: number } {
+  const heads = files.map((f) => {
+    const fd = fs.openSync(f, 'r');
+    try {
+      const b = Buffer.alloc(RUN_HEAD);
+      const got = fs.readSync(fd, b, 0, RUN_HEAD, 0);
+      return parseRunHead(b.subarray(0, got), f);
+    } finally {
+      fs.closeSync(fd);
+    }
+  });
+  const count = heads.reduce((a, h) => a + h.count, 0);
+  const byKey = heads.filter((h) => h.count > 0).sort((a, b) => (keyLess(a.mid, b.mid) ? -1 : keyLess(b.mid, a.mid) ? 1 : 0));
+  let seen = 0;
+  for (const h of byKey) {
+    seen += h.count;
+    if (seen * 2 >= count) return { key: h.mid, count };
+  }
+  return { key: new Array<number>(KEYS).fill(0), count };
+}
 
 /** Creates a private temporary directory removed at exit or on a fatal signal if not before. */
 export async function createTempDir(root: string = os.tmpdir(), prefix = 'smbtrail-sort-'): Promise<string> {
@@ -786,7 +843,7 @@ export class RunSpiller {
         || arena.compare(arena, starts[b], starts[b] + lens[b], starts[a], starts[a] + lens[a]);
     });
     const file = this.nextFile();
-    const w = new SyncRunWriter(file);
+    const w = new SyncRunWriter(file, this.n);
     try {
       for (const i of order) w.put(keys, i * KEYS, arena, starts[i], lens[i]);
       w.close();
@@ -809,13 +866,18 @@ let spareWriteBuffer: Buffer | null = null;
 class SyncRunWriter {
   private readonly fd: number;
   private buf = takeWriteBuffer();
-  private pos = 0;
+  /** the head is written at close(), over these first bytes */
+  private pos = RUN_HEAD;
+  private n = 0;
+  private readonly mid = new Array<number>(KEYS).fill(0);
 
-  constructor(readonly file: string) {
+  /** `count`: the records that will be put, to know the middle one */
+  constructor(readonly file: string, private readonly count: number) {
     this.fd = fs.openSync(file, 'wx', 0o600);
   }
 
   put(keys: ArrayLike<number>, k: number, src: Buffer, start: number, len: number): void {
+    if (this.n++ === this.count >> 1) for (let i = 0; i < KEYS; i++) this.mid[i] = keys[k + i];
     if (this.pos + HEADER + len > this.buf.length) {
       this.flush();
       if (HEADER + len > this.buf.length) this.buf = Buffer.allocUnsafe(HEADER + len);
@@ -837,7 +899,13 @@ class SyncRunWriter {
   }
 
   close(): void {
-    try { this.flush(); } finally { fs.closeSync(this.fd); giveBackWriteBuffer(this.buf); }
+    try {
+      this.flush();
+      writeRunHead(this.fd, this.n, this.mid);
+    } finally {
+      fs.closeSync(this.fd);
+      giveBackWriteBuffer(this.buf);
+    }
   }
 
   abort(): void {
@@ -870,9 +938,19 @@ class SyncRunReader {
   private eof = false;
   private readonly fd: number;
 
+  readonly head: RunHead;
+
   constructor(readonly file: string, chunk: number) {
-    this.buf = Buffer.allocUnsafe(chunk);
+    this.buf = Buffer.allocUnsafe(Math.max(chunk, RUN_HEAD));
     this.fd = fs.openSync(file, 'r');
+    try {
+      this.ensure(RUN_HEAD);
+      this.head = parseRunHead(this.buf.subarray(this.pos, this.end), file);
+      this.pos += RUN_HEAD;
+    } catch (e) {
+      this.close();
+      throw e;
+    }
   }
 
   /** moves to the next record; false at the end of the run */
@@ -937,19 +1015,40 @@ export class RunMerge {
   private readonly all: SyncRunReader[] = [];
   private headers = false;
 
-  /** `withHeaders`: keep the records' headers (to write a run), else the lines only (the output) */
-  constructor(files: string[], private readonly o: { chunk?: number; outBytes?: number; withHeaders?: boolean } = {}) {
+  /** records of all the runs, from their heads */
+  readonly count: number = 0;
+  /** line bytes of the records passed over below `from` */
+  readonly skippedBytes: number = 0;
+  /** the key of record number `midAt` once it has been given out */
+  readonly mid = new Array<number>(KEYS).fill(0);
+  midAt = -1;
+  private given = 0;
+  private readonly until: ArrayLike<number> | null;
+
+  /**
+   * `withHeaders`: keep the records' headers (to write a run), else the lines only (the output).
+   * `from` / `until`: only the records whose key is at least `from` / below `until` (the two
+   * halves of a split merge).
+   */
+  constructor(files: string[], private readonly o: { chunk?: number; outBytes?: number; withHeaders?: boolean; from?: ArrayLike<number>; until?: ArrayLike<number> } = {}) {
     this.headers = o.withHeaders === true;
+    this.until = o.until ?? null;
+    let count = 0, skipped = 0;
     try {
       for (const f of files) {
         const r = new SyncRunReader(f, o.chunk ?? 32 * 1024);
         this.all.push(r);
-        if (r.advance()) this.push(r);
+        count += r.head.count;
+        let has = r.advance();
+        if (o.from) while (has && keyLess(r.key, o.from)) { skipped += r.lineLen; has = r.advance(); }
+        if (has) this.push(r);
       }
     } catch (e) {
       this.close();
       throw wrapError(e, 'cannot read a sorted run');
     }
+    this.count = count;
+    this.skippedBytes = skipped;
   }
 
   /**
@@ -965,6 +1064,9 @@ export class RunMerge {
     try {
       while (h.length > 0) {
         const top = h[0];
+        // the smallest key left is past the cut: the rest is the other half's
+        if (this.until !== null && !keyLess(top.key, this.until)) { h.length = 0; break; }
+        if (this.given++ === this.midAt) for (let i = 0; i < KEYS; i++) this.mid[i] = top.key[i];
         const need = top.lineLen + (this.headers ? HEADER : 0);
         if (pos + need > out.length) {
           if (pos > 0) break;
@@ -1025,13 +1127,17 @@ export class RunMerge {
 /** Merges keyed runs into one keyed run file. */
 export function mergeRunsToFile(files: string[], out: string): void {
   const m = new RunMerge(files, { withHeaders: true });
+  m.midAt = Math.floor(m.count / 2);
   let fd = -1;
   try {
     fd = fs.openSync(out, 'wx', 0o600);
+    let pos = RUN_HEAD;
     for (let b = m.next(); b !== null; b = m.next()) {
       let off = 0;
-      while (off < b.length) off += fs.writeSync(fd, b, off, b.length - off);
+      while (off < b.length) off += fs.writeSync(fd, b, off, b.length - off, pos + off);
+      pos += b.length;
     }
+    writeRunHead(fd, m.count, m.mid);
   } catch (e) {
     throw wrapError(e, `cannot write a merged run to ${out}`);
   } finally {
@@ -1052,4 +1158,24 @@ export function reduceRuns(files: string[], fanIn: number, dir: string): string[
     runs.push(file);
   }
   return runs;
+}
+
+/**
+ * The upper half of a split merge: the records at or above `from`, merged and written into `fd`
+ * at `base` plus the bytes of the records below `from` (the lower half, which another thread
+ * writes from `base` on). Positional writes: the file's own offset is left to that thread.
+ */
+export function writeUpperHalf(files: string[], from: ArrayLike<number>, fd: number, base: number): void {
+  const m = new RunMerge(files, { from });
+  const buf = Buffer.allocUnsafe(1 << 20);
+  try {
+    let pos = base + m.skippedBytes;
+    for (let b = m.next(buf); b !== null; b = m.next(buf)) {
+      let off = 0;
+      while (off < b.length) off += fs.writeSync(fd, b, off, b.length - off, pos + off);
+      pos += b.length;
+    }
+  } finally {
+    m.close();
+  }
 }

@@ -54,6 +54,23 @@ describe('--jobs', () => {
     const csv1 = run([CAPTURES, '-f', 'csv', '-q', '-j', '1']).out;
     expect(run([CAPTURES, '-f', 'csv', '-q', '-j', '2']).out).toBe(csv1);
   });
+  it('with -o FILE and two jobs the final merge is written in two halves at once, to the same bytes', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'smbtrail-split-'));
+    try {
+      for (const f of ['jsonl', 'csv']) {
+        const one = path.join(dir, `one.${f}`), two = path.join(dir, `two.${f}`);
+        expect(run([CAPTURES, '-f', f, '-q', '-j', '1', '-o', one]).code).toBe(0);
+        // a small threshold: the lab captures give ~4,400 events, the default is 100,000
+        const r = run([CAPTURES, '-f', f, '-q', '-j', '2', '-o', two], { SMBTRAIL_SPLIT_MIN_RECORDS: '1', SMBTRAIL_DEBUG: '1', SMBTRAIL_SORT_RECORDS: '300' });
+        expect(r.code).toBe(0);
+        expect(r.err).toMatch(/final merge in two halves/);
+        expect(fs.readFileSync(two).equals(fs.readFileSync(one))).toBe(true);
+        expect(fs.readFileSync(one).length).toBeGreaterThan(1_000_000);
+      }
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
   it('spilling the sort to disk (tiny in-memory budget) changes nothing in the output', () => {
     const mem = run([CAPTURES, '-f', 'jsonl', '-q']);
     const spilled = run([CAPTURES, '-f', 'jsonl', '-q', '-j', '2'], { SMBTRAIL_SORT_RECORDS: '300' });

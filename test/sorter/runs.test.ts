@@ -8,7 +8,7 @@ import * as os from 'os';
 import * as path from 'path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { compareRecords } from '../../src/events/record';
-import { createTempDir, reduceRuns, removeTempDir, RunMerge, RunSpiller } from '../../src/events/sorter';
+import { createTempDir, reduceRuns, removeTempDir, RunMerge, RunSpiller, splitKey, writeUpperHalf } from '../../src/events/sorter';
 import { rng } from './gen';
 
 let tmp: string;
@@ -44,7 +44,7 @@ function spillAll(recs: Rec[], labels: string[], dir: string, maxRecords: number
   return files;
 }
 
-function mergeAll(files: string[], o?: { chunk?: number; outBytes?: number }): string {
+function mergeAll(files: string[], o?: { chunk?: number; outBytes?: number; from?: number[]; until?: number[] }): string {
   const m = new RunMerge(files, o);
   const parts: Buffer[] = [];
   try {
@@ -117,5 +117,56 @@ describe('keyed runs', () => {
     const [file] = s.finish();
     fs.truncateSync(file, fs.statSync(file).size - 3);
     expect(() => mergeAll([file])).toThrow(/truncated run/);
+  });
+
+  describe('split in two at a key (the final merge with two jobs)', () => {
+    it('the halves below and from any key, one after the other, are the whole merge; writeUpperHalf puts its half at its place', () => {
+      const dir = fs.mkdtempSync(path.join(tmp, 's-'));
+      // merged runs too: their heads are written after the merge (reduceRuns)
+      const files = reduceRuns(spillAll(recs, labels, dir, 97, 1_000_000), 16, dir);
+      const { key, count } = splitKey(files);
+      expect(count).toBe(recs.length);
+      const r = rng(5);
+      // the median cut, the extremes, and keys of actual records (ties at the cut go above it)
+      const keys = [key, [0, 0, 0, 0, 0], [Infinity, 0, 0, 0, 0]];
+      for (let i = 0; i < 5; i++) {
+        const x = recs[Math.floor(r() * recs.length)];
+        keys.push([x.sec, x.ns, [...labels].sort().indexOf(x.ev.capture), x.ev.frame, x.seq]);
+      }
+      for (const k of keys) {
+        const lower = mergeAll(files, { until: k }), upper = mergeAll(files, { from: k });
+        expect(lower + upper).toBe(expected);
+        // the upper half written by position after a 7-byte prefix, the lower half not yet there
+        const out = path.join(dir, 'out');
+        const fd = fs.openSync(out, 'w+');
+        try {
+          writeUpperHalf(files, k, fd, 7);
+        } finally {
+          fs.closeSync(fd);
+        }
+        const got = fs.readFileSync(out);
+        // nothing above the cut: nothing written at all
+        expect(got.length).toBe(upper === '' ? 0 : 7 + Buffer.byteLength(expected));
+        expect(got.subarray(7 + Buffer.byteLength(lower)).toString('utf8')).toBe(upper);
+      }
+    });
+
+    it('the median of the runs\' middle keys cuts the records about in half', () => {
+      const dir = fs.mkdtempSync(path.join(tmp, 'h-'));
+      const files = spillAll(recs, labels, dir, 500, 1_000_000);
+      const { key } = splitKey(files);
+      const m = new RunMerge(files, { from: key });
+      m.close();
+      const lowerBytes = m.skippedBytes, all = Buffer.byteLength(expected);
+      expect(lowerBytes / all).toBeGreaterThan(0.3);
+      expect(lowerBytes / all).toBeLessThan(0.7);
+    });
+
+    it('a file that is not a run is refused by name', () => {
+      const file = path.join(tmp, 'not-a-run');
+      fs.writeFileSync(file, 'hello, this is not a sorted run of smbtrail at all.............');
+      expect(() => splitKey([file])).toThrow(/not a sorted run: .*not-a-run/);
+      expect(() => mergeAll([file])).toThrow(/not a sorted run/);
+    });
   });
 });
