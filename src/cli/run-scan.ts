@@ -278,15 +278,20 @@ export async function runScan(o: ScanOptions): Promise<number> {
       throw e;
     }
     const writer = createEventWriter(o.format, out, { color, columns });
+    /** set when a split merge's lower half failed: the output's length once written */
+    let cutOutputAt: number | null = null;
     try {
       if (sortError) throw sortError;
       if (sortTo) {
         // 256 runs at once: 32 KiB read buffer each (8 MiB); beyond, the oldest are merged first
         const runs = reduceRuns(runFiles, 256, sortTo.dir);
         // two jobs: a worker writes the upper half of the timeline meanwhile (-o FILE only)
-        const upper = o.jobs >= 2 && output.fd !== undefined
-          ? startUpperHalf(runs, output.fd, o.format === 'csv' ? Buffer.byteLength(CSV_HEADER + CSV_EOL) : 0, splitMinRecords())
+        const base = o.format === 'csv' ? Buffer.byteLength(CSV_HEADER + CSV_EOL) : 0;
+        const upper = o.jobs >= 2 && output.fd !== undefined && o.output
+          ? startUpperHalf(runs, output.fd, o.output, base, splitMinRecords())
           : null;
+        /** where the lower half ends in the file, as far as it was handed to the stream */
+        let lowerEnd = base;
         if (upper && process.env.SMBTRAIL_DEBUG) process.stderr.write(`smbtrail: debug: final merge in two halves, cut at ${upper.until.join(' ')}\n`);
         const merge = new RunMerge(runs, upper ? { until: upper.until } : {});
         // output buffers are reused once written, at most 8 (2 MiB; the file stream holds 1 MiB);
@@ -300,10 +305,19 @@ export async function runScan(o: ScanOptions): Promise<number> {
             const b = merge.next(buf);
             if (b === null) break;
             if (b.buffer !== buf.buffer) free.push(buf); // one line longer than the buffer
+            lowerEnd += b.length;
             const more = writer.writeBytes(b, b.buffer === buf.buffer ? () => free.push(buf) : undefined);
             if (!more) await writer.drained();
             if (writer.closed) break;
           }
+        } catch (e) {
+          // the lower half failed: without the upper half's bytes the file is the timeline so
+          // far, with no hole (cut once the stream has written what it holds)
+          if (upper) {
+            await upper.stop();
+            cutOutputAt = lowerEnd;
+          }
+          throw e;
         } finally {
           merge.close();
         }
@@ -335,6 +349,13 @@ export async function runScan(o: ScanOptions): Promise<number> {
     try {
       await writer.end();
       if (o.output) await new Promise<void>((res, rej) => (out as fs.WriteStream).end((err?: Error | null) => (err ? rej(err) : res())));
+      if (o.output && cutOutputAt !== null) {
+        try {
+          fs.truncateSync(o.output, cutOutputAt);
+        } catch (e) {
+          outputError ??= e as NodeJS.ErrnoException;
+        }
+      }
     } catch (e) {
       // a stream destroyed by a write error keeps that error (emitted only once its file is closed)
       const cause = ((out as Writable).errored ?? e) as NodeJS.ErrnoException;

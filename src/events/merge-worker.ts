@@ -1,15 +1,22 @@
 /** A worker thread that writes the upper half of a split final merge (sorter.ts writeUpperHalf). */
+import * as fs from 'fs';
 import { parentPort, workerData } from 'worker_threads';
 import { SorterError, writeUpperHalf } from './sorter';
 
-export interface UpperHalfJob { files: string[]; from: number[]; fd: number; base: number }
+/** `file`: the output, opened here (the main thread's stream may close its own descriptor on an error) */
+export interface UpperHalfJob { files: string[]; from: number[]; file: string; base: number }
 /** `output`: writing the output failed (else reading the runs did) */
 export type UpperHalfResult = { ok: true } | { ok: false; message: string; code?: string; output: boolean };
 
 const job = workerData as UpperHalfJob;
 let result: UpperHalfResult;
 try {
-  writeUpperHalf(job.files, job.from, job.fd, job.base);
+  const fd = fs.openSync(job.file, 'r+');
+  try {
+    writeUpperHalf(job.files, job.from, fd, job.base);
+  } finally {
+    fs.closeSync(fd);
+  }
   result = { ok: true };
 } catch (e) {
   result = { ok: false, message: e instanceof Error ? e.message : String(e), code: (e as NodeJS.ErrnoException).code, output: !(e instanceof SorterError) };

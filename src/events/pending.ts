@@ -73,19 +73,22 @@ export class PendingTable {
   constructor(private readonly scan: ScanState) {}
 
   add(key: number, p: Pending): void {
-    const prior = this.get(key);
-    if (prior) {
-      // a reused id: the first request got no answer
-      this.remove(key);
-      complete(this.scan, prior, null, null);
-    }
     if (this.map.size + (this.slot ? 1 : 0) >= MAX_PENDING) {
       // the slot is the newest: the oldest is in the map
-      const oldKey = oldestKey(this.map) as number;
-      const old = this.map.get(oldKey) as Pending;
-      this.map.delete(oldKey);
+      const fromMap = this.map.size > 0;
+      const oldKey = fromMap ? oldestKey(this.map) as number : this.slotKey;
+      const old = this.get(oldKey) as Pending;
+      this.remove(oldKey);
       complete(this.scan, old, null, null);
       this.scan.anomaly('unanswered_requests_evicted');
+    }
+    const prior = this.get(key);
+    if (prior) {
+      // a reused id: the first request got no answer; the new one keeps its place in the order
+      complete(this.scan, prior, null, null);
+      if (this.slot && this.slotKey === key) this.slot = p;
+      else this.map.set(key, p);
+      return;
     }
     if (this.slot) this.map.set(this.slotKey, this.slot);
     this.slot = p;

@@ -701,13 +701,17 @@ function keyLess(a: ArrayLike<number>, b: ArrayLike<number>): boolean {
  */
 export function splitKey(files: string[]): { key: number[]; count: number } {
   const heads = files.map((f) => {
-    const fd = fs.openSync(f, 'r');
     try {
-      const b = Buffer.alloc(RUN_HEAD);
-      const got = fs.readSync(fd, b, 0, RUN_HEAD, 0);
-      return parseRunHead(b.subarray(0, got), f);
-    } finally {
-      fs.closeSync(fd);
+      const fd = fs.openSync(f, 'r');
+      try {
+        const b = Buffer.alloc(RUN_HEAD);
+        const got = fs.readSync(fd, b, 0, RUN_HEAD, 0);
+        return parseRunHead(b.subarray(0, got), f);
+      } finally {
+        fs.closeSync(fd);
+      }
+    } catch (e) {
+      throw wrapError(e, 'cannot read a sorted run');
     }
   });
   const count = heads.reduce((a, h) => a + h.count, 0);

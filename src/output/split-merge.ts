@@ -19,28 +19,32 @@ export interface UpperHalf {
   until: number[];
   /** settles when the worker's half is written; rejects with a SorterError, or the output's write error */
   done: Promise<void>;
+  /** stops the worker (the lower half failed: the output is cut where that half stopped) */
+  stop(): Promise<void>;
 }
 
 /**
  * Starts the upper half, or gives null when the merge should stay whole: fewer records than
- * SPLIT_MIN_RECORDS, or an output that is not a regular file opened by us (`fd`).
+ * `minRecords`, or an output that is not a regular file (`fd`: the main thread's descriptor of
+ * `file`; the worker opens `file` itself).
  */
-export function startUpperHalf(files: string[], fd: number, base: number, minRecords = SPLIT_MIN_RECORDS): UpperHalf | null {
+export function startUpperHalf(files: string[], fd: number, file: string, base: number, minRecords = SPLIT_MIN_RECORDS): UpperHalf | null {
   if (!fs.fstatSync(fd).isFile()) return null;
   const { key, count } = splitKey(files);
   if (count < minRecords) return null;
-  const job: UpperHalfJob = { files, from: key, fd, base };
+  const job: UpperHalfJob = { files, from: key, file, base };
   const w = new Worker(path.join(__dirname, '..', 'events', 'merge-worker.js'), { workerData: job });
+  const exited = new Promise<void>((resolve) => w.once('exit', () => resolve()));
   const done = new Promise<void>((resolve, reject) => {
     let result: UpperHalfResult | null = null;
     w.on('message', (m: UpperHalfResult) => { result = m; });
     w.on('error', reject);
-    w.on('exit', () => {
-      if (result === null) reject(new Error('the merging thread ended without a result'));
+    void exited.then(() => {
+      if (result === null) reject(new SorterError('the merging thread ended without a result'));
       else if (result.ok) resolve();
       else reject(result.output ? Object.assign(new Error(result.message), { code: result.code }) : new SorterError(result.message, result.code));
     });
   });
   done.catch(() => undefined); // awaited by the caller; not an unhandled rejection meanwhile
-  return { until: key, done };
+  return { until: key, done, stop: async () => { await w.terminate(); await exited; } };
 }
