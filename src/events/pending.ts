@@ -37,6 +37,14 @@ export interface Pending {
 // null, as at the end). 4,096 let 20,000 CREATEs with 4,096-character names hold 159 MiB.
 const MAX_PENDING = 1024;
 
+/**
+ * Requests in flight on all connections of a scan together. Without it, 1,000 connections of
+ * 1,000 unanswered CREATEs (a 258 MB capture) held 1 M requests with their events: the worker ran
+ * out of its 256 MB and the whole capture was lost. Beyond it, a connection that adds a request
+ * reports its own oldest unanswered one (a busy server's clients keep a few thousand in all).
+ */
+export const MAX_PENDING_TOTAL = 16_384;
+
 /** the response (or its absence: status null) completes a request */
 export function complete(scan: ScanState, p: Pending, status: number | null, frame: number | null): void {
   // with --stitch the response can be in the next file: a frame number is only given in the
@@ -73,15 +81,7 @@ export class PendingTable {
   constructor(private readonly scan: ScanState) {}
 
   add(key: number, p: Pending): void {
-    if (this.map.size + (this.slot ? 1 : 0) >= MAX_PENDING) {
-      // the slot is the newest: the oldest is in the map
-      const fromMap = this.map.size > 0;
-      const oldKey = fromMap ? oldestKey(this.map) as number : this.slotKey;
-      const old = this.get(oldKey) as Pending;
-      this.remove(oldKey);
-      complete(this.scan, old, null, null);
-      this.scan.anomaly('unanswered_requests_evicted');
-    }
+    if (this.size() >= MAX_PENDING) this.evictOldest();
     const prior = this.get(key);
     if (prior) {
       // a reused id: the first request got no answer; the new one keeps its place in the order
@@ -90,9 +90,11 @@ export class PendingTable {
       else this.map.set(key, p);
       return;
     }
+    if ((this.scan.pendingTotal ?? 0) >= MAX_PENDING_TOTAL && this.size() > 0) this.evictOldest();
     if (this.slot) this.map.set(this.slotKey, this.slot);
     this.slot = p;
     this.slotKey = key;
+    this.scan.pendingTotal = (this.scan.pendingTotal ?? 0) + 1;
   }
 
   /** the request a response answers, left in place (to decide how much of the response to keep) */
@@ -113,7 +115,21 @@ export class PendingTable {
     if (this.slot) rest.push(this.slot);
     this.map.clear();
     this.slot = null;
+    this.scan.pendingTotal = (this.scan.pendingTotal ?? 0) - rest.length;
     for (const p of rest) complete(this.scan, p, null, null);
+  }
+
+  private size(): number {
+    return this.map.size + (this.slot ? 1 : 0);
+  }
+
+  /** the oldest request is reported unanswered; the slot is the newest, so it is in the map */
+  private evictOldest(): void {
+    const oldKey = this.map.size > 0 ? oldestKey(this.map) as number : this.slotKey;
+    const old = this.get(oldKey) as Pending;
+    this.remove(oldKey);
+    complete(this.scan, old, null, null);
+    this.scan.anomaly('unanswered_requests_evicted');
   }
 
   private get(key: number): Pending | undefined {
@@ -123,6 +139,7 @@ export class PendingTable {
 
   private remove(key: number): void {
     if (this.slot && this.slotKey === key) this.slot = null;
-    else this.map.delete(key);
+    else if (!this.map.delete(key)) return;
+    this.scan.pendingTotal = (this.scan.pendingTotal ?? 0) - 1;
   }
 }

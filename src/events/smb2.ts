@@ -35,6 +35,8 @@ export interface ScanState {
   smbMessages: number;
   /** named-pipe data goes to the DCE/RPC stage */
   pipes: PipeTap;
+  /** requests waiting for their answer, all connections together (pending.ts MAX_PENDING_TOTAL) */
+  pendingTotal?: number;
 }
 
 /** the previous message of a compound chain, for related operations (MS-SMB2 3.2.4.1.4) */

@@ -75,7 +75,12 @@ export interface Session {
   /** UTF-16 units of the paths in `files` (see openFile) */
   pathChars: number;
   encryptedReported: boolean;
+  /** the handles of all sessions of the scan together (see openFile); none once the session is removed */
+  budget?: FileBudget;
 }
+
+/** open handles and their path characters, all sessions of a scan together */
+export interface FileBudget { files: number; chars: number }
 
 /** Sessions of one scan. Session binding (multichannel) makes one session reachable from several servers' addresses. */
 export class SessionTable {
@@ -84,6 +89,8 @@ export class SessionTable {
   private readonly byId = new Map<string, Session[]>();
   /** every key a session is reachable by, so that removing it does not scan the table */
   private readonly keysOf = new Map<Session, string[]>();
+  /** shared by every session of the table */
+  readonly budget: FileBudget = { files: 0, chars: 0 };
 
   constructor(private readonly maxSessions = 50_000, private readonly onEvict: (s: Session) => void = () => {}) {}
 
@@ -115,6 +122,7 @@ export class SessionTable {
     if (this.keysOf.size >= this.maxSessions) this.evictOldest();
     const s: Session = {
       id, serverIp, user: null, domain: null, workstation: null, trees: new Map(), files: new Map(), pathChars: 0, encryptedReported: false,
+      budget: this.budget,
     };
     this.generation++;
     this.byKey.set(`${scope}|${id}`, s);
@@ -139,6 +147,12 @@ export class SessionTable {
     const keys = this.keysOf.get(s);
     if (!keys) return;
     this.generation++;
+    // its handles are let go with it (their totals were reported by the caller)
+    if (s.budget) {
+      s.budget.files -= s.files.size;
+      s.budget.chars -= s.pathChars;
+      s.budget = undefined;
+    }
     this.keysOf.delete(s);
     for (const k of keys) if (this.byKey.get(k) === s) this.byKey.delete(k);
     const list = this.byId.get(s.id);
@@ -188,6 +202,15 @@ export const MAX_FILES_PER_SESSION = 16_384;
 export const MAX_PATH_CHARS_PER_SESSION = 1 << 20;
 
 /**
+ * The same for all sessions of a scan together: 1,000 sessions of 1,000 handles never closed
+ * (a 484 MB capture) needed more than the worker's 256 MB and the capture was lost. Beyond
+ * either, the session opening a handle lets go of its own oldest (65,536 ordinary handles take
+ * ~20 MB; 8 M characters is 16 MB).
+ */
+export const MAX_FILES_TOTAL = 65_536;
+export const MAX_PATH_CHARS_TOTAL = 8 << 20;
+
+/**
  * remembers a handle the server gave; returns the handles let go (to report their totals): the
  * one this id named before (its CLOSE was not captured), and the oldest beyond the bounds
  */
@@ -195,9 +218,13 @@ export function openFile(s: Session, id: string, f: OpenFile): OpenFile[] {
   const prior = closeFile(s, id);
   s.files.set(id, f);
   f.id = id;
-  s.pathChars += f.path?.length ?? 0;
+  const chars = f.path?.length ?? 0;
+  s.pathChars += chars;
+  const b = s.budget;
+  if (b) { b.files++; b.chars += chars; }
   let out: OpenFile[] | null = prior !== undefined && prior !== f ? [prior] : null;
-  while (s.files.size > 1 && (s.files.size > MAX_FILES_PER_SESSION || s.pathChars > MAX_PATH_CHARS_PER_SESSION)) {
+  while (s.files.size > 1 && (s.files.size > MAX_FILES_PER_SESSION || s.pathChars > MAX_PATH_CHARS_PER_SESSION
+    || (b !== undefined && (b.files > MAX_FILES_TOTAL || b.chars > MAX_PATH_CHARS_TOTAL)))) {
     const k = oldestKey(s.files) as string;
     (out ??= []).push(closeFile(s, k) as OpenFile);
   }
@@ -215,6 +242,8 @@ export function closeFile(s: Session, id: string): OpenFile | undefined {
   const f = s.files.get(id);
   if (f === undefined) return undefined;
   s.files.delete(id);
-  s.pathChars -= f.path?.length ?? 0;
+  const chars = f.path?.length ?? 0;
+  s.pathChars -= chars;
+  if (s.budget) { s.budget.files--; s.budget.chars -= chars; }
   return f;
 }

@@ -55,7 +55,7 @@ export function createCapturePipeline(
     anomaly('sessions_evicted');
     for (const f of new Set(s.files.values())) flushTransfers(scan, f);
   });
-  const scan: ScanState = { capture, sessions, emit, anomaly, seq: 0, smbMessages: 0, pipes: NO_PIPES };
+  const scan: ScanState = { capture, sessions, emit, anomaly, seq: 0, smbMessages: 0, pipes: NO_PIPES, pendingTotal: 0 };
   scan.pipes = createPipeTap(scan);
   const connOf = new WeakMap<Flow, Smb2Connection>();
   const rpcOf = new WeakMap<Flow, () => void>();

@@ -4,7 +4,7 @@
  * table included: OldPendingTable below is that version, verbatim (found in review).
  */
 import { describe, expect, it } from 'vitest';
-import { complete, Pending, PendingTable } from '../../src/events/pending';
+import { complete, MAX_PENDING_TOTAL, Pending, PendingTable } from '../../src/events/pending';
 import type { ScanState } from '../../src/events/smb2';
 import { oldestKey } from '../../src/util/oldest';
 import { CMD, createRequestBody, ACCESS, DISPOSITION, fileId, smallBody, writeRequestBody } from '../helpers/build';
@@ -119,5 +119,31 @@ describe('drain order is visible in the output', () => {
     const w = only(scanBuilder(cap), 'write');
     // adf650e: one write event of 1234 bytes
     expect(w.map((e) => e.bytes)).toEqual([1234]);
+  });
+});
+
+describe('requests in flight on all connections together', () => {
+  it('stay under MAX_PENDING_TOTAL: a connection adding beyond it reports its own oldest; every request is reported once', () => {
+    const log: string[] = [];
+    let evicted = 0;
+    const scan = { capture: 'c', pendingTotal: 0, emit: (x: { ev: { path: string } }) => log.push(x.ev.path), anomaly: (k: string) => { if (k === 'unanswered_requests_evicted') evicted++; } } as unknown as ScanState;
+    // 1,000 connections of 1,000 unanswered CREATEs made a 258 MB capture that needed > 256 MB
+    const tables = Array.from({ length: 40 }, () => new PendingTable(scan));
+    let n = 0, peak = 0;
+    for (let i = 0; i < 1000; i++) {
+      for (const t of tables) {
+        t.add(i, { cmd: 5, stamp: { capture: 'c', sec: 0, ns: 0, frame: 1 }, seq: n, session: {} as never, ev: { path: `r${n++}`, access: [] } as never } as Pending);
+        peak = Math.max(peak, scan.pendingTotal ?? 0);
+      }
+    }
+    expect(n).toBe(40_000);
+    expect(peak).toBeLessThanOrEqual(MAX_PENDING_TOTAL + tables.length);
+    expect(evicted).toBe(n - (scan.pendingTotal ?? 0));
+    // answers still find the requests kept: the newest of each connection
+    expect(tables[7].take(999, 5)?.ev?.path).toBe(`r${999 * 40 + 7}`);
+    for (const t of tables) t.drain();
+    expect(scan.pendingTotal).toBe(0);
+    expect(log).toHaveLength(n - 1);
+    expect(new Set(log).size).toBe(n - 1);
   });
 });

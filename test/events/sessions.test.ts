@@ -4,7 +4,7 @@
  * same through the pipeline with several TCP connections and servers.
  */
 import { describe, expect, it } from 'vitest';
-import { SessionTable } from '../../src/events/state';
+import { closeFile, MAX_FILES_TOTAL, MAX_PATH_CHARS_TOTAL, newTree, OpenFile, openFile, SessionTable } from '../../src/events/state';
 import { ACCESS, CMD, DISPOSITION, fileId, SHARE_TYPE, smallBody } from '../helpers/build';
 import { CaptureBuilder, only, scanBuilder, Smb2Client } from '../helpers/conversation';
 
@@ -220,5 +220,45 @@ describe('sessions through the pipeline', () => {
     b.messageId = 50;
     b.create(1, { name: 'x', access: ACCESS.READ_DATA, disposition: DISPOSITION.OPEN }, fileId(1));
     expect(only(scanBuilder(cap), 'create')).toMatchObject([{ share: null, tree_id: '0x00000001' }]);
+  });
+});
+
+describe('open handles of all sessions together', () => {
+  const handle = (path: string): OpenFile => ({
+    path, tree: newTree(1, null, null), session: null as never,
+    conn: { clientIp: 'c', clientPort: 1, serverIp: 's', serverPort: 445, dialect: null }, read: null, write: null, closed: false,
+  });
+
+  it('stay under MAX_FILES_TOTAL: the session opening one beyond lets go of its own oldest; removing sessions gives their share back', () => {
+    const t = new SessionTable();
+    const sessions = Array.from({ length: 40 }, (_, i) => t.get('10.0.0.1', `0x${String(i).padStart(16, '0')}`));
+    let let_go = 0, peak = 0;
+    for (let i = 0; i < 2000; i++) {
+      for (const s of sessions) {
+        const out = openFile(s, `id-${i}`, handle(`dir\\f${i}.txt`));
+        let_go += out.length;
+        for (const f of out) expect(f.session === null || f.session === s).toBe(true);
+        peak = Math.max(peak, t.budget.files);
+      }
+    }
+    expect(peak).toBeLessThanOrEqual(MAX_FILES_TOTAL + sessions.length);
+    expect(let_go).toBe(40 * 2000 - t.budget.files);
+    // every session keeps its newest handles
+    for (const s of sessions) expect(s.files.has('id-1999')).toBe(true);
+    // a CLOSE and a session's end count down
+    const before = t.budget.files;
+    expect(closeFile(sessions[0], 'id-1999')).toBeDefined();
+    expect(t.budget.files).toBe(before - 1);
+    for (const s of sessions) t.remove(s);
+    expect(t.budget).toEqual({ files: 0, chars: 0 });
+  });
+
+  it('count path characters too: long names let go of handles sooner', () => {
+    const t = new SessionTable();
+    const sessions = Array.from({ length: 10 }, (_, i) => t.get('10.0.0.1', `0x${String(i).padStart(16, '0')}`));
+    const long = 'x'.repeat(4000);
+    for (let i = 0; i < 400; i++) for (const s of sessions) openFile(s, `id-${i}`, handle(`${long}${i}`));
+    expect(t.budget.chars).toBeLessThanOrEqual(MAX_PATH_CHARS_TOTAL + sessions.length * 4010);
+    expect(t.budget.files).toBeLessThan(4000);
   });
 });
