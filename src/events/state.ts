@@ -204,11 +204,11 @@ export const MAX_PATH_CHARS_PER_SESSION = 1 << 20;
 /**
  * The same for all sessions of a scan together: 1,000 sessions of 1,000 handles never closed
  * (a 484 MB capture) needed more than the worker's 256 MB and the capture was lost. Beyond
- * either, the session opening a handle lets go of its own oldest (65,536 ordinary handles take
- * ~20 MB; 8 M characters is 16 MB).
+ * either, the session opening a handle lets go of its own oldest (32,768 ordinary handles take
+ * ~10 MB; 4 M characters is 8 MB).
  */
-export const MAX_FILES_TOTAL = 65_536;
-export const MAX_PATH_CHARS_TOTAL = 8 << 20;
+export const MAX_FILES_TOTAL = 32_768;
+export const MAX_PATH_CHARS_TOTAL = 4 << 20;
 
 /**
  * remembers a handle the server gave; returns the handles let go (to report their totals): the

@@ -27,12 +27,20 @@ export interface ReassemblyLimits {
   perStream: number;
   /** out-of-order bytes held across all streams */
   total: { limit: number; used: number };
+  /**
+   * What a held segment costs beyond its bytes (its entry, its packet's copy, its buffer),
+   * counted against both budgets: 1,000 connections whose answers all came out of order held
+   * 148,000 segments of 155 bytes within 32 MiB of bytes, and ~100 MB in fact.
+   */
+  segmentCost?: number;
 }
 
 /** a segment waiting for the bytes before it; `at` is a copy of its packet's frame and time */
 interface Held { seq: number; buf: Buffer; at: Packet }
 
 const NO_BYTES = Buffer.alloc(0);
+
+
 
 /** signed distance a - b in sequence space */
 const seqDiff = (a: number, b: number): number => (a - b) | 0;
@@ -114,7 +122,7 @@ export class HalfStream {
       const d = seqDiff(h.seq, this.nextSeq);
       if (d > 0) return;
       held.shift();
-      this.release(h.buf.length);
+      this.release(h.buf.length + (this.limits.segmentCost ?? 0));
       const skip = -d;
       if (skip < h.buf.length) this.deliver(h.buf, skip, h.buf.length - skip, own ? h.at : at);
       else this.stats.retransmitted++;
@@ -128,10 +136,15 @@ export class HalfStream {
     while (i > 0 && seqDiff(held[i - 1].seq, seq) > 0) i--;
     // the packet object is reused for the next record: its frame and time are copied
     const own: Packet = { frame: at.frame, linkType: at.linkType, tsSec: at.tsSec, tsNs: at.tsNs, tsDigits: at.tsDigits, data: NO_BYTES, off: 0, capLen: 0, origLen: 0 };
-    held.splice(i, 0, { seq, buf: Buffer.from(buf.subarray(off, off + len)), at: own });
-    this.heldBytes += len;
+    // a buffer of its own: a copy from Node's shared 8 KB pool would keep the whole slab alive
+    // for as long as it waits (measured: 81,000 held segments of 155 bytes pinned 57 MB of slabs)
+    const copy = Buffer.allocUnsafeSlow(len);
+    buf.copy(copy, 0, off, off + len);
+    held.splice(i, 0, { seq, buf: copy, at: own });
+    const cost = len + (this.limits.segmentCost ?? 0);
+    this.heldBytes += cost;
     const t = this.limits.total;
-    t.used += len;
+    t.used += cost;
     if (this.heldBytes > this.limits.perStream || t.used > t.limit) {
       // over budget: stop waiting for the hole and deliver what is held, in sequence order
       this.stats.budgetGaps++;

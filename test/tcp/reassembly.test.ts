@@ -185,6 +185,23 @@ describe('HalfStream', () => {
     expect(shared.used).toBe(0);
   });
 
+  it('each held segment also costs segmentCost against both budgets (its bookkeeping)', () => {
+    const shared = { limit: 1000, used: 0 };
+    const stats: ReassemblyStats = { retransmitted: 0, overlaps: 0, outOfOrder: 0, gaps: 0, gapBytes: 0, budgetGaps: 0 };
+    const r = new StreamRecorder();
+    const h = new HalfStream(r, { perStream: 1 << 20, total: shared, segmentCost: 256 }, stats);
+    const b = (s: string): Buffer => Buffer.from(s, 'latin1');
+    h.segment(0, b('a'), 0, 1, pkt(1));
+    // three one-byte segments waiting for byte 1: 3 × 257 = 771 of 1,000
+    for (const q of [2, 4, 6]) h.segment(q, b('c'), 0, 1, pkt(q));
+    expect(shared.used).toBe(3 * 257);
+    expect(stats.budgetGaps).toBe(0);
+    h.segment(8, b('d'), 0, 1, pkt(8)); // a fourth: 1,028 > 1,000 → the hole is given up
+    expect(stats.budgetGaps).toBe(1);
+    expect(shared.used).toBe(0);
+    expect(r.text()).toBe('a[gap 1]c[gap 1]c[gap 1]c[gap 1]d');
+  });
+
   // Regression (fixed in 0f82dfc, HalfStream.hold): over budget, the held segments were flushed
   // first and the new one delivered after them even when it came earlier in the sequence.
   it('over budget, a new segment that precedes the held ones is delivered first', () => {
