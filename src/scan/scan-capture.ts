@@ -7,7 +7,7 @@ import type { CaptureInfo, Packet, PacketSink } from '../capture/packet';
 import { readCapture } from '../capture/reader';
 import { createDecoder } from '../net/decode';
 import { FlowTable, Flow } from '../tcp/flows';
-import { SmbFramer } from '../smb/framer';
+import { KeptBudget, SmbFramer } from '../smb/framer';
 import { flushAllTransfers, flushTransfers, ScanState, Smb2Connection } from '../events/smb2';
 import { SessionTable } from '../events/state';
 import { createPipeTap, rpcOverTcp } from '../events/rpc';
@@ -63,6 +63,8 @@ export function createCapturePipeline(
   let lastPacket: Packet | null = null;
   let seen = 0;
 
+  // unfinished SMB messages kept by all connections together (see KeptBudget)
+  const kept: KeptBudget = { limit: 32 << 20, used: 0 };
   const flows = new FlowTable({
     open(flow: Flow) {
       // the decoding state is made with the first byte of payload, not with the flow: a SYN scan
@@ -76,7 +78,7 @@ export function createCapturePipeline(
           message: (b, o, k, m, at) => conn.message(b, o, k, m, at, fromA),
           anomaly,
           notSmb: () => { flow.ignored = true; },
-        }, smbPort);
+        }, smbPort, kept);
         return [sink(true), sink(false)];
       };
       // on the SMB ports it is SMB; elsewhere the first bytes decide: DCE/RPC straight on TCP
@@ -93,6 +95,7 @@ export function createCapturePipeline(
       const side = (i: 0 | 1): StreamConsumer => ({
         data(buf, off, len, at) { (chosen ?? choose(buf, off, len))[i].data(buf, off, len, at); },
         gap(bytes) { chosen?.[i].gap(bytes); },
+        end() { chosen?.[i].end?.(); },
       });
       return [side(0), side(1)];
     },

@@ -11,6 +11,8 @@ export interface StreamConsumer {
   data(buf: Buffer, off: number, len: number, at: Packet): void;
   /** `bytes` of the stream were never captured (0 when unknown) */
   gap(bytes: number): void;
+  /** the stream is over (after its last data or gap): let go of what is kept for it */
+  end?(): void;
 }
 
 export interface ReassemblyStats {
@@ -170,5 +172,6 @@ export class HalfStream {
     this.limits.total.used -= this.heldBytes;
     this.heldBytes = 0;
     this.held = [];
+    this.consumer.end?.();
   }
 }

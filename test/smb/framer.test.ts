@@ -349,3 +349,45 @@ describe('SmbFramer: not SMB, hostile lengths', () => {
     });
   });
 });
+
+describe('SmbFramer: bytes kept by all framers together (KeptBudget)', () => {
+  // two CREATEs with 600-character names (> 1,200 bytes each), each arriving in two chunks
+  const A = create(10, 'a'.repeat(600)), B = create(11, 'b'.repeat(600));
+  const half = (m: Buffer): [Buffer, Buffer] => { const s = nbss(m); return [s.subarray(0, 300), s.subarray(300)]; };
+
+  it('a message that would pass the budget is decoded from its first PEEK bytes; the budget comes back when messages end', () => {
+    const budget = { limit: A.length + 100, used: 0 };
+    const ra = new MessageRecorder(), rb = new MessageRecorder();
+    const fa = new SmbFramer(ra, true, budget), fb = new SmbFramer(rb, true, budget);
+    const [a1, a2] = half(A), [b1, b2] = half(B);
+    fa.data(a1, 0, a1.length, pkt(1));
+    expect(budget.used).toBe(A.length);
+    fb.data(b1, 0, b1.length, pkt(2)); // both unfinished at once: B does not fit
+    expect(rb.anomalies).toEqual({ kept_bytes_budget_exceeded: 1 });
+    fa.data(a2, 0, a2.length, pkt(3));
+    fb.data(b2, 0, b2.length, pkt(4));
+    expect(ra.messages.map((m) => m.bytes)).toEqual([A]);
+    expect(rb.messages.map((m) => [m.msgLen, m.bytes.length])).toEqual([[B.length, PEEK]]);
+    expect(rb.messages[0].bytes).toEqual(B.subarray(0, PEEK));
+    expect(budget.used).toBe(0);
+    // now B fits again
+    const [c1, c2] = half(B);
+    fb.data(c1, 0, c1.length, pkt(5));
+    fb.data(c2, 0, c2.length, pkt(6));
+    expect(rb.messages[1].bytes).toEqual(B);
+  });
+
+  it('a message cut by a gap or by the end of its stream gives its bytes back', () => {
+    const budget = { limit: 1 << 20, used: 0 };
+    const f = new SmbFramer(new MessageRecorder(), true, budget);
+    const [a1] = half(A);
+    f.data(a1, 0, a1.length, pkt(1));
+    expect(budget.used).toBe(A.length);
+    f.gap(1000);
+    expect(budget.used).toBe(0);
+    f.data(a1, 0, a1.length, pkt(2)); // resynchronises on the header, holds again
+    expect(budget.used).toBe(A.length);
+    f.end();
+    expect(budget.used).toBe(0);
+  });
+});
