@@ -106,6 +106,8 @@ export function* stepsInOrder(batches: readonly StepBatch[]): Generator<EventRec
   for (const b of batches) total += b.count;
   const which = new Uint32Array(total), index = new Uint32Array(total);
   const starts: Uint32Array[] = [];
+  // the batches' bytes as Buffers (a worker's batch arrives as a plain Uint8Array)
+  const texts = batches.map((b) => Buffer.from(b.text.buffer, b.text.byteOffset, b.text.byteLength));
   let n = 0;
   batches.forEach((b, bi) => {
     const st = new Uint32Array(b.count + 1);
@@ -128,9 +130,8 @@ export function* stepsInOrder(batches: readonly StepBatch[]): Generator<EventRec
     return key(a, 0) - key(b, 0) || key(a, 1) - key(b, 1) || (ca < cb ? -1 : ca > cb ? 1 : 0) || key(a, 3) - key(b, 3) || key(a, 2) - key(b, 2);
   });
   for (const o of order) {
-    const b = batches[which[o]], i = index[o], st = starts[which[o]];
-    const text = Buffer.from(b.text.buffer, b.text.byteOffset, b.text.byteLength);
-    const line = text.toString('utf8', st[i], st[i + 1] - 1);
+    const i = index[o], st = starts[which[o]];
+    const line = texts[which[o]].toString('utf8', st[i], st[i + 1] - 1);
     yield { sec: key(o, 0), ns: key(o, 1), seq: key(o, 2), ev: { capture: capture(o), frame: key(o, 3), line } };
   }
 }

@@ -34,22 +34,17 @@ export interface Smb2Header {
   sessionIdHi: number;
 }
 
-/**
- * The header is read field by field rather than with binary-parser: it is parsed for every
- * message, and binary-parser's DataView and result object per call cost a fifth of the decode
- * time on a metadata-heavy capture (measured with --cpu-prof; README design notes).
- */
-export function parseHeader(buf: Buffer, off: number, end: number): Smb2Header | null {
-  const h = emptyHeader();
-  return parseHeaderInto(h, buf, off, end) ? h : null;
-}
-
 export const emptyHeader = (): Smb2Header => ({
   structureSize: 64, creditCharge: 0, status: 0, command: 0, credit: 0, flags: 0, nextCommand: 0,
   messageIdLo: 0, messageIdHi: 0, word0: 0, treeId: 0, sessionIdLo: 0, sessionIdHi: 0,
 });
 
-/** parseHeader into an object the caller reuses for every message (one fewer allocation each) */
+/**
+ * The header is read field by field rather than with binary-parser: it is parsed for every
+ * message, and binary-parser's DataView and result object per call cost a fifth of the decode
+ * time on a metadata-heavy capture (measured with --cpu-prof; README design notes).
+ * Fills an object the caller reuses for every message; false when `off` holds no SMB2 header.
+ */
 export function parseHeaderInto(h: Smb2Header, buf: Buffer, off: number, end: number): boolean {
   if (end - off < SMB2_HEADER_SIZE || buf.readUInt16LE(off + 4) !== 64) return false;
   h.creditCharge = buf.readUInt16LE(off + 6);
