@@ -21,6 +21,7 @@ import { FormattedEvent, JobCallbacks, MAX_STEPS_TOTAL, ProduceOptions, RunTarge
 import type * as StitchModule from '../scan/stitch';
 import { expandInputs, InputFile } from './inputs';
 import { createProgress } from './progress';
+import { debugPhase } from './debug';
 import { addCapture, addStories, addTally, formatSummary, newTotals } from './summary';
 
 export interface ScanOptions {
@@ -223,6 +224,7 @@ export async function runScan(o: ScanOptions): Promise<number> {
     },
   };
 
+  debugPhase(`${expanded.files.length} inputs found`);
   try {
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     if (o.stitch) await (require('../scan/stitch') as typeof StitchModule).runStitched(expanded.files, produce, cb);
@@ -234,6 +236,7 @@ export async function runScan(o: ScanOptions): Promise<number> {
     progress.stop();
   }
   totals.failed = failed;
+  debugPhase('scan done');
 
   // stories from all files at once, in time order: a chain may span captures
   const allStories = storiesFrom(steps, { config: compiledRules(o.rules) });
@@ -282,6 +285,7 @@ export async function runScan(o: ScanOptions): Promise<number> {
     let cutOutputAt: number | null = null;
     try {
       if (sortError) throw sortError;
+      debugPhase('stories done');
       if (sortTo) {
         // 256 runs at once: 32 KiB read buffer each (8 MiB); beyond, the oldest are merged first
         const runs = reduceRuns(runFiles, 256, sortTo.dir);
@@ -292,7 +296,7 @@ export async function runScan(o: ScanOptions): Promise<number> {
           : null;
         /** where the lower half ends in the file, as far as it was handed to the stream */
         let lowerEnd = base;
-        if (upper && process.env.SMBTRAIL_DEBUG) process.stderr.write(`smbtrail: debug: final merge in two halves, cut at ${upper.until.join(' ')}\n`);
+        debugPhase(upper ? `final merge of ${runs.length} runs in two halves, cut at ${upper.until.join(' ')}` : `final merge of ${runs.length} runs`);
         const merge = new RunMerge(runs, upper ? { until: upper.until } : {});
         // output buffers are reused once written, at most 8 (2 MiB; the file stream holds 1 MiB);
         // a synchronous stdout (a file, a pipe) releases them on the next tick, hence the wait
@@ -321,9 +325,11 @@ export async function runScan(o: ScanOptions): Promise<number> {
         } finally {
           merge.close();
         }
+        debugPhase('merge: this thread done');
         if (upper) {
           try {
             await upper.done;
+            debugPhase('merge: upper half done');
           } catch (e) {
             // writing the output failed (a full disk): reported like the stream's own errors
             if (e instanceof SorterError) throw e;
@@ -346,6 +352,7 @@ export async function runScan(o: ScanOptions): Promise<number> {
       if (sortTo) await removeTempDir(sortTo.dir);
     }
     totals.failed = failed;
+    debugPhase('temporary runs removed');
     try {
       await writer.end();
       if (o.output) await new Promise<void>((res, rej) => (out as fs.WriteStream).end((err?: Error | null) => (err ? rej(err) : res())));
@@ -370,6 +377,7 @@ export async function runScan(o: ScanOptions): Promise<number> {
 
   }
 
+  debugPhase('output closed');
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
   if (!o.quiet) process.stderr.write(`${formatSummary(totals, seconds)}\n`);
   return failed > 0 ? 1 : 0;

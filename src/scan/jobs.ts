@@ -21,6 +21,7 @@ import { ALL_EVENTS as DEFAULT_RULES, detect, EventFilter, wanted as isWanted } 
 import { emptyStepBatch, StepBatch, stepCollector, StepCollector } from '../detect/step';
 import type { CaptureSummary } from './scan-capture';
 import type * as ScanCaptureModule from './scan-capture';
+import { debugPhase } from '../cli/debug';
 
 /** an event on its way to the sorter: one formatted output line (CSV/JSON lines) */
 export interface FormattedEvent { capture: string; frame: number; line: string }
@@ -293,7 +294,7 @@ async function deliver(file: InputFile, m: WorkerMessage, cb: JobCallbacks): Pro
   switch (m.type) {
     case 'events': await cb.events(m.records); break;
     case 'progress': cb.progress(file, m.bytes); break;
-    case 'done': cb.done(file, m.summary, m.tally, m.seconds); break;
+    case 'done': debugPhase(`${file.label} done (${m.seconds.toFixed(3)} s)`); cb.done(file, m.summary, m.tally, m.seconds); break;
     case 'failed': cb.failed(file, m.message, m.internal); break;
   }
 }
