@@ -41,9 +41,10 @@ export interface FlowTableLimits {
 export const DEFAULT_FLOW_LIMITS = (): FlowTableLimits => ({
   maxFlows: 10_000,
   // 10,000 flows at ~3 KB of decoding state each, 16 MB of out-of-order data held in all (with
-  // 256 bytes per segment for its bookkeeping): well within a worker's WORKER_OLD_MB (a SYN scan
-  // of 100,000 sources was 495 MiB with 100,000 flows; 1,000 connections whose answers all came
-  // out of order peaked at 288 MiB with 32 MB)
+  // 256 bytes per segment for its entry and arena room): well within a worker's WORKER_OLD_MB (a
+  // SYN scan of 100,000 sources was 495 MiB with 100,000 flows; 1,000 connections whose answers
+  // all came out of order peaked at 288 MiB with 32 MB, 191 MiB with 16 MB and a Buffer per held
+  // segment, 165 MiB with one arena per stream)
   reassembly: { perStream: 4 << 20, total: { limit: 16 << 20, used: 0 }, segmentCost: 256 },
 });
 
