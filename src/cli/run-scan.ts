@@ -5,7 +5,7 @@
 import * as fs from 'fs';
 import { Writable } from 'stream';
 import type { Severity, SmbEvent } from '../events/event';
-import { createEventSorter, createTempDir, reduceRuns, removeTempDir, RunMerge, RunSpiller, SorterError } from '../events/sorter';
+import { createEventSorter, createTempDir, reduceRuns, removeTempDir, RunMerge, RunSpiller, SorterError, writeFullyAt } from '../events/sorter';
 import type { EventRecord } from '../events/record';
 import { storiesFrom } from '../detect/stories';
 import type { StepBatch } from '../detect/step';
@@ -289,12 +289,16 @@ export async function runScan(o: ScanOptions): Promise<number> {
       if (sortTo) {
         // 256 runs at once: 32 KiB read buffer each (8 MiB); beyond, the oldest are merged first
         const runs = reduceRuns(runFiles, 256, sortTo.dir);
-        // two jobs: a worker writes the upper half of the timeline meanwhile (-o FILE only)
+        // a regular file (-o FILE) is written in place, synchronously: the stream's round trips
+        // through the thread pool took twice as long (932 MB: 0.45 vs 0.23 s); the event loop
+        // still gets a turn every 16 MiB (a signal, the upper half's messages)
+        const inPlace = output.fd !== undefined && o.output !== undefined && fs.fstatSync(output.fd).isFile();
+        // two jobs: a worker writes the upper half of the timeline meanwhile
         const base = o.format === 'csv' ? Buffer.byteLength(CSV_HEADER + CSV_EOL) : 0;
-        const upper = o.jobs >= 2 && output.fd !== undefined && o.output
-          ? startUpperHalf(runs, output.fd, o.output, base, splitMinRecords())
+        const upper = o.jobs >= 2 && inPlace && o.output
+          ? startUpperHalf(runs, output.fd as number, o.output, base, splitMinRecords())
           : null;
-        /** where the lower half ends in the file, as far as it was handed to the stream */
+        /** where the lower half ends in the file, as far as it was written or handed to the stream */
         let lowerEnd = base;
         debugPhase(upper ? `final merge of ${runs.length} runs in two halves, cut at ${upper.until.join(' ')}` : `final merge of ${runs.length} runs`);
         const merge = new RunMerge(runs, upper ? { until: upper.until } : {});
@@ -303,7 +307,24 @@ export async function runScan(o: ScanOptions): Promise<number> {
         const free: Buffer[] = [];
         let allocated = 0;
         try {
-          for (;;) {
+          if (inPlace) {
+            const buf = Buffer.allocUnsafe(1 << 20);
+            let sinceTurn = 0;
+            for (let b = merge.next(buf); b !== null; b = merge.next(buf)) {
+              try {
+                writeFullyAt(output.fd as number, b, lowerEnd);
+              } catch (e) {
+                outputError ??= e as NodeJS.ErrnoException;
+                break;
+              }
+              lowerEnd += b.length;
+              if ((sinceTurn += b.length) >= 16 << 20) {
+                sinceTurn = 0;
+                await new Promise<void>((r) => setImmediate(r));
+              }
+            }
+          }
+          while (!inPlace) {
             while (free.length === 0 && allocated >= 8) await new Promise<void>((r) => setImmediate(r));
             const buf = free.pop() ?? (allocated++, Buffer.allocUnsafe(256 * 1024));
             const b = merge.next(buf);

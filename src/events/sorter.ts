@@ -660,32 +660,57 @@ export function createEventSorter(opts?: SorterOptions): EventSorter {
 // fall back to the line's bytes, so the result depends only on the set of records. Length-prefixed,
 // so a line may hold any byte.
 //
-// A run file starts with RUN_HEAD bytes: a magic, its record count and the key of its middle
-// record (f64 LE). With two jobs the final merge is cut at such a key into two halves merged at
-// once, each writing its own part of the output file (see splitKey).
+// A run file starts with RUN_HEAD bytes: a magic, its record count, the key of its middle
+// record, where its index starts and how many entries it has (f64 LE). With two jobs the final
+// merge is cut at such a key into two halves merged at once, each writing its own part of the
+// output file (see splitKey). The index, after the records, has an entry for every INDEX_STRIDE-th
+// record: its key, its offset in the file and the line bytes before it, so that the upper half
+// starts at its cut without reading the lower half (which took it longer than the whole merge).
 
 const HEADER = 44;
 const KEYS = 5;
-const RUN_MAGIC = Buffer.from('SMBTRUN1', 'latin1');
-const RUN_HEAD = 8 + 8 + 8 * KEYS;
+const RUN_MAGIC = Buffer.from('SMBTRUN2', 'latin1');
+const RUN_HEAD = 8 + 8 + 8 * KEYS + 8 + 8;
+export const INDEX_STRIDE = 256;
+/** an index entry: KEYS keys, the record's offset in the file, the line bytes before it (f64 each) */
+const INDEX_ENTRY = KEYS + 2;
 
-/** what a run file's head says: its record count and its middle record's key */
-export interface RunHead { count: number; mid: number[] }
+/** what a run file's head says */
+export interface RunHead {
+  count: number;
+  /** the middle record's key */
+  mid: number[];
+  /** where the records end and the index starts, and its entries */
+  indexAt: number;
+  indexCount: number;
+}
 
-function writeRunHead(fd: number, count: number, mid: ArrayLike<number>): void {
+function writeRunHead(fd: number, count: number, mid: ArrayLike<number>, indexAt: number, indexCount: number): void {
   const b = Buffer.alloc(RUN_HEAD);
   RUN_MAGIC.copy(b, 0);
   b.writeDoubleLE(count, 8);
   for (let i = 0; i < KEYS; i++) b.writeDoubleLE(mid[i] ?? 0, 16 + 8 * i);
-  let off = 0;
-  while (off < RUN_HEAD) off += fs.writeSync(fd, b, off, RUN_HEAD - off, off);
+  b.writeDoubleLE(indexAt, 16 + 8 * KEYS);
+  b.writeDoubleLE(indexCount, 24 + 8 * KEYS);
+  writeFullyAt(fd, b, 0);
+}
+
+/** the index entries (`INDEX_ENTRY` numbers each) as bytes, to be written at the end of a run */
+function indexBytes(index: number[]): Buffer {
+  const b = Buffer.allocUnsafe(8 * index.length);
+  for (let i = 0; i < index.length; i++) b.writeDoubleLE(index[i], 8 * i);
+  return b;
 }
 
 function parseRunHead(b: Buffer, file: string): RunHead {
   if (b.length < RUN_HEAD || !b.subarray(0, 8).equals(RUN_MAGIC)) throw new SorterError(`not a sorted run: ${file}`);
   const mid: number[] = [];
   for (let i = 0; i < KEYS; i++) mid.push(b.readDoubleLE(16 + 8 * i));
-  return { count: b.readDoubleLE(8), mid };
+  const head = { count: b.readDoubleLE(8), mid, indexAt: b.readDoubleLE(16 + 8 * KEYS), indexCount: b.readDoubleLE(24 + 8 * KEYS) };
+  if (!Number.isSafeInteger(head.indexAt) || head.indexAt < RUN_HEAD || !Number.isSafeInteger(head.indexCount) || head.indexCount < 0) {
+    throw new SorterError(`not a sorted run: ${file}`);
+  }
+  return head;
 }
 
 /** a < b, key by key */
@@ -872,6 +897,11 @@ class SyncRunWriter {
   private buf = takeWriteBuffer();
   /** the head is written at close(), over these first bytes */
   private pos = RUN_HEAD;
+  /** bytes of the file before the buffer */
+  private flushed = 0;
+  /** line bytes put so far */
+  private lineBytes = 0;
+  private readonly index: number[] = [];
   private n = 0;
   private readonly mid = new Array<number>(KEYS).fill(0);
 
@@ -881,11 +911,16 @@ class SyncRunWriter {
   }
 
   put(keys: ArrayLike<number>, k: number, src: Buffer, start: number, len: number): void {
-    if (this.n++ === this.count >> 1) for (let i = 0; i < KEYS; i++) this.mid[i] = keys[k + i];
+    if (this.n === this.count >> 1) for (let i = 0; i < KEYS; i++) this.mid[i] = keys[k + i];
     if (this.pos + HEADER + len > this.buf.length) {
       this.flush();
       if (HEADER + len > this.buf.length) this.buf = Buffer.allocUnsafe(HEADER + len);
     }
+    if (this.n++ % INDEX_STRIDE === 0) {
+      for (let i = 0; i < KEYS; i++) this.index.push(keys[k + i]);
+      this.index.push(this.flushed + this.pos, this.lineBytes);
+    }
+    this.lineBytes += len;
     const b = this.buf;
     let p = this.pos;
     b.writeUInt32LE(len, p);
@@ -897,15 +932,16 @@ class SyncRunWriter {
   }
 
   private flush(): void {
-    let off = 0;
-    while (off < this.pos) off += fs.writeSync(this.fd, this.buf, off, this.pos - off);
+    writeFullyAt(this.fd, this.buf.subarray(0, this.pos), this.flushed);
+    this.flushed += this.pos;
     this.pos = 0;
   }
 
   close(): void {
     try {
       this.flush();
-      writeRunHead(this.fd, this.n, this.mid);
+      writeFullyAt(this.fd, indexBytes(this.index), this.flushed);
+      writeRunHead(this.fd, this.n, this.mid, this.flushed, this.index.length / INDEX_ENTRY);
     } finally {
       fs.closeSync(this.fd);
       giveBackWriteBuffer(this.buf);
@@ -941,6 +977,9 @@ class SyncRunReader {
   private end = 0;
   private eof = false;
   private readonly fd: number;
+  /** where the next read starts in the file, and where the records end (the index) */
+  private filePos = 0;
+  private limit = RUN_HEAD;
 
   readonly head: RunHead;
 
@@ -948,13 +987,58 @@ class SyncRunReader {
     this.buf = Buffer.allocUnsafe(Math.max(chunk, RUN_HEAD));
     this.fd = fs.openSync(file, 'r');
     try {
-      this.ensure(RUN_HEAD);
-      this.head = parseRunHead(this.buf.subarray(this.pos, this.end), file);
-      this.pos += RUN_HEAD;
+      const got = fs.readSync(this.fd, this.buf, 0, RUN_HEAD, 0);
+      this.head = parseRunHead(this.buf.subarray(0, got), file);
+      // the index is written last: a run cut anywhere is caught here
+      if (fs.fstatSync(this.fd).size < this.head.indexAt + 8 * INDEX_ENTRY * this.head.indexCount) throw new SorterError(`truncated run ${file}`);
+      this.limit = this.head.indexAt;
+      this.seek(RUN_HEAD);
     } catch (e) {
       this.close();
       throw e;
     }
+  }
+
+  /** reads on from `off` (a record's start) */
+  private seek(off: number): void {
+    this.pos = 0;
+    this.end = 0;
+    this.filePos = off;
+    this.eof = off >= this.limit;
+  }
+
+  /**
+   * Moves to the first record whose key is not below `from`, by the index and then record by
+   * record (at most INDEX_STRIDE of them); the line bytes before it. False: there is none.
+   */
+  skipBelow(from: ArrayLike<number>): { has: boolean; skipped: number } {
+    const n = this.head.indexCount;
+    const raw = Buffer.allocUnsafe(8 * INDEX_ENTRY * n);
+    let got = 0;
+    while (got < raw.length) {
+      const r = fs.readSync(this.fd, raw, got, raw.length - got, this.limit + got);
+      if (r === 0) throw new SorterError(`truncated run ${this.file}`);
+      got += r;
+    }
+    const key = (i: number, j: number): number => raw.readDoubleLE(8 * (i * INDEX_ENTRY + j));
+    const below = (i: number): boolean => {
+      for (let j = 0; j < KEYS; j++) { const v = key(i, j); if (v !== from[j]) return v < from[j]; }
+      return false;
+    };
+    // the last entry below `from` (entries are in key order): start there
+    let lo = 0, hi = n;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (below(mid)) lo = mid + 1; else hi = mid;
+    }
+    let skipped = 0;
+    if (lo > 0) {
+      this.seek(key(lo - 1, KEYS));
+      skipped = key(lo - 1, KEYS + 1);
+    }
+    let has = this.advance();
+    while (has && keyLess(this.key, from)) { skipped += this.lineLen; has = this.advance(); }
+    return { has, skipped };
   }
 
   /** moves to the next record; false at the end of the run */
@@ -966,6 +1050,7 @@ class SyncRunReader {
     const b = this.buf;
     const p = this.pos;
     const len = b.readUInt32LE(p);
+    if (len > this.limit) throw new SorterError(`corrupt run ${this.file}`);
     if (!this.ensure(HEADER + len)) throw new SorterError(`truncated run ${this.file}`);
     const q = this.pos; // ensure() may have moved the record to the start of the buffer
     const k = this.key;
@@ -977,7 +1062,7 @@ class SyncRunReader {
     return true;
   }
 
-  /** at least n bytes from pos in the buffer (false at the end of the file) */
+  /** at least n bytes from pos in the buffer (false at the end of the records) */
   private ensure(n: number): boolean {
     if (this.end - this.pos >= n) return true;
     if (this.eof) return false;
@@ -991,8 +1076,12 @@ class SyncRunReader {
     this.end -= this.pos;
     this.pos = 0;
     while (this.end < n && !this.eof) {
-      const got = fs.readSync(this.fd, this.buf, this.end, this.buf.length - this.end, null);
-      if (got === 0) this.eof = true;
+      const want = Math.min(this.buf.length - this.end, this.limit - this.filePos);
+      const got = want > 0 ? fs.readSync(this.fd, this.buf, this.end, want, this.filePos) : 0;
+      // the file ends before its index: cut short
+      if (got === 0 && this.filePos < this.limit) throw new SorterError(`truncated run ${this.file}`);
+      this.filePos += got;
+      if (this.filePos >= this.limit) this.eof = true;
       this.end += got;
     }
     return this.end - this.pos >= n;
@@ -1028,6 +1117,10 @@ export class RunMerge {
   midAt = -1;
   private given = 0;
   private readonly until: ArrayLike<number> | null;
+  /** with headers: the index of what was given, offsets counted from the first record given */
+  readonly index: number[] = [];
+  private outBytes = 0;
+  private lineBytes = 0;
 
   /**
    * `withHeaders`: keep the records' headers (to write a run), else the lines only (the output).
@@ -1043,8 +1136,12 @@ export class RunMerge {
         const r = new SyncRunReader(f, o.chunk ?? 32 * 1024);
         this.all.push(r);
         count += r.head.count;
-        let has = r.advance();
-        if (o.from) while (has && keyLess(r.key, o.from)) { skipped += r.lineLen; has = r.advance(); }
+        let has: boolean;
+        if (o.from) {
+          const at = r.skipBelow(o.from);
+          has = at.has;
+          skipped += at.skipped;
+        } else has = r.advance();
         if (has) this.push(r);
       }
     } catch (e) {
@@ -1070,18 +1167,24 @@ export class RunMerge {
         const top = h[0];
         // the smallest key left is past the cut: the rest is the other half's
         if (this.until !== null && !keyLess(top.key, this.until)) { h.length = 0; break; }
-        if (this.given++ === this.midAt) for (let i = 0; i < KEYS; i++) this.mid[i] = top.key[i];
         const need = top.lineLen + (this.headers ? HEADER : 0);
         if (pos + need > out.length) {
           if (pos > 0) break;
           out = Buffer.allocUnsafe(need);
         }
+        if (this.given === this.midAt) for (let i = 0; i < KEYS; i++) this.mid[i] = top.key[i];
         if (this.headers) {
+          if (this.given % INDEX_STRIDE === 0) {
+            for (let i = 0; i < KEYS; i++) this.index.push(top.key[i]);
+            this.index.push(this.outBytes + pos, this.lineBytes);
+          }
+          this.lineBytes += top.lineLen;
           top.buf.copy(out, pos, top.lineStart - HEADER, top.lineStart + top.lineLen);
         } else {
           top.buf.copy(out, pos, top.lineStart, top.lineStart + top.lineLen);
         }
         pos += need;
+        this.given++;
         if (top.advance()) this.siftDown(0);
         else {
           const last = h.pop()!;
@@ -1091,6 +1194,7 @@ export class RunMerge {
     } catch (e) {
       throw wrapError(e, 'cannot read a sorted run');
     }
+    this.outBytes += pos;
     return out.subarray(0, pos);
   }
 
@@ -1128,6 +1232,12 @@ export class RunMerge {
   }
 }
 
+/** all of `b` at `pos` of `fd` (a positional write may take less at once); the file's offset stays */
+export function writeFullyAt(fd: number, b: Buffer, pos: number): void {
+  let off = 0;
+  while (off < b.length) off += fs.writeSync(fd, b, off, b.length - off, pos + off);
+}
+
 /** Merges keyed runs into one keyed run file. */
 export function mergeRunsToFile(files: string[], out: string): void {
   const m = new RunMerge(files, { withHeaders: true });
@@ -1137,11 +1247,14 @@ export function mergeRunsToFile(files: string[], out: string): void {
     fd = fs.openSync(out, 'wx', 0o600);
     let pos = RUN_HEAD;
     for (let b = m.next(); b !== null; b = m.next()) {
-      let off = 0;
-      while (off < b.length) off += fs.writeSync(fd, b, off, b.length - off, pos + off);
+      writeFullyAt(fd, b, pos);
       pos += b.length;
     }
-    writeRunHead(fd, m.count, m.mid);
+    // the index's offsets count from the first record
+    const index = m.index;
+    for (let i = KEYS; i < index.length; i += INDEX_ENTRY) index[i] += RUN_HEAD;
+    writeFullyAt(fd, indexBytes(index), pos);
+    writeRunHead(fd, m.count, m.mid, pos, index.length / INDEX_ENTRY);
   } catch (e) {
     throw wrapError(e, `cannot write a merged run to ${out}`);
   } finally {
@@ -1175,8 +1288,7 @@ export function writeUpperHalf(files: string[], from: ArrayLike<number>, fd: num
   try {
     let pos = base + m.skippedBytes;
     for (let b = m.next(buf); b !== null; b = m.next(buf)) {
-      let off = 0;
-      while (off < b.length) off += fs.writeSync(fd, b, off, b.length - off, pos + off);
+      writeFullyAt(fd, b, pos);
       pos += b.length;
     }
   } finally {

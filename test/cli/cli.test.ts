@@ -291,6 +291,26 @@ describe('evidence is never overwritten or double counted', () => {
     expect(r.code).toBe(1);
     expect(r.err.trim()).toBe('smbtrail: cannot write /dev/full: no space left on device (ENOSPC)');
   });
+  // -o FILE is written in place (positional writes, two halves with two jobs): a file that
+  // cannot grow is reported like a full disk, and what was written is the timeline's beginning
+  it.runIf(fs.existsSync('/bin/bash'))('an output file that cannot grow (ulimit -f: EFBIG) is one line naming it, exit 1, a prefix of the timeline', () => {
+    const whole = path.join(tmp, 'whole.jsonl');
+    expect(run([CAPTURES, '-f', 'jsonl', '-q', '-o', whole]).code).toBe(0);
+    const full = fs.readFileSync(whole);
+    expect(full.length).toBeGreaterThan(2_000_000);
+    for (const j of ['1', '2']) {
+      const out = path.join(tmp, `cut-${j}.jsonl`);
+      // runs of 300 records stay below the limit; the ~3 MB timeline does not (1,500 KiB)
+      const r = spawnSync('/bin/bash', ['-c', `ulimit -f 1500; exec "$0" "$@"`, process.execPath, CLI, CAPTURES, '-f', 'jsonl', '-q', '-j', j, '-o', out], {
+        encoding: 'utf8', cwd: ROOT, env: { ...process.env, SMBTRAIL_SORT_RECORDS: '300', SMBTRAIL_SPLIT_MIN_RECORDS: '1' },
+      });
+      expect(r.status).toBe(1);
+      expect(r.stderr.trim()).toBe(`smbtrail: cannot write ${out}: file too large (EFBIG)`);
+      const got = fs.readFileSync(out);
+      expect(got.length).toBe(1500 * 1024);
+      expect(got.equals(full.subarray(0, got.length))).toBe(true);
+    }
+  });
   it('scans a file given twice (or also inside a given directory) once', () => {
     const dir = path.join(tmp, 'twice');
     fs.mkdirSync(dir);

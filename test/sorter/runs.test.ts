@@ -162,6 +162,32 @@ describe('keyed runs', () => {
       expect(lowerBytes / all).toBeLessThan(0.7);
     });
 
+    it('the upper half starts from the index, without reading the records below its cut', () => {
+      const one = fs.mkdtempSync(path.join(tmp, 'i-')), many = fs.mkdtempSync(path.join(tmp, 'j-'));
+      // one run per label (and merged runs, whose index reduceRuns writes)
+      for (const files of [spillAll(recs, labels, one, 1_000_000), reduceRuns(spillAll(recs, labels, many, 700, 1_000_000), 4, many)]) {
+        const sorted = [...recs].sort(compareRecords);
+        const cut = sorted[Math.floor(sorted.length * 0.8)];
+        const k = [cut.sec, cut.ns, [...labels].sort().indexOf(cut.ev.capture), cut.ev.frame, cut.seq];
+        const upper = mergeAll(files, { from: k });
+        expect(upper).toBe(sorted.slice(Math.floor(sorted.length * 0.8)).map((x) => x.ev.line).join(''));
+        const m = new RunMerge(files, { from: k });
+        m.close();
+        expect(m.skippedBytes).toBe(Buffer.byteLength(expected) - Buffer.byteLength(upper));
+        // the first half of every run's records overwritten: reading them would fail
+        for (const f of files) {
+          const fd = fs.openSync(f, 'r+');
+          try {
+            fs.writeSync(fd, Buffer.alloc(Math.floor(fs.statSync(f).size * 0.4), 0xff), 0, undefined, 200);
+          } finally {
+            fs.closeSync(fd);
+          }
+        }
+        expect(() => mergeAll(files)).toThrow(/corrupt run|truncated run/);
+        expect(mergeAll(files, { from: k })).toBe(upper);
+      }
+    });
+
     it('a file that is not a run is refused by name', () => {
       const file = path.join(tmp, 'not-a-run');
       fs.writeFileSync(file, 'hello, this is not a sorted run of smbtrail at all.............');
