@@ -32,6 +32,17 @@ export interface Pending {
   then?: () => void;
 }
 
+/** what a decoder says about a request; `newPending` adds the rest */
+export type PendingInit = Omit<Pending, 'cmd' | 'stamp' | 'seq'>;
+
+/** a request with every field set (one hidden class for all commands: see newOpenFile) */
+export function newPending(cmd: number, stamp: Stamp, seq: number, p: PendingInit): Pending {
+  return {
+    cmd, stamp, seq, session: p.session, ev: p.ev, file: p.file, transfer: p.transfer, alsoDelete: p.alsoDelete,
+    writeLength: p.writeLength, dropOnStatus: p.dropOnStatus, then: p.then,
+  };
+}
+
 // requests in flight on one connection: clients keep a few hundred at most (SMB2 credits allow
 // 8,192); a one-sided capture gets no answers at all, and its oldest are reported early (status
 // null, as at the end). 4,096 let 20,000 CREATEs with 4,096-character names hold 159 MiB.

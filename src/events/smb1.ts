@@ -16,10 +16,10 @@ import {
   transResponse, transSecondary, treeConnectPath, treeConnectService, word, writeData, writeLength,
 } from '../smb/smb1/records';
 import type { Action, SmbEvent } from './event';
-import { complete, Pending, PendingTable } from './pending';
+import { complete, newPending, Pending, PendingInit, PendingTable } from './pending';
 import { flushTransfers, hex8, newEvent, ScanState } from './smb2';
 import { isPipe, looksLikeRpc, pipeTree, unknownTree } from './pipes';
-import { closeFile, ConnRef, filePath, forgetFile, newTree, OpenFile, openFile, Session, stampOf, Transfer, Tree } from './state';
+import { closeFile, ConnRef, filePath, forgetFile, newOpenFile, newTree, OpenFile, openFile, Session, stampOf, Transfer, Tree } from './state';
 import { oldestKey } from '../util/oldest';
 
 const stripLeading = filePath;
@@ -163,8 +163,8 @@ export class Smb1Handler {
     return newEvent(action, stampOf(at, this.scan.capture), this.conn(), s, tree, path);
   }
 
-  private track(key: number, cmd: number, at: Packet, p: Omit<Pending, 'cmd' | 'stamp' | 'seq'>): void {
-    this.pending.add(key + cmd, { ...p, cmd, stamp: stampOf(at, this.scan.capture), seq: this.scan.seq++ });
+  private track(key: number, cmd: number, at: Packet, p: PendingInit): void {
+    this.pending.add(key + cmd, newPending(cmd, stampOf(at, this.scan.capture), this.scan.seq++, p));
     const base = key;
     const list = this.chains.get(base);
     if (list) { if (!list.includes(cmd)) list.push(cmd); } else this.chains.set(base, [cmd]);
@@ -204,7 +204,7 @@ export class Smb1Handler {
   /** the create event of the opens older than NT_CREATE_ANDX */
   private legacyOpen(h: Smb1Header, base: number, cmd: number, at: Packet, s: Session, name: string, disposition: number | null, access: number): void {
     const tree = this.tree(s, h.tid);
-    const f: OpenFile = { path: stripLeading(name), tree, session: s, conn: this.conn(), read: null, write: null, closed: false };
+    const f = newOpenFile(stripLeading(name), tree, s, this.conn());
     const ev = this.event('create', at, s, tree, f.path);
     ev.disposition = disposition === null ? null : dispositionName(disposition);
     ev.access = accessNames(access);
@@ -259,7 +259,7 @@ export class Smb1Handler {
         const r = ntCreate(k);
         if (!r) { this.scan.anomaly('malformed_create'); return; }
         const tree = this.tree(s, h.tid);
-        const f: OpenFile = { path: stripLeading(r.name), tree, session: s, conn: this.conn(), read: null, write: null, closed: false };
+        const f = newOpenFile(stripLeading(r.name), tree, s, this.conn());
         const ev = this.event('create', at, s, tree, f.path);
         ev.disposition = dispositionName(r.disposition);
         ev.access = accessNames(r.desiredAccess);

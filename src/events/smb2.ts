@@ -21,8 +21,8 @@ import type { Action, SmbEvent } from './event';
 import { EventSink, isoTime } from './record';
 import { Smb1Handler, smb1KeepFor } from './smb1';
 import { isPipe, looksLikeRpc, PipeTap, unknownTree } from './pipes';
-import { complete, Pending, PendingTable } from './pending';
-import { closeFile, ConnRef, filePath, forgetFile, hex8, newTree, OpenFile, openFile, Session, SessionTable, Stamp, stampOf, Transfer, Tree } from './state';
+import { complete, newPending, Pending, PendingInit, PendingTable } from './pending';
+import { closeFile, ConnRef, filePath, forgetFile, hex8, newOpenFile, newTree, OpenFile, openFile, Session, SessionTable, Stamp, stampOf, Transfer, Tree } from './state';
 
 /** What every connection of one scan shares. */
 export interface ScanState {
@@ -248,7 +248,7 @@ export class Smb2Connection {
         const r = createRequest(b);
         if (!r) { this.scan.anomaly('malformed_create'); return; }
         const tree = this.tree(session, treeId);
-        const f: OpenFile = { path: stripLeading(r.name), tree, session, conn: this.conn(), read: null, write: null, closed: false };
+        const f = newOpenFile(stripLeading(r.name), tree, session, this.conn());
         const ev = this.event('create', at, session, tree);
         ev.path = f.path;
         ev.disposition = dispositionName(r.disposition);
@@ -380,10 +380,8 @@ export class Smb2Connection {
     complete(this.scan, p, h.status, at.frame);
   }
 
-  private track(h: Smb2Header, at: Packet, p: Omit<Pending, 'cmd' | 'stamp' | 'seq'>): void {
-    const q = p as Pending;
-    q.cmd = h.command; q.stamp = stampOf(at, this.scan.capture); q.seq = this.scan.seq++;
-    this.pending.add(messageKey(h), q);
+  private track(h: Smb2Header, at: Packet, p: PendingInit): void {
+    this.pending.add(messageKey(h), newPending(h.command, stampOf(at, this.scan.capture), this.scan.seq++, p));
   }
 
   /** the handle a request names; FileId all-FF in a related compound request: the chain's */
@@ -404,7 +402,7 @@ export class Smb2Connection {
   }
 
   private unknownFile(session: Session, treeId: number, fileId: string): OpenFile {
-    const f: OpenFile = { path: null, tree: this.tree(session, treeId), session, conn: this.conn(), read: null, write: null, closed: false };
+    const f = newOpenFile(null, this.tree(session, treeId), session, this.conn());
     this.register(session, fileId, f);
     return f;
   }

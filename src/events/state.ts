@@ -59,6 +59,14 @@ export interface OpenFile {
   settle?: () => void;
 }
 
+/**
+ * Every handle with all its fields from the start: one hidden class, so the code reading them
+ * is not deoptimised when a handle first gets a read in flight or a close answered.
+ */
+export function newOpenFile(path: string | null, tree: Tree, session: Session, conn: ConnRef): OpenFile {
+  return { path, tree, session, conn, read: null, write: null, closed: false, opened: undefined, id: undefined, inFlight: undefined, closeAnswered: undefined, settle: undefined };
+}
+
 export interface ConnRef {
   clientIp: string; clientPort: number; serverIp: string; serverPort: number; dialect: string | null;
 }
