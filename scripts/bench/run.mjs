@@ -25,8 +25,9 @@
 //   jobs       --jobs 1 against --jobs 2 (and against two independent --jobs 1 processes, one per
 //              half of the files) on directories of 8+ captures: WORKDIR/jobs/bulk8 (the bulk
 //              capture cut by editcap -c 90000), jobs/meta9 (the big metadata capture cut by -c 60000)
-//              jobs/meta-x10x8 (8 copies of meta-x10.pcap) and jobs/bulk-x8 (8 hard links to the bulk
-//              capture: 8.5 GB scanned, one copy on disk); the two runs alternate, outputs compared
+//              jobs/meta-x10x8 (8 copies of meta-x10.pcap), jobs/meta-x40x8 (8 hard links to
+//              meta-x40.pcap) and jobs/bulk-x8 (8 hard links to the bulk capture: 8.5 GB scanned, one
+//              copy on disk); the runs alternate, outputs compared
 //
 // Method: see notes() below; they are printed under the table.
 import { spawn, spawnSync } from 'node:child_process';
@@ -551,13 +552,16 @@ function jobsInputs(opts, bulkFile, metaBigFile, metaQuarterFile) {
   };
   const copies = (src, name, n) => nOf(src, name, n, 'copy', (from, to) => fs.copyFileSync(from, to));
   // names for one file: a batch of GBs without GBs of disk (the page cache holds one copy)
-  const links = (src, name, n) => nOf(src, name, n, 'bulk', (from, to) => { try { fs.linkSync(from, to); } catch { fs.copyFileSync(from, to); } });
+  const links = (src, name, n, prefix = 'bulk') => nOf(src, name, n, prefix, (from, to) => { try { fs.linkSync(from, to); } catch { fs.copyFileSync(from, to); } });
   const k = Math.max(1, Math.round(opts.metaCopies / 4));
   const list = [
     { key: 'jobs-bulk-x8', label: '8 links to the SMB3 bulk capture (8.5 GB)', dir: links(bulkFile, 'bulk-x8', 8) },
     { key: 'jobs-bulk8', label: 'SMB3 bulk cut in 8 (`editcap -c 90000`)', dir: cut(bulkFile, 'bulk8', 90000) },
     { key: 'jobs-meta9', label: `metadata ×${opts.metaCopies} cut in 9 (\`editcap -c 60000\`)`, dir: cut(metaBigFile, 'meta9', 60000) },
     { key: 'jobs-meta-x10x8', label: `8 copies of metadata ×${k}`, dir: copies(metaQuarterFile, `meta-x${k}x8`, 8) },
+    // the scale of an incident's directory: files of a few seconds each, where start-up, each
+    // worker's warm-up (its JIT compiling the decoders) and the last file count for less
+    { key: 'jobs-meta-big-x8', label: `8 links to metadata ×${opts.metaCopies}`, dir: links(metaBigFile, `meta-x${opts.metaCopies}x8`, 8, 'copy') },
   ];
   for (const b of list) {
     b.files = fs.readdirSync(b.dir).map((f) => path.join(b.dir, f));
