@@ -315,6 +315,10 @@ export async function runScan(o: ScanOptions): Promise<number> {
                 writeFullyAt(output.fd as number, b, lowerEnd);
               } catch (e) {
                 outputError ??= e as NodeJS.ErrnoException;
+                // the file keeps the timeline's beginning in whole lines, without a hole before
+                // the upper half's bytes
+                if (upper) await upper.stop();
+                cutOutputAt = lowerEnd;
                 break;
               }
               lowerEnd += b.length;
@@ -347,7 +351,7 @@ export async function runScan(o: ScanOptions): Promise<number> {
           merge.close();
         }
         debugPhase('merge: this thread done');
-        if (upper) {
+        if (upper && cutOutputAt === null) {
           try {
             await upper.done;
             debugPhase('merge: upper half done');

@@ -30,10 +30,10 @@ export interface ReassemblyLimits {
   /** out-of-order bytes held across all streams */
   total: { limit: number; used: number };
   /**
-   * What a held segment costs beyond its bytes, counted against both budgets: its entry (~90
-   * bytes of heap) and the arena's spare room (up to as much again as what is held). 1,000
-   * connections whose answers all came out of order held 148,000 segments of 155 bytes within
-   * 32 MiB of bytes, and ~100 MB in fact, when each had a Buffer of its own.
+   * What a held segment costs besides its bytes (its entry, ~90 bytes of heap, and the
+   * collector's slack), counted against both budgets with the arenas' sizes. 1,000 connections
+   * whose answers all came out of order held 148,000 segments of 155 bytes within 32 MiB of
+   * bytes, and ~100 MB in fact, when each had a Buffer of its own and only bytes were counted.
    */
   segmentCost?: number;
 }
@@ -46,8 +46,8 @@ interface Held { seq: number; off: number; len: number; frame: number; tsSec: nu
 
 const NO_BYTES = Buffer.alloc(0);
 
-/** an arena's first size: a stream that holds one reordered packet needs no more */
-const ARENA_MIN = 2048;
+/** below this an arena is not shrunk when most of it was delivered (a copy per drain otherwise) */
+const SHRINK_MIN = 64 * 1024;
 
 /** the packet a held segment came in, for a delivery dated by its own frame */
 function heldPacket(h: Held): Packet {
@@ -60,14 +60,18 @@ const seqDiff = (a: number, b: number): number => (a - b) | 0;
 export class HalfStream {
   private nextSeq = -1;
   private held: Held[] = [];
+  /** what is charged to the budgets: the arena's size, and segmentCost per held segment */
   private heldBytes = 0;
   /**
    * The held segments' bytes, one buffer per stream (a Buffer per segment cost ~330 bytes of
    * heap besides its bytes: 1,000 connections whose answers all came out of order kept 40,000 of
-   * them). Filled in arrival order, compacted or grown when full, let go when nothing is held.
+   * them). Filled in arrival order, compacted or grown when full, shrunk when mostly delivered,
+   * let go when nothing is held; its whole size is charged, so spare room counts too.
    */
   private arena: Buffer = NO_BYTES;
   private arenaUsed = 0;
+  /** bytes of the held segments */
+  private live = 0;
   /** highest ACK the peer sent: data below it was received, so a hole below it is a capture loss */
   peerAck = -1;
 
@@ -106,6 +110,9 @@ export class HalfStream {
 
   get holding(): boolean { return this.held.length > 0; }
 
+  /** bytes of the buffer holding out-of-order data (charged to the budgets with segmentCost per segment) */
+  get arenaSize(): number { return this.arena.length; }
+
   /** end of the connection or of the capture: whatever is held is delivered across its holes */
   flush(at: Packet): void {
     while (this.held.length) {
@@ -139,13 +146,19 @@ export class HalfStream {
     while (held.length) {
       const h = held[0];
       const d = seqDiff(h.seq, this.nextSeq);
-      if (d > 0) return;
+      if (d > 0) {
+        // what waits for the next hole may be a few bytes of a large arena
+        if (this.arena.length > SHRINK_MIN && this.arena.length > 4 * this.live) this.relocate(2 * this.live);
+        return;
+      }
       held.shift();
-      this.release(h.len + (this.limits.segmentCost ?? 0));
+      this.live -= h.len;
+      this.charge(-(this.limits.segmentCost ?? 0));
       const skip = -d;
       if (skip < h.len) this.deliver(this.arena, h.off + skip, h.len - skip, own ? heldPacket(h) : at);
       else this.stats.retransmitted++;
     }
+    this.charge(-this.arena.length);
     this.arena = NO_BYTES;
     this.arenaUsed = 0;
   }
@@ -167,10 +180,9 @@ export class HalfStream {
     buf.copy(this.arena, at0, off, off + len);
     const h: Held = { seq, off: at0, len, frame: at.frame, tsSec: at.tsSec, tsNs: at.tsNs, tsDigits: at.tsDigits, linkType: at.linkType };
     if (i === held.length) held.push(h); else held.splice(i, 0, h);
-    const cost = len + (this.limits.segmentCost ?? 0);
-    this.heldBytes += cost;
+    this.live += len;
+    this.charge(this.limits.segmentCost ?? 0);
     const t = this.limits.total;
-    t.used += cost;
     if (this.heldBytes > this.limits.perStream || t.used > t.limit) {
       // over budget: stop waiting for the hole and deliver what is held, in sequence order
       this.stats.budgetGaps++;
@@ -186,33 +198,40 @@ export class HalfStream {
     }
   }
 
-  /** `len` free bytes at the end of the arena (compacted or grown): their offset */
+  /**
+   * `len` free bytes at the end of the arena: their offset. A first segment gets a buffer of its
+   * size (one reordered packet is the common case); a full arena is compacted when half of it
+   * would do, else doubled.
+   */
   private room(len: number): number {
-    if (this.arenaUsed + len > this.arena.length) {
-      let live = 0;
-      for (const h of this.held) live += h.len;
-      // a buffer of its own, not a slice of Node's shared 8 KB pool: a slab would stay alive for
-      // as long as anything in it waits (81,000 held segments of 155 bytes pinned 57 MB of slabs)
-      const to = live + len <= this.arena.length >> 1 ? this.arena : Buffer.allocUnsafeSlow(Math.max(ARENA_MIN, 2 * (live + len)));
-      // in arrival order: moving down within the same buffer never overwrites a segment not yet moved
-      const byOff = this.held.slice().sort((a, b) => a.off - b.off);
-      let p = 0;
-      for (const h of byOff) {
-        this.arena.copy(to, p, h.off, h.off + h.len);
-        h.off = p;
-        p += h.len;
-      }
-      this.arena = to;
-      this.arenaUsed = p;
-    }
+    const need = this.live + len;
+    if (this.arenaUsed + len > this.arena.length) this.relocate(need <= this.arena.length >> 1 ? this.arena.length : this.arena.length === 0 ? len : 2 * need);
     const off = this.arenaUsed;
     this.arenaUsed += len;
     return off;
   }
 
-  private release(n: number): void {
-    this.heldBytes -= n;
-    this.limits.total.used -= n;
+  /** moves the held bytes to the start of an arena of `size` bytes (this one if it is that size) */
+  private relocate(size: number): void {
+    // a buffer of its own, not a slice of Node's shared 8 KB pool: a slab would stay alive for
+    // as long as anything in it waits (81,000 held segments of 155 bytes pinned 57 MB of slabs)
+    const to = size === this.arena.length ? this.arena : Buffer.allocUnsafeSlow(size);
+    // in arrival order: moving down within the same buffer never overwrites a segment not yet moved
+    const byOff = this.held.slice().sort((a, b) => a.off - b.off);
+    let p = 0;
+    for (const h of byOff) {
+      this.arena.copy(to, p, h.off, h.off + h.len);
+      h.off = p;
+      p += h.len;
+    }
+    this.charge(to.length - this.arena.length);
+    this.arena = to;
+    this.arenaUsed = p;
+  }
+
+  private charge(n: number): void {
+    this.heldBytes += n;
+    this.limits.total.used += n;
   }
 
   /** bytes held; returned to the global budget when the flow is dropped */
@@ -222,6 +241,7 @@ export class HalfStream {
     this.held = [];
     this.arena = NO_BYTES;
     this.arenaUsed = 0;
+    this.live = 0;
     this.consumer.end?.();
   }
 }

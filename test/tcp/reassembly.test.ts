@@ -46,7 +46,8 @@ describe('HalfStream', () => {
     seg(0, 'AAAA', 1);
     seg(8, 'CCCC', 2); // early: held
     seg(12, 'DDDD', 3); // early: held
-    expect(limits.total.used).toBe(8);
+    // the arena is charged, not the bytes: 4 for the first segment, doubled to 2 × 8 for both
+    expect(limits.total.used).toBe(16);
     seg(4, 'BBBB', 4); // fills the hole
     expect(rec.items).toEqual([
       { data: 'AAAA', frame: 1 },
@@ -192,9 +193,9 @@ describe('HalfStream', () => {
     const h = new HalfStream(r, { perStream: 1 << 20, total: shared, segmentCost: 256 }, stats);
     const b = (s: string): Buffer => Buffer.from(s, 'latin1');
     h.segment(0, b('a'), 0, 1, pkt(1));
-    // three one-byte segments waiting for byte 1: 3 × 257 = 771 of 1,000
+    // three one-byte segments waiting for byte 1: 3 × 256 and an arena of 4 bytes = 772 of 1,000
     for (const q of [2, 4, 6]) h.segment(q, b('c'), 0, 1, pkt(q));
-    expect(shared.used).toBe(3 * 257);
+    expect(shared.used).toBe(3 * 256 + 4);
     expect(stats.budgetGaps).toBe(0);
     h.segment(8, b('d'), 0, 1, pkt(8)); // a fourth: 1,028 > 1,000 → the hole is given up
     expect(stats.budgetGaps).toBe(1);
@@ -289,5 +290,31 @@ describe('HalfStream', () => {
       expect(stats.gaps).toBe(0);
       expect(limits.total.used).toBe(0);
     }
+  });
+
+  // Found by review: a stream that had megabytes held behind a hole, then delivered all but one
+  // byte waiting for a later hole, kept its megabyte arena while being charged for that byte.
+  it('an arena is charged whole and shrunk when mostly delivered', () => {
+    const shared = { limit: 1 << 30, used: 0 };
+    const stats: ReassemblyStats = { retransmitted: 0, overlaps: 0, outOfOrder: 0, gaps: 0, gapBytes: 0, budgetGaps: 0 };
+    const seg = Buffer.alloc(1400, 0x41);
+    const streams: HalfStream[] = [];
+    for (let i = 0; i < 20; i++) {
+      const hs = new HalfStream(new StreamRecorder(), { perStream: 4 << 20, total: shared, segmentCost: 256 }, stats);
+      hs.syn(0); // data from 1
+      hs.segment(50_000_000, seg, 0, 1, pkt(1)); // far ahead: waits
+      for (let q = 2; q + 1400 < 1_500_000; q += 1400) hs.segment(q, seg, 0, 1400, pkt(2)); // behind a 1-byte hole
+      if (i === 0) expect(shared.used).toBeGreaterThan(1_500_000); // 1.5 MB held, charged with its spare room
+      hs.segment(1, seg, 0, 1, pkt(3)); // the hole filled: all but the far byte delivered
+      expect(hs.holding).toBe(true);
+      streams.push(hs);
+    }
+    // what is left: one byte per stream, in an arena of at most 64 KiB, and charged as such
+    const arenas = streams.reduce((n, hs) => n + hs.arenaSize, 0);
+    expect(arenas).toBeLessThanOrEqual(20 * 64 * 1024);
+    expect(shared.used).toBe(arenas + 20 * 256);
+    expect(stats.budgetGaps).toBe(0);
+    for (const hs of streams) hs.dispose();
+    expect(shared.used).toBe(0);
   });
 });
