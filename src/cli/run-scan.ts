@@ -302,8 +302,9 @@ export async function runScan(o: ScanOptions): Promise<number> {
         let lowerEnd = base;
         debugPhase(upper ? `final merge of ${runs.length} runs in two halves, cut at ${upper.until.join(' ')}` : `final merge of ${runs.length} runs`);
         const merge = new RunMerge(runs, upper ? { until: upper.until } : {});
-        // output buffers are reused once written, at most 8 (2 MiB; the file stream holds 1 MiB);
-        // a synchronous stdout (a file, a pipe) releases them on the next tick, hence the wait
+        // through the stream (standard output, a pipe): output buffers are reused once written, at
+        // most 8 (2 MiB; the stream holds 1 MiB); a synchronous stdout (a file, a pipe) releases
+        // them on the next tick, hence the wait
         const free: Buffer[] = [];
         let allocated = 0;
         try {
