@@ -5,7 +5,7 @@
 import * as fs from 'fs';
 import { Writable } from 'stream';
 import type { Severity, SmbEvent } from '../events/event';
-import { createEventSorter, createTempDir, reduceRuns, removeTempDir, RunMerge, RunSpiller, SorterError, writeFullyAt } from '../events/sorter';
+import { createEventSorter, createTempDir, reduceRuns, removeTempDir, RunMerge, RunSpiller, SorterError, wholeLines, writeFullyAt } from '../events/sorter';
 import type { EventRecord } from '../events/record';
 import { storiesFrom } from '../detect/stories';
 import type { StepBatch } from '../detect/step';
@@ -319,7 +319,7 @@ export async function runScan(o: ScanOptions): Promise<number> {
                 // the file keeps the timeline's beginning in whole lines, without a hole before
                 // the upper half's bytes
                 if (upper) await upper.stop();
-                cutOutputAt = lowerEnd;
+                cutOutputAt = lowerEnd + wholeLines(b, (e as { written?: number }).written ?? 0);
                 break;
               }
               lowerEnd += b.length;
@@ -357,9 +357,12 @@ export async function runScan(o: ScanOptions): Promise<number> {
             await upper.done;
             debugPhase('merge: upper half done');
           } catch (e) {
-            // writing the output failed (a full disk): reported like the stream's own errors
+            // writing the output failed (a full disk): reported like the stream's own errors, the
+            // file cut after the upper half's last whole line
             if (e instanceof SorterError) throw e;
             outputError ??= e as NodeJS.ErrnoException;
+            const at = (e as { cutAt?: number }).cutAt;
+            if (typeof at === 'number') cutOutputAt = at;
           }
         }
       }

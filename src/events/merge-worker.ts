@@ -6,7 +6,7 @@ import { SorterError, writeUpperHalf } from './sorter';
 /** `file`: the output, opened here (the main thread's stream may close its own descriptor on an error) */
 export interface UpperHalfJob { files: string[]; from: number[]; file: string; base: number }
 /** `output`: writing the output failed (else reading the runs did) */
-export type UpperHalfResult = { ok: true } | { ok: false; message: string; code?: string; output: boolean };
+export type UpperHalfResult = { ok: true } | { ok: false; message: string; code?: string; output: boolean; cutAt?: number };
 
 const job = workerData as UpperHalfJob;
 let result: UpperHalfResult;
@@ -19,6 +19,6 @@ try {
   }
   result = { ok: true };
 } catch (e) {
-  result = { ok: false, message: e instanceof Error ? e.message : String(e), code: (e as NodeJS.ErrnoException).code, output: !(e instanceof SorterError) };
+  result = { ok: false, message: e instanceof Error ? e.message : String(e), code: (e as NodeJS.ErrnoException).code, output: !(e instanceof SorterError), cutAt: (e as { cutAt?: number }).cutAt };
 }
 parentPort?.postMessage(result);

@@ -1232,10 +1232,22 @@ export class RunMerge {
   }
 }
 
-/** all of `b` at `pos` of `fd` (a positional write may take less at once); the file's offset stays */
+/**
+ * All of `b` at `pos` of `fd` (a positional write may take less at once); the file's offset
+ * stays. A failing write's error carries `written`: the bytes of `b` that did reach the file.
+ */
 export function writeFullyAt(fd: number, b: Buffer, pos: number): void {
   let off = 0;
-  while (off < b.length) off += fs.writeSync(fd, b, off, b.length - off, pos + off);
+  try {
+    while (off < b.length) off += fs.writeSync(fd, b, off, b.length - off, pos + off);
+  } catch (e) {
+    throw Object.assign(e as Error, { written: off });
+  }
+}
+
+/** of the first `written` bytes of `b`, those up to its last line end (a cut output keeps whole lines) */
+export function wholeLines(b: Buffer, written: number): number {
+  return written > 0 ? b.lastIndexOf(0x0a, written - 1) + 1 : 0;
 }
 
 /** Merges keyed runs into one keyed run file. */
@@ -1288,7 +1300,12 @@ export function writeUpperHalf(files: string[], from: ArrayLike<number>, fd: num
   try {
     let pos = base + m.skippedBytes;
     for (let b = m.next(buf); b !== null; b = m.next(buf)) {
-      writeFullyAt(fd, b, pos);
+      try {
+        writeFullyAt(fd, b, pos);
+      } catch (e) {
+        // where the file can be cut so that it ends with a whole line of this half
+        throw Object.assign(e as Error, { cutAt: pos + wholeLines(b, (e as { written?: number }).written ?? 0) });
+      }
       pos += b.length;
     }
   } finally {

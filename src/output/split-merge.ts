@@ -42,7 +42,7 @@ export function startUpperHalf(files: string[], fd: number, file: string, base: 
     void exited.then(() => {
       if (result === null) reject(new SorterError('the merging thread ended without a result'));
       else if (result.ok) resolve();
-      else reject(result.output ? Object.assign(new Error(result.message), { code: result.code }) : new SorterError(result.message, result.code));
+      else reject(result.output ? Object.assign(new Error(result.message), { code: result.code, cutAt: result.cutAt }) : new SorterError(result.message, result.code));
     });
   });
   done.catch(() => undefined); // awaited by the caller; not an unhandled rejection meanwhile

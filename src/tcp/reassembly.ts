@@ -60,7 +60,7 @@ const seqDiff = (a: number, b: number): number => (a - b) | 0;
 export class HalfStream {
   private nextSeq = -1;
   private held: Held[] = [];
-  /** what is charged to the budgets: the arena's size, and segmentCost per held segment */
+  /** what is charged to the total budget: the arena's size, and segmentCost per held segment */
   private heldBytes = 0;
   /**
    * The held segments' bytes, one buffer per stream (a Buffer per segment cost ~330 bytes of
@@ -148,7 +148,8 @@ export class HalfStream {
       const d = seqDiff(h.seq, this.nextSeq);
       if (d > 0) {
         // what waits for the next hole may be a few bytes of a large arena
-        if (this.arena.length > SHRINK_MIN && this.arena.length > 4 * this.live) this.relocate(2 * this.live);
+        // (not while flushing across holes: it is about to be delivered anyway)
+        if (!own && this.arena.length > SHRINK_MIN && this.arena.length > 4 * this.live) this.relocate(2 * this.live);
         return;
       }
       held.shift();
@@ -181,9 +182,13 @@ export class HalfStream {
     const h: Held = { seq, off: at0, len, frame: at.frame, tsSec: at.tsSec, tsNs: at.tsNs, tsDigits: at.tsDigits, linkType: at.linkType };
     if (i === held.length) held.push(h); else held.splice(i, 0, h);
     this.live += len;
-    this.charge(this.limits.segmentCost ?? 0);
+    const cost = this.limits.segmentCost ?? 0;
+    this.charge(cost);
     const t = this.limits.total;
-    if (this.heldBytes > this.limits.perStream || t.used > t.limit) {
+    // a direction waits for its hole while its held data (with its entries) fits perStream: the
+    // arena's spare room (up to as much again) counts against the total only, or doubling would
+    // halve the window a lost packet can be waited for across (2.5 MB were given up)
+    if (this.live + cost * held.length > this.limits.perStream || t.used > t.limit) {
       // over budget: stop waiting for the hole and deliver what is held, in sequence order
       this.stats.budgetGaps++;
       this.flush(at);

@@ -298,18 +298,19 @@ describe('evidence is never overwritten or double counted', () => {
     expect(run([CAPTURES, '-f', 'jsonl', '-q', '-o', whole]).code).toBe(0);
     const full = fs.readFileSync(whole);
     expect(full.length).toBeGreaterThan(2_000_000);
-    for (const j of ['1', '2']) {
-      const out = path.join(tmp, `cut-${j}.jsonl`);
-      // runs of 300 records stay below the limit; the ~3 MB timeline does not (1,500 KiB)
-      const r = spawnSync('/bin/bash', ['-c', `ulimit -f 1500; exec "$0" "$@"`, process.execPath, CLI, CAPTURES, '-f', 'jsonl', '-q', '-j', j, '-o', out], {
+    // 1,500 KiB: the failure is in the lower half (or the only one); 2,500 KiB: in the upper half
+    for (const [j, kib] of [['1', 1500], ['2', 1500], ['2', 2500]] as const) {
+      const out = path.join(tmp, `cut-${j}-${kib}.jsonl`);
+      // runs of 300 records stay below the limit; the ~3 MB timeline does not
+      const r = spawnSync('/bin/bash', ['-c', `ulimit -f ${kib}; exec "$0" "$@"`, process.execPath, CLI, CAPTURES, '-f', 'jsonl', '-q', '-j', j, '-o', out], {
         encoding: 'utf8', cwd: ROOT, env: { ...process.env, SMBTRAIL_SORT_RECORDS: '300', SMBTRAIL_SPLIT_MIN_RECORDS: '1' },
       });
       expect(r.status).toBe(1);
       expect(r.stderr.trim()).toBe(`smbtrail: cannot write ${out}: file too large (EFBIG)`);
-      // cut after the last whole chunk written: whole lines, no hole before the upper half
+      // cut after the last whole line that reached the file: no partial line, no hole
       const got = fs.readFileSync(out);
-      expect(got.length).toBeGreaterThan(1_000_000);
-      expect(got.length).toBeLessThanOrEqual(1500 * 1024);
+      expect(got.length).toBeGreaterThan(kib * 1024 - 16 * 1024);
+      expect(got.length).toBeLessThanOrEqual(kib * 1024);
       expect(got[got.length - 1]).toBe(0x0a);
       expect(got.equals(full.subarray(0, got.length))).toBe(true);
     }
