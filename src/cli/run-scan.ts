@@ -21,7 +21,7 @@ import { FormattedEvent, JobCallbacks, MAX_STEPS_TOTAL, ProduceOptions, RunTarge
 import type * as StitchModule from '../scan/stitch';
 import { expandInputs, InputFile } from './inputs';
 import { createProgress } from './progress';
-import { debugPhase } from './debug';
+import { debugPhase } from '../util/debug';
 import { addCapture, addStories, addTally, formatSummary, newTotals } from './summary';
 
 export interface ScanOptions {

@@ -695,6 +695,12 @@ function writeRunHead(fd: number, count: number, mid: ArrayLike<number>, indexAt
   writeFullyAt(fd, b, 0);
 }
 
+/** an index entry for the record whose key is keys[k, k + KEYS), at `offset`, after `lineBytes` of lines */
+function addIndexEntry(index: number[], keys: ArrayLike<number>, k: number, offset: number, lineBytes: number): void {
+  for (let i = 0; i < KEYS; i++) index.push(keys[k + i]);
+  index.push(offset, lineBytes);
+}
+
 /** the index entries (`INDEX_ENTRY` numbers each) as bytes, to be written at the end of a run */
 function indexBytes(index: number[]): Buffer {
   const b = Buffer.allocUnsafe(8 * index.length);
@@ -917,8 +923,7 @@ class SyncRunWriter {
       if (HEADER + len > this.buf.length) this.buf = Buffer.allocUnsafe(HEADER + len);
     }
     if (this.n++ % INDEX_STRIDE === 0) {
-      for (let i = 0; i < KEYS; i++) this.index.push(keys[k + i]);
-      this.index.push(this.flushed + this.pos, this.lineBytes);
+      addIndexEntry(this.index, keys, k, this.flushed + this.pos, this.lineBytes);
     }
     this.lineBytes += len;
     const b = this.buf;
@@ -1020,21 +1025,20 @@ class SyncRunReader {
       if (r === 0) throw new SorterError(`truncated run ${this.file}`);
       got += r;
     }
-    const key = (i: number, j: number): number => raw.readDoubleLE(8 * (i * INDEX_ENTRY + j));
-    const below = (i: number): boolean => {
-      for (let j = 0; j < KEYS; j++) { const v = key(i, j); if (v !== from[j]) return v < from[j]; }
-      return false;
-    };
+    const index = new Float64Array(INDEX_ENTRY * n);
+    for (let i = 0; i < index.length; i++) index[i] = raw.readDoubleLE(8 * i);
+    const entry = (i: number): Float64Array => index.subarray(i * INDEX_ENTRY, (i + 1) * INDEX_ENTRY);
     // the last entry below `from` (entries are in key order): start there
     let lo = 0, hi = n;
     while (lo < hi) {
       const mid = (lo + hi) >> 1;
-      if (below(mid)) lo = mid + 1; else hi = mid;
+      if (keyLess(entry(mid), from)) lo = mid + 1; else hi = mid;
     }
     let skipped = 0;
     if (lo > 0) {
-      this.seek(key(lo - 1, KEYS));
-      skipped = key(lo - 1, KEYS + 1);
+      const e = entry(lo - 1);
+      this.seek(e[KEYS]);
+      skipped = e[KEYS + 1];
     }
     let has = this.advance();
     while (has && keyLess(this.key, from)) { skipped += this.lineLen; has = this.advance(); }
@@ -1175,8 +1179,7 @@ export class RunMerge {
         if (this.given === this.midAt) for (let i = 0; i < KEYS; i++) this.mid[i] = top.key[i];
         if (this.headers) {
           if (this.given % INDEX_STRIDE === 0) {
-            for (let i = 0; i < KEYS; i++) this.index.push(top.key[i]);
-            this.index.push(this.outBytes + pos, this.lineBytes);
+            addIndexEntry(this.index, top.key, 0, this.outBytes + pos, this.lineBytes);
           }
           this.lineBytes += top.lineLen;
           top.buf.copy(out, pos, top.lineStart - HEADER, top.lineStart + top.lineLen);

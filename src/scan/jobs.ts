@@ -21,7 +21,7 @@ import { ALL_EVENTS as DEFAULT_RULES, detect, EventFilter, wanted as isWanted } 
 import { emptyStepBatch, StepBatch, stepCollector, StepCollector } from '../detect/step';
 import type { CaptureSummary } from './scan-capture';
 import type * as ScanCaptureModule from './scan-capture';
-import { debugPhase } from '../cli/debug';
+import { debugPhase } from '../util/debug';
 
 /** an event on its way to the sorter: one formatted output line (CSV/JSON lines) */
 export interface FormattedEvent { capture: string; frame: number; line: string }
