@@ -53,9 +53,10 @@ const MAX_PENDING = 1024;
  * 1,000 unanswered CREATEs (a 258 MB capture) held 1 M requests with their events: the worker ran
  * out of its 256 MB and the whole capture was lost. Beyond it, a connection that adds a request
  * reports its own oldest unanswered one (a busy server's clients keep a few thousand in all;
- * 16,384 still let a flood of out-of-order answers on 1,000 connections peak above 230 MiB).
+ * 16,384 still let a flood of out-of-order answers on 1,000 connections peak above 230 MiB, 8,192
+ * at 158-166 MiB: see MAX_FILES_TOTAL).
  */
-export const MAX_PENDING_TOTAL = 8_192;
+export const MAX_PENDING_TOTAL = 4_096;
 
 /** the response (or its absence: status null) completes a request */
 export function complete(scan: ScanState, p: Pending, status: number | null, frame: number | null): void {

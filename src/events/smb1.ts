@@ -152,8 +152,9 @@ export class Smb1Handler {
   private file(s: Session, tid: number, fid: number | null): OpenFile | undefined {
     if (fid === null) return undefined;
     let f = s.files.get(String(fid));
-    if (!f) {
-      f = { path: null, tree: this.tree(s, tid), session: s, conn: this.conn(), read: null, write: null, closed: false };
+    if (f) f.used = true;
+    else {
+      f = newOpenFile(null, this.tree(s, tid), s, this.conn());
       this.keep(s, String(fid), f);
     }
     return f;

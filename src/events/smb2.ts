@@ -388,7 +388,10 @@ export class Smb2Connection {
   private file(session: Session, treeId: number, related: boolean, chain: Chain, fileId: string | null): OpenFile | undefined {
     if (fileId === null) return undefined;
     if (related && fileId === ALL_F && chain.file) return chain.file;
-    return session.files.get(fileId) ?? this.unknownFile(session, treeId, fileId);
+    const f = session.files.get(fileId);
+    if (f === undefined) return this.unknownFile(session, treeId, fileId);
+    f.used = true;
+    return f;
   }
 
   private tree(session: Session, treeId: number): Tree {

@@ -3,7 +3,7 @@
  * files), keyed so that ids never leak between servers, and the time/frame of a packet.
  */
 import type { Packet } from '../capture/packet';
-import { oldestKey } from '../util/oldest';
+import { moveToBack, oldestKey } from '../util/oldest';
 
 /** When and where in the capture something happened (copied out of the reused Packet). */
 /** `capture` is the file the frame belongs to (several files form one stream with --stitch) */
@@ -57,6 +57,11 @@ export interface OpenFile {
   closeAnswered?: boolean;
   /** the callback each of those answers runs (made once per handle) */
   settle?: () => void;
+  /**
+   * named by a request since it was last passed over for eviction: a handle still in use gets a
+   * second chance and goes to the back of the queue (see openFile)
+   */
+  used?: boolean;
 }
 
 /**
@@ -64,7 +69,7 @@ export interface OpenFile {
  * is not deoptimised when a handle first gets a read in flight or a close answered.
  */
 export function newOpenFile(path: string | null, tree: Tree, session: Session, conn: ConnRef): OpenFile {
-  return { path, tree, session, conn, read: null, write: null, closed: false, opened: undefined, id: undefined, inFlight: undefined, closeAnswered: undefined, settle: undefined };
+  return { path, tree, session, conn, read: null, write: null, closed: false, opened: undefined, id: undefined, inFlight: undefined, closeAnswered: undefined, settle: undefined, used: false };
 }
 
 export interface ConnRef {
@@ -202,9 +207,10 @@ export function filePath(s: string): string {
 
 /**
  * Handles one session keeps open, and the characters of their paths. Beyond either, the oldest
- * handle is let go (its totals reported, `open_files_evicted` counted): handles never closed
- * (lost CLOSEs, a hostile client) must not hold the scan's memory. 16,384 handles of ordinary
- * names take a few MB; 1M characters is 256 names of MAX_NAME_CHARS.
+ * handle not named by a request since it was last passed over is let go (its totals reported,
+ * `open_files_evicted` counted): handles never closed (lost CLOSEs, a hostile client) must not
+ * hold the scan's memory, while a handle still read or written keeps its name. 16,384 handles of
+ * ordinary names take a few MB; 1M characters is 256 names of MAX_NAME_CHARS.
  */
 export const MAX_FILES_PER_SESSION = 16_384;
 export const MAX_PATH_CHARS_PER_SESSION = 1 << 20;
@@ -212,10 +218,14 @@ export const MAX_PATH_CHARS_PER_SESSION = 1 << 20;
 /**
  * The same for all sessions of a scan together: 1,000 sessions of 1,000 handles never closed
  * (a 484 MB capture) needed more than the worker's 256 MB and the capture was lost. Beyond
- * either, the session opening a handle lets go of its own oldest (32,768 ordinary handles take
- * ~10 MB; 4 M characters is 8 MB).
+ * either, the session opening a handle lets go of its own oldest (as above). 16,384 ordinary
+ * handles take ~5 MB of objects and names; V8 keeps about twice the live heap committed when
+ * such long-lived objects are evicted and replaced all the time, so this and MAX_PENDING_TOTAL
+ * set the peak of a flood: 1,000 connections whose answers all arrive out of order (484 MB),
+ * peak RSS of the whole process with 32,768 handles and 8,192 requests 158-166 MiB, with 16,384
+ * and 4,096 141-142 MiB (24,576: 144-147). 4 M characters is 8 MB.
  */
-export const MAX_FILES_TOTAL = 32_768;
+export const MAX_FILES_TOTAL = 16_384;
 export const MAX_PATH_CHARS_TOTAL = 4 << 20;
 
 /**
@@ -234,6 +244,13 @@ export function openFile(s: Session, id: string, f: OpenFile): OpenFile[] {
   while (s.files.size > 1 && (s.files.size > MAX_FILES_PER_SESSION || s.pathChars > MAX_PATH_CHARS_PER_SESSION
     || (b !== undefined && (b.files > MAX_FILES_TOTAL || b.chars > MAX_PATH_CHARS_TOTAL)))) {
     const k = oldestKey(s.files) as string;
+    const old = s.files.get(k) as OpenFile;
+    // each pass clears one mark, so the loop ends (at worst after one turn of the queue)
+    if (old.used && old !== f) {
+      old.used = false;
+      moveToBack(s.files, k);
+      continue;
+    }
     (out ??= []).push(closeFile(s, k) as OpenFile);
   }
   return out ?? NONE;

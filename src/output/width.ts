@@ -7,7 +7,9 @@
  * wrapped and measured here, by grapheme cluster, and table.ts pads them by the same measure.
  */
 
-const segmenter = new Intl.Segmenter(undefined, { granularity: 'grapheme' });
+// made on first use: creating it loads ICU's break data (~13 ms), which every scanning worker
+// paid at start-up although only the table wraps text
+let segmenter: Intl.Segmenter | null = null;
 const PRINTABLE_ASCII = /^[\x20-\x7e]*$/;
 const WIDE_EMOJI = /[\p{Extended_Pictographic}\p{Regional_Indicator}\p{Emoji_Modifier}]/u;
 
@@ -71,7 +73,7 @@ function breakAnywhere(s: string, width: number): string[] {
   const lines: string[] = [];
   let line = '';
   let used = 0;
-  for (const { segment } of segmenter.segment(s)) {
+  for (const { segment } of (segmenter ??= new Intl.Segmenter(undefined, { granularity: 'grapheme' })).segment(s)) {
     const w = displayWidth(segment);
     // A grapheme wider than the whole column still gets a line of its own: never dropped.
     if (used + w > width && line !== '') {

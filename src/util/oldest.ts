@@ -29,3 +29,16 @@ export function oldestKey<K, V>(m: Map<K, V>): K | undefined {
     restarted = true;
   }
 }
+
+/**
+ * Moves an entry to the back of the insertion order (a second chance). The cursor is moved past
+ * it: the same value set again under the same key would otherwise still look like the oldest.
+ */
+export function moveToBack<K, V>(m: Map<K, V>, key: K): void {
+  if (!m.has(key)) return;
+  const v = m.get(key) as V;
+  m.delete(key);
+  m.set(key, v);
+  const c = cursors.get(m as Map<unknown, unknown>);
+  if (c !== undefined && c.has && c.key === key) c.has = false;
+}

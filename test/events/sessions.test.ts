@@ -4,7 +4,7 @@
  * same through the pipeline with several TCP connections and servers.
  */
 import { describe, expect, it } from 'vitest';
-import { closeFile, MAX_FILES_TOTAL, MAX_PATH_CHARS_TOTAL, newTree, OpenFile, openFile, SessionTable } from '../../src/events/state';
+import { closeFile, MAX_FILES_PER_SESSION, MAX_FILES_TOTAL, MAX_PATH_CHARS_TOTAL, newTree, OpenFile, openFile, SessionTable } from '../../src/events/state';
 import { ACCESS, CMD, DISPOSITION, fileId, SHARE_TYPE, smallBody } from '../helpers/build';
 import { CaptureBuilder, only, scanBuilder, Smb2Client } from '../helpers/conversation';
 
@@ -251,6 +251,45 @@ describe('open handles of all sessions together', () => {
     expect(t.budget.files).toBe(before - 1);
     for (const s of sessions) t.remove(s);
     expect(t.budget).toEqual({ files: 0, chars: 0 });
+  });
+
+  it('a handle named by a request since it was last passed over gets a second chance; an idle one goes', () => {
+    const t = new SessionTable();
+    const s = t.get('10.0.0.1', X);
+    const first = handle('busy.db');
+    openFile(s, 'id-0', first);
+    for (let i = 1; i < MAX_FILES_PER_SESSION; i++) openFile(s, `id-${i}`, handle(`f${i}`));
+    first.used = true;
+    const out = openFile(s, 'id-new', handle('new'));
+    expect(out.map((f) => f.path)).toEqual(['f1']);
+    expect(s.files.get('id-0')).toBe(first);
+    expect(first.used).toBe(false);
+    // not named again: its turn comes when the queue reaches it once more
+    const evicted: (string | null)[] = [];
+    for (let i = 0; i < MAX_FILES_PER_SESSION; i++) evicted.push(...openFile(s, `more-${i}`, handle(`m${i}`)).map((f) => f.path));
+    expect(evicted).toContain('busy.db');
+    expect(s.files.size).toBe(MAX_FILES_PER_SESSION);
+  });
+
+  it('through the decoder: a READ keeps its handle named while more handles than the budget are opened and never closed', () => {
+    const cap = new CaptureBuilder();
+    const c = new Smb2Client(cap.conversation().handshake(), 0x11n);
+    c.treeConnect('\\\\10.0.0.12\\data', 1);
+    const open = (i: number, name: string): void => { c.create(1, { name, access: ACCESS.READ_DATA, disposition: DISPOSITION.OPEN }, fileId(i)); };
+    open(1, 'busy.db');
+    const n = MAX_FILES_TOTAL + 2000;
+    for (let i = 2; i <= n; i++) {
+      open(i, `idle\\f${i}.txt`);
+      if (i % 1000 === 0) c.read(1, fileId(1), Buffer.from('x'));
+    }
+    c.read(1, fileId(1), Buffer.from('yy'));
+    const r = scanBuilder(cap);
+    expect(r.summary.anomalies.open_files_evicted).toBeGreaterThanOrEqual(n - MAX_FILES_TOTAL);
+    const reads = only(r, 'read');
+    expect(reads.length).toBeGreaterThan(0);
+    // every read of the busy handle is reported under its name, none as an unknown handle
+    expect(reads.every((e) => e.path === 'busy.db')).toBe(true);
+    expect(reads.reduce((a, e) => a + (e.bytes ?? 0), 0)).toBe(Math.floor(n / 1000) + 2);
   });
 
   it('count path characters too: long names let go of handles sooner', () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { oldestKey } from '../../src/util/oldest';
+import { moveToBack, oldestKey } from '../../src/util/oldest';
 import { closeFile, filePath, MAX_NAME_CHARS, MAX_PATH_CHARS_PER_SESSION, OpenFile, openFile, Session, SessionTable } from '../../src/events/state';
 
 describe('oldestKey', () => {
@@ -29,6 +29,19 @@ describe('oldestKey', () => {
     m.delete(1);
     m.delete(2);
     expect(oldestKey(m)).toBe(0);
+  });
+
+  it('moveToBack: the same value set again under the same key becomes the newest (a second chance)', () => {
+    const m = new Map([[0, 'a'], [1, 'b'], [2, 'c']]);
+    expect(oldestKey(m)).toBe(0);
+    moveToBack(m, 0);
+    expect(oldestKey(m)).toBe(1);
+    expect([...m.keys()]).toEqual([1, 2, 0]);
+    moveToBack(m, 1);
+    moveToBack(m, 2);
+    expect(oldestKey(m)).toBe(0);
+    moveToBack(m, 9); // not there: nothing happens
+    expect([...m.entries()]).toEqual([[0, 'a'], [1, 'b'], [2, 'c']]);
   });
 
   it('keeps a full table evicting its oldest in step with a plain walk', () => {
