@@ -96,13 +96,27 @@ const sh = (cmd, args, opts = {}) => {
   return r;
 };
 
+/** The machine's CPU time so far and the part of it the hypervisor gave to others (Linux /proc/stat), null elsewhere. */
+function cpuTimes() {
+  try {
+    const v = fs.readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1, 9).map(Number);
+    return { total: v.reduce((a, b) => a + b, 0), steal: v[7] ?? 0 };
+  } catch { return null; }
+}
+
+/** share of all CPUs' time stolen by the hypervisor between two cpuTimes(), null when unknown */
+const stealShare = (a, b) => (a && b && b.total > a.total ? (b.steal - a.steal) / (b.total - a.total) : null);
+
 /**
  * Runs CMD ARGS once, stdout to OUTFILE (or /dev/null), under /usr/bin/time when it exists (peak
- * RSS). Wall time is measured here, from just before spawn to the child's exit.
+ * RSS). Wall time is measured here, from just before spawn to the child's exit; `steal` is the
+ * share of both CPUs' time the hypervisor gave to other guests meanwhile (a VM's noise: the same
+ * scan took 17.7 s at 0% and 24.1 s at 17% steal, with user time 17.0 vs 20.8 s).
  */
 function measure(cmd, args, outFile = '/dev/null') {
   return new Promise((resolve, reject) => {
     const out = fs.openSync(outFile, 'w');
+    const cpu0 = cpuTimes();
     const rssFile = path.join(os.tmpdir(), `smbtrail-bench-rss.${process.pid}`);
     const [c, a] = HAVE_TIME ? [TIME, ['-f', '%M', '-o', rssFile, '--', cmd, ...args]] : [cmd, args];
     const t0 = process.hrtime.bigint();
@@ -113,6 +127,7 @@ function measure(cmd, args, outFile = '/dev/null') {
     child.on('error', (e) => { fs.closeSync(out); reject(e); });
     child.on('close', (code, signal) => {
       const wall = Number(process.hrtime.bigint() - t0) / 1e9;
+      const steal = stealShare(cpu0, cpuTimes());
       fs.closeSync(out);
       let rssKiB = null;
       if (HAVE_TIME) {
@@ -123,7 +138,7 @@ function measure(cmd, args, outFile = '/dev/null') {
         } catch { /* leave null */ }
         // GNU time prints "Command exited with non-zero status N" on its own stderr file (-o)
       }
-      resolve({ wall, code, signal, rssKiB, stderr });
+      resolve({ wall, code, signal, rssKiB, stderr, steal });
     });
   });
 }
@@ -137,7 +152,7 @@ async function bestOf(n, cmd, args, outFile) {
   }
   const best = runs.reduce((a, b) => (b.wall < a.wall ? b : a));
   return {
-    best: best.wall, times: runs.map((r) => r.wall),
+    best: best.wall, times: runs.map((r) => r.wall), steals: runs.map((r) => r.steal),
     rssKiB: HAVE_TIME ? Math.max(...runs.map((r) => r.rssKiB ?? 0)) : null,
     stderr: runs[runs.length - 1].stderr,
   };
@@ -475,7 +490,7 @@ async function main() {
     const summary = parseSummary(st.stderr);
     if (!summary) die(`${inp.key}: no summary line in smbtrail's stderr:\n${st.stderr}`);
     log(`${inp.key}: smbtrail best ${f3(st.best)} s (${st.times.map(f3).join(', ')}), peak RSS ${f1(mib(st.rssKiB))} MiB`);
-    results[inp.key] = { ...inp, size, runs: n, cat, smbtrail: { best: st.best, times: st.times, rssKiB: st.rssKiB, summary, stderr: st.stderr }, jsonl };
+    results[inp.key] = { ...inp, size, runs: n, cat, smbtrail: { best: st.best, times: st.times, steals: st.steals, rssKiB: st.rssKiB, summary, stderr: st.stderr }, jsonl };
   };
   for (const inp of inputs) await measureInput(inp);
   for (const inp of scaling) await measureInput(inp);
@@ -623,6 +638,7 @@ async function measureJobs(b, opts, node, main) {
   const outDir = path.join(opts.workdir, 'out');
   const out = { 1: path.join(outDir, `${b.key}-j1.jsonl`), 2: path.join(outDir, `${b.key}-j2.jsonl`) };
   const t = { 1: [], 2: [], P: [] };
+  const steal = { 1: [], 2: [], P: [] };
   const rss = { 1: 0, 2: 0, P: 0 };
   const idles = [];
   let identical = true;
@@ -634,33 +650,45 @@ async function measureJobs(b, opts, node, main) {
     for (const j of orders[i % 3]) {
       if (j === 'P') {
         const t0 = process.hrtime.bigint();
+        const cpu0 = cpuTimes();
         const rs = await Promise.all(half.map((dir, h) => measure(node, [main, 'scan', dir, '-f', 'jsonl', '-q', '--jobs', '1', '-o', path.join(outDir, `${b.key}-half${h}.jsonl`)])));
         for (const r of rs) if (r.code !== 0) die(`${b.key} half exited ${r.code ?? r.signal}: ${r.stderr.slice(-2000)}`);
         t.P.push(Number(process.hrtime.bigint() - t0) / 1e9);
+        steal.P.push(stealShare(cpu0, cpuTimes()));
         rss.P = Math.max(rss.P, ...rs.map((r) => r.rssKiB ?? 0));
         continue;
       }
       const r = await measure(node, [main, 'scan', b.dir, '-f', 'jsonl', '-q', '--jobs', String(j), '-o', out[j]]);
       if (r.code !== 0) die(`${b.key} --jobs ${j} exited ${r.code ?? r.signal}: ${r.stderr.slice(-2000)}`);
       t[j].push(r.wall);
+      steal[j].push(r.steal);
       rss[j] = Math.max(rss[j], r.rssKiB ?? 0);
     }
     const same = sh('cmp', ['-s', out[1], out[2]]).status === 0;
     identical &&= same;
     events ??= Number(sh('wc', ['-l', out[1]]).stdout.trim().split(/\s+/)[0]);
-    log(`${b.key} round ${i + 1}: --jobs 1 ${f3(t[1][i])} s, --jobs 2 ${f3(t[2][i])} s, two processes ${f3(t.P[i])} s${idle === null ? '' : `, CPUs ${f0(100 * idle)}% idle before`}${same ? '' : ', OUTPUTS DIFFER'}`);
+    const st = (j) => (steal[j][i] === null ? '' : ` (steal ${f0(100 * steal[j][i])}%)`);
+    log(`${b.key} round ${i + 1}: --jobs 1 ${f3(t[1][i])} s${st(1)}, --jobs 2 ${f3(t[2][i])} s${st(2)}, two processes ${f3(t.P[i])} s${st('P')}${idle === null ? '' : `, CPUs ${f0(100 * idle)}% idle before`}${same ? '' : ', OUTPUTS DIFFER'}`);
   }
   const best = (a) => Math.min(...a);
   const pct = (x) => `${f0(100 * x)}%`;
   return {
     runs, events, identical,
-    j1: { best: best(t[1]), times: t[1], rssKiB: HAVE_TIME ? rss[1] : null },
-    j2: { best: best(t[2]), times: t[2], rssKiB: HAVE_TIME ? rss[2] : null },
-    pair: { best: best(t.P), times: t.P, rssKiB: HAVE_TIME ? rss.P : null },
+    j1: { best: best(t[1]), times: t[1], steals: steal[1], rssKiB: HAVE_TIME ? rss[1] : null },
+    j2: { best: best(t[2]), times: t[2], steals: steal[2], rssKiB: HAVE_TIME ? rss[2] : null },
+    pair: { best: best(t.P), times: t.P, steals: steal.P, rssKiB: HAVE_TIME ? rss.P : null },
     speedup: best(t[1]) / best(t[2]), speedupMedian: median(t[1]) / median(t[2]),
     pairSpeedup: best(t[1]) / best(t.P), pairSpeedupMedian: median(t[1]) / median(t.P),
     idle: idles.length ? `${pct(Math.min(...idles))}–${pct(Math.max(...idles))}` : 'n/a',
   };
+}
+
+/** the hypervisor's steal over a set of runs, as "min–max" percent ('n/a' off Linux) */
+function stealRange(xs) {
+  const v = (xs ?? []).filter((x) => x !== null && x !== undefined);
+  if (!v.length) return 'n/a';
+  const lo = Math.min(...v), hi = Math.max(...v);
+  return lo === hi ? f1(100 * lo) : `${f1(100 * lo)}–${f1(100 * hi)}`;
 }
 
 /** Least squares t = a + b x over POINTS [[x, t]]; the largest |residual| ÷ t. */
@@ -697,11 +725,11 @@ function report(opts, m, startup, inputs, series, R, metaBig, batches = [], J = 
     rows.push([
       r.label, f1(r.size / 1e6), f0(s.packets), f0(s.smbMessages), f3(t), f3(median(r.smbtrail.times)), f0(r.size / 1e6 / t), f0(s.packets / t),
       f0(s.smbMessages / t), f0(s.smbMessages / Math.max(t - S, 1e-9)), f1(mib(r.smbtrail.rssKiB)), f3(r.cat.best),
-      f1(t / r.cat.best) + '×',
+      f1(t / r.cat.best) + '×', stealRange(r.smbtrail.steals),
     ]);
   }
   if (rows.length) {
-    L.push(table(['input', 'MB', 'packets', 'SMB msgs', 'smbtrail s (best)', 'median s', 'MB/s', 'packets/s', 'SMB msgs/s', 'msgs/s excl. startup', 'peak RSS MiB', 'cat s', 'smbtrail ÷ cat'], rows));
+    L.push(table(['input', 'MB', 'packets', 'SMB msgs', 'smbtrail s (best)', 'median s', 'MB/s', 'packets/s', 'SMB msgs/s', 'msgs/s excl. startup', 'peak RSS MiB', 'cat s', 'smbtrail ÷ cat', 'steal % (runs)'], rows));
     L.push('');
   }
 
@@ -765,10 +793,11 @@ function report(opts, m, startup, inputs, series, R, metaBig, batches = [], J = 
     tg.push([`--jobs 1 and --jobs 2 give the same bytes (${b.label})`, x.identical ? 'identical' : 'DIFFERENT', x.identical ? 'met' : 'NOT met']);
   }
   if (batches.length) {
-    L.push(table(['batch (`--jobs`)', 'files', 'MB', 'events', '--jobs 1 s best (median)', '--jobs 2 s best (median)', 'speed-up best (median)', 'two processes s best (median)', 'their speed-up best (median)', 'peak RSS MiB j1 / j2', 'CPUs idle before a round', 'output'], batches.map((b) => {
+    L.push(table(['batch (`--jobs`)', 'files', 'MB', 'events', '--jobs 1 s best (median)', '--jobs 2 s best (median)', 'speed-up best (median)', 'two processes s best (median)', 'their speed-up best (median)', 'speed-up per round', 'steal % j1 / j2', 'peak RSS MiB j1 / j2', 'CPUs idle before a round', 'output'], batches.map((b) => {
       const x = J[b.key];
       return [b.label, f0(b.files.length), f1(b.bytes / 1e6), f0(x.events), `${f3(x.j1.best)} (${f3(median(x.j1.times))})`, `${f3(x.j2.best)} (${f3(median(x.j2.times))})`,
         `${f2(x.speedup)}× (${f2(x.speedupMedian)}×)`, `${f3(x.pair.best)} (${f3(median(x.pair.times))})`, `${f2(x.pairSpeedup)}× (${f2(x.pairSpeedupMedian)}×)`,
+        x.j1.times.map((t1, i) => `${f2(t1 / x.j2.times[i])}×`).join(', '), `${stealRange(x.j1.steals)} / ${stealRange(x.j2.steals)}`,
         `${f1(mib(x.j1.rssKiB))} / ${f1(mib(x.j2.rssKiB))}`, x.idle, x.identical ? 'identical' : 'DIFFERENT'];
     })));
     L.push('');
@@ -789,8 +818,9 @@ function report(opts, m, startup, inputs, series, R, metaBig, batches = [], J = 
   if (mm.length) L.push('Count check differences:', '', ...mm, '');
 
   L.push('Notes:', '');
-  if (batches.length) L.push(`- Batches: \`node dist/cli/main.js scan DIR -f jsonl -q --jobs N -o OUT\`; each round runs --jobs 1, --jobs 2 and the two-process reference back to back (the order rotates), after waiting up to 60 s for both CPUs to be ≥ 95% idle for 1 s (other work on a shared machine steals the second core that --jobs 2 needs; "CPUs idle" is the range of idle shares measured before the rounds); speed-up = --jobs 1 ÷ --jobs 2. The outputs of every --jobs 1 and --jobs 2 run are compared byte for byte. \"Two processes\": the files dealt into two halves of about the same bytes, each scanned by its own \`--jobs 1\` process, both at once (wall time until both end; each has its own start-up and merge, of half the events) — what the two cores give with nothing shared at all, the reference for --jobs 2.`);
+  if (batches.length) L.push(`- Batches: \`node dist/cli/main.js scan DIR -f jsonl -q --jobs N -o OUT\`; each round runs --jobs 1, --jobs 2 and the two-process reference back to back (the order rotates), after waiting up to 60 s for both CPUs to be ≥ 95% idle for 1 s (other work on a shared machine steals the second core that --jobs 2 needs; "CPUs idle" is the range of idle shares measured before the rounds); speed-up = --jobs 1 ÷ --jobs 2 (best against best, median against median; "per round": the two runs of the same round, minutes apart at most). "Steal": the share of both CPUs' time the hypervisor gave to other guests during a run (/proc/stat), the VM's own noise — compare rounds with little of it. The outputs of every --jobs 1 and --jobs 2 run are compared byte for byte. \"Two processes\": the files dealt into two halves of about the same bytes, each scanned by its own \`--jobs 1\` process, both at once (wall time until both end; each has its own start-up and merge, of half the events) — what the two cores give with nothing shared at all, the reference for --jobs 2.`);
   L.push('- MB = 10^6 bytes of capture file, GB = 10^9; RSS in MiB (`/usr/bin/time -f %M`, the maximum over the runs). Wall time is measured by the parent (Node `hrtime` from spawn to exit) and includes node startup; smbtrail\'s stdout (JSONL events) goes to a file in the workdir, as with `-o`. Packets and SMB messages come from smbtrail\'s stderr summary (the run is therefore without `-q`; the summary costs nothing measurable).');
+  L.push('- "steal % (runs)": the share of both CPUs\' time the hypervisor gave to other guests during each run (/proc/stat; min–max over the runs): with steal, the same work takes longer.');
   L.push('- "msgs/s excl. startup" = SMB messages ÷ (wall − startup). The physical reference is `cat FILE > /dev/null` with the file in the page cache (best of the same number of runs).');
   if (series.length) L.push('- Scaling: the first 1/4 and 1/2 of the bulk capture\'s packets (`editcap -r FILE OUT 1-N`) and 1/4 and 1/2 of the metadata copies; "linear" means the times fit t = a + b·size (a: fixed cost such as startup and warm-up, so s per GB falls with size), judged by the largest residual.');
   if (R['meta-big']) {
