@@ -8,7 +8,7 @@ import type { Severity, SmbEvent } from '../events/event';
 import { createEventSorter, createTempDir, reduceRuns, removeTempDir, RunMerge, RunSpiller, SorterError, wholeLines, writeFullyAt } from '../events/sorter';
 import type { EventRecord } from '../events/record';
 import { storiesFrom } from '../detect/stories';
-import type { StepBatch } from '../detect/step';
+import { hitBytes, hitsWithin, StepBatch } from '../detect/step';
 import { SEVERITY_RANK } from '../detect/rules';
 import type { RulesConfig } from '../detect/config';
 import { createEventWriter, OutputFormat } from '../output';
@@ -17,7 +17,7 @@ import { formatLine } from '../output/writer';
 import { CSV_EOL, CSV_HEADER } from '../output/csv';
 import { SPLIT_MIN_RECORDS, startUpperHalf } from '../output/split-merge';
 import { forTerminal } from '../output/sanitize';
-import { FormattedEvent, JobCallbacks, MAX_STEPS_TOTAL, ProduceOptions, RunTarget, runJobs } from '../scan/jobs';
+import { FormattedEvent, JobCallbacks, MAX_STEP_BYTES_TOTAL, MAX_STEPS_TOTAL, ProduceOptions, RunTarget, runJobs } from '../scan/jobs';
 import type * as StitchModule from '../scan/stitch';
 import { expandInputs, InputFile } from './inputs';
 import { createProgress } from './progress';
@@ -164,6 +164,7 @@ export async function runScan(o: ScanOptions): Promise<number> {
   /** every rule hit of every file, for the stories */
   const steps: StepBatch[] = [];
   let stepsKept = 0;
+  let stepBytesKept = 0;
 
   // per-file lines come out in input order, whichever worker finishes first
   const order = new Map(expanded.files.map((f, i) => [f.label, i]));
@@ -191,9 +192,13 @@ export async function runScan(o: ScanOptions): Promise<number> {
     },
     done(file, summary, tally, seconds) {
       gotSomething();
-      const n = Math.min(tally.steps.count, MAX_STEPS_TOTAL - stepsKept);
-      if (n > 0) steps.push({ ...tally.steps, count: n });
+      const b = tally.steps;
+      const n = Math.min(b.count, MAX_STEPS_TOTAL - stepsKept, hitsWithin(b, MAX_STEP_BYTES_TOTAL - stepBytesKept));
+      // a batch cut short keeps only its first hits' bytes (a copy: a view would keep them all)
+      const used = n === b.count ? b.text.byteLength : hitBytes(b, n);
+      if (n > 0) steps.push({ ...b, count: n, text: used === b.text.byteLength ? b.text : b.text.slice(0, used) });
       stepsKept += n;
+      stepBytesKept += used;
       totals.stepsDropped += tally.steps.count - n;
       addCapture(totals, summary);
       addTally(totals, tally);

@@ -1,5 +1,5 @@
 /** The end-of-run summary written to stderr: what was read, what was found, what went wrong. */
-import { MAX_STEPS, MAX_STEPS_TOTAL, Tally } from '../scan/jobs';
+import { MAX_STEP_BYTES, MAX_STEP_BYTES_TOTAL, MAX_STEPS, MAX_STEPS_TOTAL, Tally } from '../scan/jobs';
 import type { CaptureSummary } from '../scan/scan-capture';
 
 export interface RunTotals {
@@ -78,7 +78,7 @@ export function formatSummary(t: RunTotals, seconds: number): string {
     `  anomalies: ${list(t.anomalies)}`,
   ];
   if (t.stepsDropped) {
-    lines.push(`  note: ${t.stepsDropped} rule hit(s) beyond ${MAX_STEPS} per file or ${MAX_STEPS_TOTAL} in all were not used for stories (they are still in the timeline)`);
+    lines.push(`  note: ${t.stepsDropped} rule hit(s) beyond ${MAX_STEPS} (or ${MAX_STEP_BYTES >> 20} MiB) per file or ${MAX_STEPS_TOTAL} (${MAX_STEP_BYTES_TOTAL >> 20} MiB) in all were not used for stories (they are still in the timeline)`);
   }
   if (t.encryptedSessions) {
     lines.push(`  note: ${t.encryptedSessions} session(s) switched to SMB3 encryption; their shares, files and users after that point are not visible`);

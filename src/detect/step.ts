@@ -47,7 +47,7 @@ export interface StepBatch { text: Uint8Array; keys: Float64Array; count: number
 /** sec, ns, seq, frame, index into captures */
 const KEY_FIELDS = 5;
 
-export interface StepCollector { add(r: EventRecord<SmbEvent>): void; readonly count: number; done(): StepBatch }
+export interface StepCollector { add(r: EventRecord<SmbEvent>): void; readonly count: number; readonly bytes: number; done(): StepBatch }
 
 /** collects a file's hits; `done` gives them as one batch of exactly their size */
 export function stepCollector(): StepCollector {
@@ -56,6 +56,7 @@ export function stepCollector(): StepCollector {
   const captures: string[] = [];
   return {
     get count() { return count; },
+    get bytes() { return used; },
     add(r) {
       const p = packStep(r);
       let c = captures.length - 1;
@@ -86,6 +87,29 @@ export function stepCollector(): StepCollector {
       return { text: Uint8Array.prototype.slice.call(text, 0, used), keys: keys.slice(0, count * KEY_FIELDS), count, captures };
     },
   };
+}
+
+/** how many of a batch's first hits fit in `maxBytes` of their lines (at most its count) */
+export function hitsWithin(b: StepBatch, maxBytes: number): number {
+  if (b.text.byteLength <= maxBytes) return b.count;
+  let at = 0;
+  for (let i = 0; i < b.count; i++) {
+    const end = b.text.indexOf(10, at) + 1;
+    if (end === 0 || end > maxBytes) return i;
+    at = end;
+  }
+  return b.count;
+}
+
+/** the bytes of a batch's first n hits' lines */
+export function hitBytes(b: StepBatch, n: number): number {
+  let at = 0;
+  for (let i = 0; i < n; i++) {
+    const end = b.text.indexOf(10, at) + 1;
+    if (end === 0) return b.text.byteLength;
+    at = end;
+  }
+  return at;
 }
 
 export const emptyStepBatch = (): StepBatch => ({ text: new Uint8Array(0), keys: new Float64Array(0), count: 0, captures: [] });

@@ -42,12 +42,18 @@ export interface Tally {
 }
 
 /**
- * Rule hits kept per file for the stories, and in all (run-scan). A PsExec chain is a few dozen
- * steps; beyond these, hits are counted and stay in the timeline, but a flood of discovery calls
- * in a hostile capture cannot hold the scan's memory (a step is packed: see detect/step.ts).
+ * Rule hits kept per file for the stories, and in all (run-scan), by count and by the bytes of
+ * their packed lines (see detect/step.ts). A PsExec chain is a few dozen steps; beyond these,
+ * hits are counted and stay in the timeline, but a flood of discovery calls in a hostile capture
+ * cannot hold the scan's memory. The bytes matter because a hit carries the call's arguments,
+ * each up to 32,768 characters: 20,000 CreateService calls with such names would have been
+ * gigabytes outside V8's heap, where no worker limit applies. A lab hit takes 0.7–1.8 KB, so the
+ * counts bind first on real captures.
  */
 export const MAX_STEPS = 20_000;
 export const MAX_STEPS_TOTAL = 50_000;
+export const MAX_STEP_BYTES = 16 << 20;
+export const MAX_STEP_BYTES_TOTAL = 32 << 20;
 
 export interface JobCallbacks {
   /** a batch of wanted records; the returned promise holds the producer back until it settles */
@@ -200,7 +206,7 @@ function wanted(r: EventRecord, o: ProduceOptions, tally: Tally, steps: StepColl
   const step = detectWithStep(r, o.filter, () => { tally.allowed++; });
   for (const id of r.ev.rules) tally.byRule[id] = (tally.byRule[id] ?? 0) + 1;
   if (step.ev.rules.length > 0) {
-    if (steps.count < MAX_STEPS) steps.add(step);
+    if (steps.count < MAX_STEPS && steps.bytes < MAX_STEP_BYTES) steps.add(step);
     else tally.stepsDropped++;
   }
   if (!isWanted(r.ev, o.filter)) return false;

@@ -8,8 +8,8 @@ import { describe, expect, it } from 'vitest';
 import type { EventRecord } from '../../src/events/record';
 import { scanCapture } from '../../src/scan/scan-capture';
 import { ALL_EVENTS } from '../../src/scan/filter';
-import { detectWithStep } from '../../src/scan/jobs';
-import { batchOf, packStep, stepsInOrder, unpackStep } from '../../src/detect/step';
+import { detectWithStep, MAX_STEP_BYTES, newTally, ship } from '../../src/scan/jobs';
+import { batchOf, hitBytes, hitsWithin, packStep, stepCollector, stepsInOrder, unpackStep } from '../../src/detect/step';
 import { compareRecords } from '../../src/events/record';
 import { CAPTURES } from '../e2e/truth';
 
@@ -67,5 +67,52 @@ describe('packed steps', () => {
     expect(back).toEqual(r);
     expect([...stepsInOrder([batchOf([r])])].map(unpackStep)).toEqual([r]);
     expect(back.ev.bytes).toBe(0);
+  });
+});
+
+describe('the bytes of rule hits kept for the stories', () => {
+  /** a CreateService call whose names are as long as the RPC decoder keeps (32,768 characters) */
+  const hostile = (i: number): EventRecord => ({
+    sec: 1000 + i, ns: 0, seq: i,
+    ev: {
+      ts: '1970-01-01T00:16:40.000000000Z', capture: 'flood.pcap', frame: i + 1, response_frame: null, src_ip: '10.0.0.5', src_port: 50000,
+      dst_ip: '10.0.0.12', dst_port: 445, smb_dialect: '3.1.1', session_id: '0x1', user: 'eve', domain: 'CORP', workstation: null,
+      action: 'rpc', share: '\\\\h\\IPC$', share_type: 'pipe', tree_id: null, path: 'svcctl', new_path: null, status: 0,
+      disposition: null, access: [], bytes: null, rpc_interface: 'svcctl', rpc_operation: 'CreateServiceW',
+      rpc_args: { service_name: `s${i}${'é'.repeat(32_760)}`, binary_path: `C:\\${'x'.repeat(32_760)}.exe` }, flags: [], attack: [],
+      severity: 'info', rules: [], summary: null, refs: [],
+    },
+  });
+
+  it('stop at MAX_STEP_BYTES per file: beyond, hits are counted as dropped (a flood of long names cannot hold gigabytes)', () => {
+    const tally = newTally();
+    const steps = stepCollector();
+    const n = 400; // ~100 KB per hit: ~40 MB offered
+    for (let i = 0; i < n; i++) ship(hostile(i), { filter: ALL_EVENTS, format: 'jsonl' }, tally, steps);
+    expect(steps.count + tally.stepsDropped).toBe(n);
+    expect(tally.stepsDropped).toBeGreaterThan(0);
+    // at most one hit beyond the budget
+    expect(steps.bytes).toBeGreaterThanOrEqual(MAX_STEP_BYTES);
+    expect(steps.bytes).toBeLessThan(MAX_STEP_BYTES + 200_000);
+    const b = steps.done();
+    expect(b.text.byteLength).toBe(steps.bytes);
+    // the kept hits are whole and in order
+    const back = [...stepsInOrder([b])].map(unpackStep);
+    expect(back.length).toBe(steps.count);
+    expect(back[0].ev.rpc_args).toEqual(hostile(0).ev.rpc_args);
+  });
+
+  it('a batch is cut to the first hits that fit a byte budget (the bound on all files together)', () => {
+    const recs = Array.from({ length: 5 }, (_, i) => hostile(i));
+    const b = batchOf(recs);
+    const one = hitBytes(b, 1);
+    expect(one).toBe(b.text.indexOf(10) + 1);
+    expect(hitBytes(b, 5)).toBe(b.text.byteLength);
+    expect(hitsWithin(b, b.text.byteLength)).toBe(5);
+    expect(hitsWithin(b, one - 1)).toBe(0);
+    expect(hitsWithin(b, one)).toBe(1);
+    expect(hitsWithin(b, hitBytes(b, 3) + 10)).toBe(3);
+    const cut = { ...b, count: 3, text: b.text.slice(0, hitBytes(b, 3)) };
+    expect([...stepsInOrder([cut])].map((r) => unpackStep(r).ev.frame)).toEqual([1, 2, 3]);
   });
 });
