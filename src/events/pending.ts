@@ -45,8 +45,10 @@ export function newPending(cmd: number, stamp: Stamp, seq: number, p: PendingIni
 
 // requests in flight on one connection: clients keep a few hundred at most (SMB2 credits allow
 // 8,192); a one-sided capture gets no answers at all, and its oldest are reported early (status
-// null, as at the end). 4,096 let 20,000 CREATEs with 4,096-character names hold 159 MiB.
-const MAX_PENDING = 1024;
+// null, as at the end). 4,096 let 20,000 CREATEs with 4,096-character names hold 159 MiB. An
+// eighth of MAX_PENDING_TOTAL: a few connections whose answers were not captured cannot take the
+// whole budget from a client still talking (beyond the total, a connection reports its own oldest).
+export const MAX_PENDING = 512;
 
 /**
  * Requests in flight on all connections of a scan together. Without it, 1,000 connections of

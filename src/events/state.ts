@@ -209,10 +209,12 @@ export function filePath(s: string): string {
  * Handles one session keeps open, and the characters of their paths. Beyond either, the oldest
  * handle not named by a request since it was last passed over is let go (its totals reported,
  * `open_files_evicted` counted): handles never closed (lost CLOSEs, a hostile client) must not
- * hold the scan's memory, while a handle still read or written keeps its name. 16,384 handles of
- * ordinary names take a few MB; 1M characters is 256 names of MAX_NAME_CHARS.
+ * hold the scan's memory, while a handle still read or written keeps its name. Half of
+ * MAX_FILES_TOTAL: one session that never closes cannot take the whole budget from the others
+ * (beyond the total, the session opening a handle lets go of its own). 8,192 handles of ordinary
+ * names take a few MB; 1M characters is 256 names of MAX_NAME_CHARS.
  */
-export const MAX_FILES_PER_SESSION = 16_384;
+export const MAX_FILES_PER_SESSION = 8_192;
 export const MAX_PATH_CHARS_PER_SESSION = 1 << 20;
 
 /**
@@ -245,8 +247,10 @@ export function openFile(s: Session, id: string, f: OpenFile): OpenFile[] {
     || (b !== undefined && (b.files > MAX_FILES_TOTAL || b.chars > MAX_PATH_CHARS_TOTAL)))) {
     const k = oldestKey(s.files) as string;
     const old = s.files.get(k) as OpenFile;
-    // each pass clears one mark, so the loop ends (at worst after one turn of the queue)
-    if (old.used && old !== f) {
+    // the handle being opened is never the one let go (a READ naming a handle whose CREATE was
+    // not captured would report into a handle no one holds); each pass clears one mark or passes
+    // the new handle once, so the loop ends within one turn of the queue
+    if (old.used || old === f) {
       old.used = false;
       moveToBack(s.files, k);
       continue;

@@ -4,13 +4,13 @@
  * table included: OldPendingTable below is that version, verbatim (found in review).
  */
 import { describe, expect, it } from 'vitest';
-import { complete, MAX_PENDING_TOTAL, Pending, PendingTable } from '../../src/events/pending';
+import { complete, MAX_PENDING, MAX_PENDING_TOTAL, Pending, PendingTable } from '../../src/events/pending';
 import type { ScanState } from '../../src/events/smb2';
 import { oldestKey } from '../../src/util/oldest';
 import { CMD, createRequestBody, ACCESS, DISPOSITION, fileId, smallBody, writeRequestBody } from '../helpers/build';
 import { CaptureBuilder, only, scanBuilder, Smb2Client } from '../helpers/conversation';
 
-const MAX_PENDING = 1024;
+// the reference keeps the current per-connection bound (it was 1,024 when it was written)
 class OldPendingTable {
   private readonly map = new Map<number, Pending>();
   constructor(private readonly scan: ScanState) {}

@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { closeFile, MAX_FILES_PER_SESSION, MAX_FILES_TOTAL, MAX_PATH_CHARS_TOTAL, newTree, OpenFile, openFile, SessionTable } from '../../src/events/state';
-import { ACCESS, CMD, DISPOSITION, fileId, SHARE_TYPE, smallBody } from '../helpers/build';
+import { ACCESS, CMD, createRequestBody, DISPOSITION, fileId, readRequestBody, readResponseBody, resp, SHARE_TYPE, smallBody } from '../helpers/build';
 import { CaptureBuilder, only, scanBuilder, Smb2Client } from '../helpers/conversation';
 
 const X = '0x0000040000000011';
@@ -290,6 +290,67 @@ describe('open handles of all sessions together', () => {
     // every read of the busy handle is reported under its name, none as an unknown handle
     expect(reads.every((e) => e.path === 'busy.db')).toBe(true);
     expect(reads.reduce((a, e) => a + (e.bytes ?? 0), 0)).toBe(Math.floor(n / 1000) + 2);
+  });
+
+  it('the handle being opened is never the one let go, even when every other handle is in use (found in review)', () => {
+    const t = new SessionTable();
+    const s = t.get('10.0.0.1', X);
+    const old: OpenFile[] = [];
+    for (let i = 0; i < MAX_FILES_PER_SESSION; i++) { const f = handle(`f${i}`); old.push(f); openFile(s, `id-${i}`, f); }
+    for (const f of old) f.used = true;
+    const fresh = handle('new.txt');
+    const out = openFile(s, 'id-new', fresh);
+    expect(out.map((f) => f.path)).toEqual(['f0']);
+    expect(s.files.get('id-new')).toBe(fresh);
+    expect(s.files.size).toBe(MAX_FILES_PER_SESSION);
+  });
+
+  it('through the decoder: a READ on a handle whose CREATE was not captured is reported while every other handle is in use (found in review)', () => {
+    const cap = new CaptureBuilder();
+    const c = new Smb2Client(cap.conversation().handshake(), 0x11n);
+    c.treeConnect('\\\\10.0.0.12\\data', 1);
+    for (let i = 1; i <= MAX_FILES_PER_SESSION; i++) {
+      c.create(1, { name: `f${i}`, access: ACCESS.READ_DATA, disposition: DISPOSITION.OPEN }, fileId(i));
+      c.read(1, fileId(i), Buffer.from('r'));
+    }
+    const unseen = fileId(MAX_FILES_PER_SESSION + 5000);
+    c.read(1, unseen, Buffer.from('xxxx'));
+    c.read(1, unseen, Buffer.from('yy'));
+    const reads = only(scanBuilder(cap), 'read');
+    const orphan = reads.filter((e) => e.path === null);
+    expect(orphan.reduce((a, e) => a + (e.bytes ?? 0), 0)).toBe(6);
+    expect(reads.reduce((a, e) => a + (e.bytes ?? 0), 0)).toBe(MAX_FILES_PER_SESSION + 6);
+  });
+
+  it('one session that never closes cannot take every handle of the scan from another session (found in review)', () => {
+    const cap = new CaptureBuilder();
+    const hog = new Smb2Client(cap.conversation({ clientPort: 50001 }).handshake(), 0x11n);
+    hog.treeConnect('\\\\10.0.0.12\\data', 1);
+    for (let i = 1; i <= MAX_FILES_TOTAL + 100; i++) hog.create(1, { name: `hog${i}`, access: ACCESS.READ_DATA, disposition: DISPOSITION.OPEN }, fileId(i));
+    const user = new Smb2Client(cap.conversation({ clientPort: 50002 }).handshake(), 0x22n);
+    user.treeConnect('\\\\10.0.0.12\\docs', 2);
+    for (let i = 0; i < 3; i++) user.create(2, { name: `doc${i}.txt`, access: ACCESS.READ_DATA, disposition: DISPOSITION.OPEN }, fileId(900_000 + i));
+    for (let i = 0; i < 3; i++) user.read(2, fileId(900_000 + i), Buffer.from('z'));
+    const reads = only(scanBuilder(cap), 'read');
+    expect(reads.map((e) => e.path).sort()).toEqual(['doc0.txt', 'doc1.txt', 'doc2.txt']);
+  });
+
+  it('a few connections whose answers were not captured cannot take every waiting request from a client still talking (found in review)', () => {
+    const cap = new CaptureBuilder();
+    for (let k = 0; k < 4; k++) {
+      const stuck = new Smb2Client(cap.conversation({ clientPort: 51000 + k }).handshake(), BigInt(0x100 + k));
+      for (let i = 0; i < 1024; i++) {
+        stuck.exchange({ command: CMD.CREATE, treeId: 1 }, createRequestBody({ name: `stuck${k}-${i}`, access: ACCESS.READ_DATA, disposition: DISPOSITION.OPEN }), null);
+      }
+    }
+    const c = new Smb2Client(cap.conversation({ clientPort: 52000 }).handshake(), 0x77n);
+    c.treeConnect('\\\\10.0.0.12\\data', 1);
+    c.create(1, { name: 'big.bin', access: ACCESS.READ_DATA, disposition: DISPOSITION.OPEN }, fileId(1));
+    // four READs in flight at once, then their answers
+    const ids = [0, 1, 2, 3].map(() => c.exchange({ command: CMD.READ, treeId: 1 }, readRequestBody(fileId(1), 1000), null).messageId);
+    for (const id of ids) c.conv.s(resp({ command: CMD.READ, messageId: id, sessionId: c.sessionId, treeId: 1, status: 0, credit: 1 }, readResponseBody(Buffer.alloc(1000, 0x61))));
+    const reads = only(scanBuilder(cap), 'read');
+    expect(reads.filter((e) => e.path === 'big.bin').reduce((a, e) => a + (e.bytes ?? 0), 0)).toBe(4000);
   });
 
   it('count path characters too: long names let go of handles sooner', () => {
