@@ -8,7 +8,7 @@ import type { Severity, SmbEvent } from '../events/event';
 import { createEventSorter, createTempDir, reduceRuns, removeTempDir, RunMerge, RunSpiller, SorterError, wholeLines, writeFullyAt } from '../events/sorter';
 import type { EventRecord } from '../events/record';
 import { storiesFrom } from '../detect/stories';
-import { hitBytes, hitsWithin, StepBatch } from '../detect/step';
+import { firstHits, StepBatch } from '../detect/step';
 import { SEVERITY_RANK } from '../detect/rules';
 import type { RulesConfig } from '../detect/config';
 import { createEventWriter, OutputFormat } from '../output';
@@ -193,12 +193,11 @@ export async function runScan(o: ScanOptions): Promise<number> {
     done(file, summary, tally, seconds) {
       gotSomething();
       const b = tally.steps;
-      const n = Math.min(b.count, MAX_STEPS_TOTAL - stepsKept, hitsWithin(b, MAX_STEP_BYTES_TOTAL - stepBytesKept));
+      const { count: n, bytes } = firstHits(b, MAX_STEPS_TOTAL - stepsKept, MAX_STEP_BYTES_TOTAL - stepBytesKept);
       // a batch cut short keeps only its first hits' bytes (a copy: a view would keep them all)
-      const used = n === b.count ? b.text.byteLength : hitBytes(b, n);
-      if (n > 0) steps.push({ ...b, count: n, text: used === b.text.byteLength ? b.text : b.text.slice(0, used) });
+      if (n > 0) steps.push({ ...b, count: n, text: bytes === b.text.byteLength ? b.text : b.text.slice(0, bytes) });
       stepsKept += n;
-      stepBytesKept += used;
+      stepBytesKept += bytes;
       totals.stepsDropped += tally.steps.count - n;
       addCapture(totals, summary);
       addTally(totals, tally);

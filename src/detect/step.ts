@@ -89,27 +89,20 @@ export function stepCollector(): StepCollector {
   };
 }
 
-/** how many of a batch's first hits fit in `maxBytes` of their lines (at most its count) */
-export function hitsWithin(b: StepBatch, maxBytes: number): number {
-  if (b.text.byteLength <= maxBytes) return b.count;
+/**
+ * A batch's first hits within `maxCount` hits and `maxBytes` of their lines: how many, and the
+ * bytes of their lines (the bounds on all files together).
+ */
+export function firstHits(b: StepBatch, maxCount: number, maxBytes: number): { count: number; bytes: number } {
+  if (b.count <= maxCount && b.text.byteLength <= maxBytes) return { count: b.count, bytes: b.text.byteLength };
   let at = 0;
-  for (let i = 0; i < b.count; i++) {
-    const end = b.text.indexOf(10, at) + 1;
-    if (end === 0 || end > maxBytes) return i;
-    at = end;
-  }
-  return b.count;
-}
-
-/** the bytes of a batch's first n hits' lines */
-export function hitBytes(b: StepBatch, n: number): number {
-  let at = 0;
+  const n = Math.max(0, Math.min(b.count, maxCount));
   for (let i = 0; i < n; i++) {
     const end = b.text.indexOf(10, at) + 1;
-    if (end === 0) return b.text.byteLength;
+    if (end === 0 || end > maxBytes) return { count: i, bytes: at };
     at = end;
   }
-  return at;
+  return { count: n, bytes: at };
 }
 
 export const emptyStepBatch = (): StepBatch => ({ text: new Uint8Array(0), keys: new Float64Array(0), count: 0, captures: [] });

@@ -225,7 +225,7 @@ export const MAX_PATH_CHARS_PER_SESSION = 1 << 20;
  * such long-lived objects are evicted and replaced all the time, so this and MAX_PENDING_TOTAL
  * set the peak of a flood: 1,000 connections whose answers all arrive out of order (484 MB),
  * peak RSS of the whole process with 32,768 handles and 8,192 requests 158-166 MiB, with 16,384
- * and 4,096 141-142 MiB (24,576: 144-147). 4 M characters is 8 MB.
+ * and 4,096 138-144 MiB (24,576: 144-147). 4 M characters is 8 MB.
  */
 export const MAX_FILES_TOTAL = 16_384;
 export const MAX_PATH_CHARS_TOTAL = 4 << 20;

@@ -9,7 +9,7 @@ import type { EventRecord } from '../../src/events/record';
 import { scanCapture } from '../../src/scan/scan-capture';
 import { ALL_EVENTS } from '../../src/scan/filter';
 import { detectWithStep, MAX_STEP_BYTES, newTally, ship } from '../../src/scan/jobs';
-import { batchOf, hitBytes, hitsWithin, packStep, stepCollector, stepsInOrder, unpackStep } from '../../src/detect/step';
+import { batchOf, firstHits, packStep, stepCollector, stepsInOrder, unpackStep } from '../../src/detect/step';
 import { compareRecords } from '../../src/events/record';
 import { CAPTURES } from '../e2e/truth';
 
@@ -102,17 +102,19 @@ describe('the bytes of rule hits kept for the stories', () => {
     expect(back[0].ev.rpc_args).toEqual(hostile(0).ev.rpc_args);
   });
 
-  it('a batch is cut to the first hits that fit a byte budget (the bound on all files together)', () => {
+  it('a batch is cut to its first hits within a count and a byte budget (the bounds on all files together)', () => {
     const recs = Array.from({ length: 5 }, (_, i) => hostile(i));
     const b = batchOf(recs);
-    const one = hitBytes(b, 1);
-    expect(one).toBe(b.text.indexOf(10) + 1);
-    expect(hitBytes(b, 5)).toBe(b.text.byteLength);
-    expect(hitsWithin(b, b.text.byteLength)).toBe(5);
-    expect(hitsWithin(b, one - 1)).toBe(0);
-    expect(hitsWithin(b, one)).toBe(1);
-    expect(hitsWithin(b, hitBytes(b, 3) + 10)).toBe(3);
-    const cut = { ...b, count: 3, text: b.text.slice(0, hitBytes(b, 3)) };
+    const one = b.text.indexOf(10) + 1;
+    const all = b.text.byteLength;
+    expect(firstHits(b, 10, all)).toEqual({ count: 5, bytes: all });
+    expect(firstHits(b, 10, one - 1)).toEqual({ count: 0, bytes: 0 });
+    expect(firstHits(b, 10, one)).toEqual({ count: 1, bytes: one });
+    expect(firstHits(b, 0, all)).toEqual({ count: 0, bytes: 0 });
+    const three = firstHits(b, 3, all);
+    expect(three.count).toBe(3);
+    expect(firstHits(b, 10, three.bytes + 10)).toEqual(three);
+    const cut = { ...b, count: 3, text: b.text.slice(0, three.bytes) };
     expect([...stepsInOrder([cut])].map((r) => unpackStep(r).ev.frame)).toEqual([1, 2, 3]);
   });
 });
