@@ -74,7 +74,18 @@ export interface JobCallbacks {
  */
 export interface RunTarget { dir: string; maxRecords: number }
 /** one file's part of a RunTarget: `rank` orders its capture label among all labels */
-export interface RunTask { dir: string; maxRecords: number; rank: number; name: string }
+/**
+ * `maxRuns`: runs a file may leave for the final merge before its producer merges them into one
+ * (RunSpiller): the final merge's fan-in shared among the batch's files, at least 32 each.
+ */
+export interface RunTask { dir: string; maxRecords: number; rank: number; name: string; maxRuns: number }
+
+/**
+ * Runs the final merge reads at once (a 32 KiB buffer each). A file's producer leaves at most
+ * its share of them (RunTask.maxRuns): one file of 160,000 events (33 runs) was merged into one
+ * run by its worker and then copied again by the final merge — a whole pass more than needed.
+ */
+export const FINAL_FAN_IN = 256;
 
 /** what a producer is asked to do with events */
 export interface ProduceOptions {
@@ -232,7 +243,7 @@ export async function scanOne(
   const tally = newTally();
   const steps = stepCollector();
   const fmt = o.format;
-  const spiller = runTask && fmt !== 'table' ? new RunSpiller(runTask.dir, runTask.name, { maxRecords: runTask.maxRecords }) : null;
+  const spiller = runTask && fmt !== 'table' ? new RunSpiller(runTask.dir, runTask.name, { maxRecords: runTask.maxRecords, maxRuns: runTask.maxRuns }) : null;
   const rank = runTask?.rank ?? 0;
   /** the runs written so far; undefined when they could not be finished */
   const finishRuns = (): string[] | undefined => {
@@ -321,7 +332,7 @@ export async function runJobs(files: InputFile[], jobs: number, o: ProduceOption
   const labels = [...new Set(files.map((f) => f.label))].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
   const rankOf = new Map(labels.map((l, i) => [l, i]));
   const task = (f: InputFile, i: number): RunTask | undefined => (runsMode && sortTo
-    ? { dir: sortTo.dir, maxRecords: sortTo.maxRecords, rank: rankOf.get(f.label) ?? 0, name: `f${String(i).padStart(6, '0')}` }
+    ? { dir: sortTo.dir, maxRecords: sortTo.maxRecords, rank: rankOf.get(f.label) ?? 0, name: `f${String(i).padStart(6, '0')}`, maxRuns: Math.max(32, Math.floor(FINAL_FAN_IN / files.length)) }
     : undefined);
   // one job over little data: this thread, as a worker costs its own start-up (~0.1 s of module
   // loading and warm-up) and only pays off in memory on larger inputs

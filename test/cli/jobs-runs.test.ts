@@ -56,4 +56,21 @@ describe('sorted runs written by the workers', () => {
     expect(one.out.length).toBeGreaterThan(1000);
     expect(two.out).toBe(one.out);
   });
+
+  it("a file's runs go to the final merge as they are while they fit its share of the fan-in (no second pass in the worker)", () => {
+    const one = path.join(CAPTURES, '10-many-small-files.pcap');
+    const out = path.join(tmp, 'share.jsonl');
+    const ref = run([one, '-f', 'jsonl', '-q']);
+    const r = run([one, '-f', 'jsonl', '-q', '-o', out], { SMBTRAIL_SORT_RECORDS: '20', SMBTRAIL_DEBUG: '1' });
+    expect(r.code).toBe(0);
+    const runs = Number(/final merge of (\d+) runs/.exec(r.err)?.[1]);
+    // ~4,000 events in runs of 20: more than the 32 a file kept when it was one of many
+    expect(runs).toBeGreaterThan(32);
+    expect(runs).toBeLessThanOrEqual(256);
+    expect(fs.readFileSync(out, 'utf8')).toBe(ref.out);
+    // as one of 13 files its share is 32: beyond, its worker merges them into one run first
+    const all = run([CAPTURES, '-f', 'jsonl', '-q', '-o', out], { SMBTRAIL_SORT_RECORDS: '20', SMBTRAIL_DEBUG: '1' });
+    expect(Number(/final merge of (\d+) runs/.exec(all.err)?.[1])).toBeLessThanOrEqual(13 * 32 + 1);
+    expect(fs.readFileSync(out, 'utf8')).toBe(run([CAPTURES, '-f', 'jsonl', '-q']).out);
+  });
 });
