@@ -833,15 +833,16 @@ export class RunSpiller {
     this.records++;
   }
 
-  /** writes what is buffered, merges the runs into one when there are too many; the run files */
+  /**
+   * writes what is buffered and, beyond maxRuns, merges the oldest runs until maxRuns are left
+   * (33 runs and a bound of 32: two runs merged, not all 33 copied into one); the run files
+   */
   finish(): string[] {
     if (this.n > 0) this.spill();
     if (this.runs.length > this.maxRuns) {
-      const file = this.nextFile();
-      mergeRunsToFile(this.runs, file);
-      for (const f of this.runs) fs.rmSync(f, { force: true });
+      const kept = reduceRuns(this.runs, this.maxRuns, this.dir, () => this.nextFile());
       this.runs.length = 0;
-      this.runs.push(file);
+      this.runs.push(...kept);
     }
     // the next file's spiller in this thread starts with this arena (at most maxBytes, once per
     // thread): growing a new one per file left 3-7 MB of garbage per file outside V8's heap
@@ -1278,13 +1279,16 @@ export function mergeRunsToFile(files: string[], out: string): void {
   }
 }
 
-/** At most `fanIn` runs: the oldest are merged into longer runs (in `dir`) as often as needed. */
-export function reduceRuns(files: string[], fanIn: number, dir: string): string[] {
+/**
+ * At most `fanIn` runs: the oldest are merged into longer runs as often as needed (files named by
+ * `name`, else `merged-N.run` in `dir`).
+ */
+export function reduceRuns(files: string[], fanIn: number, dir: string, name?: () => string): string[] {
   const runs = files.slice();
   let n = 0;
   while (runs.length > fanIn) {
     const group = runs.splice(0, Math.min(fanIn, runs.length - fanIn + 1));
-    const file = path.join(dir, `merged-${String(++n).padStart(6, '0')}.run`);
+    const file = name ? name() : path.join(dir, `merged-${String(++n).padStart(6, '0')}.run`);
     mergeRunsToFile(group, file);
     for (const f of group) fs.rmSync(f, { force: true });
     runs.push(file);

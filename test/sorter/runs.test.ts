@@ -71,12 +71,27 @@ describe('keyed runs', () => {
     expect(mergeAll(files, { chunk: 64, outBytes: 100 })).toBe(expected);
   });
 
-  it('a file with more runs than maxRuns is merged into one run when it ends', () => {
+  it('a file with more runs than maxRuns merges its oldest when it ends, down to maxRuns', () => {
     const dir = fs.mkdtempSync(path.join(tmp, 'r-'));
+    const many = spillAll(recs, labels, dir, 50, 1_000_000);
+    const perFile = many.length / labels.length;
+    expect(perFile).toBeGreaterThan(5);
+    fs.rmSync(dir, { recursive: true });
+    fs.mkdirSync(dir);
     const files = spillAll(recs, labels, dir, 50, 4);
-    expect(files).toHaveLength(labels.length);
-    expect(fs.readdirSync(dir)).toHaveLength(labels.length);
+    expect(files).toHaveLength(4 * labels.length);
+    expect(fs.readdirSync(dir).sort()).toEqual(files.map((f) => path.basename(f)).sort());
     expect(mergeAll(files)).toBe(expected);
+    // one run beyond the bound: only the two oldest are merged, the others stay as they were
+    const d2 = fs.mkdtempSync(path.join(tmp, 'r2-'));
+    const s = new RunSpiller(d2, 'x', { maxRecords: 10, maxRuns: 3 });
+    for (let i = 0; i < 40; i++) s.add(i, 0, 0, i, i, `${i}\n`);
+    const before = fs.readdirSync(d2).sort();
+    expect(before).toHaveLength(3); // the fourth run is written by finish
+    const left = s.finish().map((f) => path.basename(f));
+    expect(left).toHaveLength(3);
+    expect(left).toContain(before[2]);
+    expect(mergeAll(left.map((f) => path.join(d2, f)))).toBe(Array.from({ length: 40 }, (_, i) => `${i}\n`).join(''));
   });
 
   it('a byte budget smaller than a line still spills one record per run; lines larger than every buffer survive', () => {
