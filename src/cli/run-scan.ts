@@ -17,7 +17,7 @@ import { formatLine } from '../output/writer';
 import { CSV_EOL, CSV_HEADER } from '../output/csv';
 import { SPLIT_MIN_RECORDS, startUpperHalf } from '../output/split-merge';
 import { forTerminal } from '../output/sanitize';
-import { FINAL_FAN_IN, FormattedEvent, JobCallbacks, MAX_STEP_BYTES_TOTAL, MAX_STEPS_TOTAL, ProduceOptions, RunTarget, runJobs } from '../scan/jobs';
+import { finalFanIn, FormattedEvent, JobCallbacks, MAX_STEP_BYTES_TOTAL, MAX_STEPS_TOTAL, ProduceOptions, RunTarget, runJobs } from '../scan/jobs';
 import type * as StitchModule from '../scan/stitch';
 import { expandInputs, InputFile } from './inputs';
 import { createProgress } from './progress';
@@ -291,8 +291,10 @@ export async function runScan(o: ScanOptions): Promise<number> {
       if (sortError) throw sortError;
       debugPhase('stories done');
       if (sortTo) {
-        // FINAL_FAN_IN runs at once: 32 KiB read buffer each (8 MiB); beyond, the oldest are merged first
-        const runs = reduceRuns(runFiles, FINAL_FAN_IN, sortTo.dir);
+        // at most FINAL_FAN_IN runs at once (32 KiB read buffer each: 8 MiB), fewer under a low
+        // open-file limit, half as many when two halves may open them all; beyond, the oldest
+        // are merged first
+        const runs = reduceRuns(runFiles, finalFanIn(o.jobs >= 2), sortTo.dir);
         // a regular file (-o FILE) is written in place, synchronously: the stream's round trips
         // through the thread pool took twice as long (932 MB: 0.45 vs 0.23 s); the event loop
         // still gets a turn every 16 MiB (a signal, the upper half's messages)

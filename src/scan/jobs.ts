@@ -81,11 +81,39 @@ export interface RunTarget { dir: string; maxRecords: number }
 export interface RunTask { dir: string; maxRecords: number; rank: number; name: string; maxRuns: number }
 
 /**
- * Runs the final merge reads at once (a 32 KiB buffer each). A file's producer leaves at most
- * its share of them (RunTask.maxRuns): one file of 160,000 events (33 runs) was merged into one
- * run by its worker and then copied again by the final merge — a whole pass more than needed.
+ * Runs the final merge reads at once (a 32 KiB buffer each), at most. A file's producer leaves at
+ * most its share of them (RunTask.maxRuns): one file of 160,000 events (33 runs) was merged into
+ * one run by its worker and then copied again by the final merge — a whole pass more than needed.
  */
 export const FINAL_FAN_IN = 256;
+
+/** descriptors kept for everything but the runs: standard streams, captures, output, Node's own */
+const OPEN_FILE_RESERVE = 64;
+
+let openFiles: number | null = null;
+/**
+ * The process's soft limit on open files (Linux: /proc/self/limits); 256 where it cannot be read
+ * (macOS's default), so a merge never opens more runs than the system allows: with `ulimit -n
+ * 256`, 8 captures leaving 32 runs each for a merge opened twice (two halves) failed with EMFILE.
+ */
+function openFileLimit(): number {
+  if (openFiles !== null) return openFiles;
+  openFiles = 256;
+  try {
+    const m = /^Max open files\s+(\d+|unlimited)/m.exec(fs.readFileSync('/proc/self/limits', 'utf8'));
+    if (m) openFiles = m[1] === 'unlimited' ? Number.MAX_SAFE_INTEGER : Number(m[1]);
+  } catch { /* not Linux: keep the conservative default */ }
+  return openFiles;
+}
+
+/**
+ * How many runs one final merge may open: FINAL_FAN_IN, or less under a low open-file limit;
+ * halved when the merge may run in two halves at once (two jobs), each opening every run.
+ */
+export function finalFanIn(twoHalves: boolean): number {
+  const free = Math.max(4, openFileLimit() - OPEN_FILE_RESERVE);
+  return Math.max(2, Math.min(FINAL_FAN_IN, Math.floor(free / (twoHalves ? 2 : 1))));
+}
 
 /** what a producer is asked to do with events */
 export interface ProduceOptions {
@@ -331,8 +359,9 @@ export async function runJobs(files: InputFile[], jobs: number, o: ProduceOption
   // rank of each capture label in string order: the runs sort by numbers only
   const labels = [...new Set(files.map((f) => f.label))].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
   const rankOf = new Map(labels.map((l, i) => [l, i]));
+  const fanIn = finalFanIn(jobs >= 2);
   const task = (f: InputFile, i: number): RunTask | undefined => (runsMode && sortTo
-    ? { dir: sortTo.dir, maxRecords: sortTo.maxRecords, rank: rankOf.get(f.label) ?? 0, name: `f${String(i).padStart(6, '0')}`, maxRuns: Math.max(32, Math.floor(FINAL_FAN_IN / files.length)) }
+    ? { dir: sortTo.dir, maxRecords: sortTo.maxRecords, rank: rankOf.get(f.label) ?? 0, name: `f${String(i).padStart(6, '0')}`, maxRuns: Math.max(2, Math.min(32, fanIn), Math.floor(fanIn / files.length)) }
     : undefined);
   // one job over little data: this thread, as a worker costs its own start-up (~0.1 s of module
   // loading and warm-up) and only pays off in memory on larger inputs

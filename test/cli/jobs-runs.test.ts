@@ -73,4 +73,22 @@ describe('sorted runs written by the workers', () => {
     expect(Number(/final merge of (\d+) runs/.exec(all.err)?.[1])).toBeLessThanOrEqual(13 * 32 + 1);
     expect(fs.readFileSync(out, 'utf8')).toBe(run([CAPTURES, '-f', 'jsonl', '-q']).out);
   });
+
+  it('a low open-file limit (ulimit -n 256, as on macOS) narrows the merges instead of failing with EMFILE (found in review)', () => {
+    const dir = path.join(tmp, 'eight');
+    fs.mkdirSync(dir);
+    for (let i = 0; i < 8; i++) fs.linkSync(path.join(CAPTURES, '10-many-small-files.pcap'), path.join(dir, `copy-${i}.pcap`));
+    const ref = run([dir, '-f', 'jsonl', '-q']);
+    expect(ref.code).toBe(0);
+    expect(ref.out.split('\n').length).toBeGreaterThan(30_000);
+    const limited = (jobs: string, out: string) => spawnSync('bash', ['-c', 'ulimit -n 256 && exec "$0" "$@"', process.execPath, CLI, dir, '-f', 'jsonl', '-q', '-j', jobs, '-o', out],
+      { encoding: 'utf8', cwd: ROOT, env: { ...process.env, SMBTRAIL_SORT_RECORDS: '60', SMBTRAIL_SPLIT_MIN_RECORDS: '1' } });
+    for (const jobs of ['1', '2']) {
+      const out = path.join(tmp, `eight-${jobs}.jsonl`);
+      const r = limited(jobs, out);
+      expect(r.stderr).toBe('');
+      expect(r.status).toBe(0);
+      expect(fs.readFileSync(out, 'utf8')).toBe(ref.out);
+    }
+  });
 });
