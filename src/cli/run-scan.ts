@@ -8,7 +8,7 @@ import type { Severity, SmbEvent } from '../events/event';
 import { createEventSorter, createTempDir, reduceRuns, removeTempDir, RunMerge, RunSpiller, SorterError, wholeLines, writeFullyAt } from '../events/sorter';
 import type { EventRecord } from '../events/record';
 import { storiesFrom } from '../detect/stories';
-import { firstHits, StepBatch } from '../detect/step';
+import { StepBudget } from '../detect/step';
 import { SEVERITY_RANK } from '../detect/rules';
 import type { RulesConfig } from '../detect/config';
 import { createEventWriter, OutputFormat } from '../output';
@@ -162,9 +162,7 @@ export async function runScan(o: ScanOptions): Promise<number> {
     : null;
   const runFiles: string[] = [];
   /** every rule hit of every file, for the stories */
-  const steps: StepBatch[] = [];
-  let stepsKept = 0;
-  let stepBytesKept = 0;
+  const steps = new StepBudget(MAX_STEPS_TOTAL, MAX_STEP_BYTES_TOTAL);
 
   // per-file lines come out in input order, whichever worker finishes first
   const order = new Map(expanded.files.map((f, i) => [f.label, i]));
@@ -192,13 +190,7 @@ export async function runScan(o: ScanOptions): Promise<number> {
     },
     done(file, summary, tally, seconds) {
       gotSomething();
-      const b = tally.steps;
-      const { count: n, bytes } = firstHits(b, MAX_STEPS_TOTAL - stepsKept, MAX_STEP_BYTES_TOTAL - stepBytesKept);
-      // a batch cut short keeps only its first hits' bytes (a copy: a view would keep them all)
-      if (n > 0) steps.push({ ...b, count: n, text: bytes === b.text.byteLength ? b.text : b.text.slice(0, bytes) });
-      stepsKept += n;
-      stepBytesKept += bytes;
-      totals.stepsDropped += tally.steps.count - n;
+      steps.add(order.get(file.label) ?? 0, tally.steps);
       addCapture(totals, summary);
       addTally(totals, tally);
       progress.clearPartial(file.label);
@@ -243,9 +235,9 @@ export async function runScan(o: ScanOptions): Promise<number> {
   debugPhase('scan done');
 
   // stories from all files at once, in time order: a chain may span captures
-  const allStories = storiesFrom(steps, { config: compiledRules(o.rules) });
+  totals.stepsDropped += steps.dropped;
+  const allStories = storiesFrom(steps.take(), { config: compiledRules(o.rules) });
   const stories = allStories.filter((r) => wanted(r.ev, filter));
-  steps.length = 0;
   // found: every event and story, shown or not (the summary's "of N found")
   totals.found += allStories.length;
   addStories(totals, stories.map((r) => r.ev));

@@ -105,6 +105,52 @@ export function firstHits(b: StepBatch, maxCount: number, maxBytes: number): { c
   return { count: n, bytes: at };
 }
 
+/**
+ * The hits of a scan's files within a count and a byte bound, kept as if the files had finished
+ * in input order whatever order they finish in (so that --jobs 2 builds the same stories as
+ * --jobs 1): a batch taking the total beyond a bound cuts the batches of the latest inputs first.
+ */
+export class StepBudget {
+  private readonly kept: { index: number; batch: StepBatch }[] = [];
+  private count = 0;
+  private bytes = 0;
+  /** hits offered and not kept */
+  dropped = 0;
+
+  constructor(private readonly maxCount: number, private readonly maxBytes: number) {}
+
+  /** a file's hits; `index` is the file's place among the inputs */
+  add(index: number, batch: StepBatch): void {
+    if (batch.count === 0) return;
+    let at = this.kept.length;
+    while (at > 0 && this.kept[at - 1].index > index) at--;
+    this.kept.splice(at, 0, { index, batch });
+    this.count += batch.count;
+    this.bytes += batch.text.byteLength;
+    while (this.count > this.maxCount || this.bytes > this.maxBytes) {
+      const last = this.kept[this.kept.length - 1];
+      const b = last.batch;
+      const restCount = this.count - b.count, restBytes = this.bytes - b.text.byteLength;
+      const fit = firstHits(b, this.maxCount - restCount, this.maxBytes - restBytes);
+      this.dropped += b.count - fit.count;
+      this.count = restCount + fit.count;
+      this.bytes = restBytes + fit.bytes;
+      if (fit.count === 0) this.kept.pop();
+      // a copy: a view would keep every byte of the batch
+      else last.batch = { ...b, count: fit.count, text: b.text.slice(0, fit.bytes), keys: b.keys.slice(0, fit.count * KEY_FIELDS) };
+    }
+  }
+
+  /** the kept batches, in input order; the budget lets go of them */
+  take(): StepBatch[] {
+    const out = this.kept.map((k) => k.batch);
+    this.kept.length = 0;
+    this.count = 0;
+    this.bytes = 0;
+    return out;
+  }
+}
+
 export const emptyStepBatch = (): StepBatch => ({ text: new Uint8Array(0), keys: new Float64Array(0), count: 0, captures: [] });
 
 /** the hits of records, as one batch (tests, and callers that have whole events) */

@@ -9,7 +9,7 @@ import type { EventRecord } from '../../src/events/record';
 import { scanCapture } from '../../src/scan/scan-capture';
 import { ALL_EVENTS } from '../../src/scan/filter';
 import { detectWithStep, MAX_STEP_BYTES, newTally, ship } from '../../src/scan/jobs';
-import { batchOf, firstHits, packStep, stepCollector, stepsInOrder, unpackStep } from '../../src/detect/step';
+import { batchOf, firstHits, packStep, stepCollector, StepBudget, stepsInOrder, unpackStep } from '../../src/detect/step';
 import { compareRecords } from '../../src/events/record';
 import { CAPTURES } from '../e2e/truth';
 
@@ -116,5 +116,25 @@ describe('the bytes of rule hits kept for the stories', () => {
     expect(firstHits(b, 10, three.bytes + 10)).toEqual(three);
     const cut = { ...b, count: 3, text: b.text.slice(0, three.bytes) };
     expect([...stepsInOrder([cut])].map((r) => unpackStep(r).ev.frame)).toEqual([1, 2, 3]);
+  });
+
+  it('the bounds on all files keep the same hits whatever order the files finish in (as --jobs 1 would: found in review)', () => {
+    // six files of 7 hits each; bounds of 20 hits and of a byte count inside the fourth file
+    const files = Array.from({ length: 6 }, (_, f) => batchOf(Array.from({ length: 7 }, (_, i) => ({ ...hostile(f * 7 + i), ev: { ...hostile(f * 7 + i).ev, capture: `c${f}.pcap` } }))));
+    const perHit = files[0].text.byteLength / 7;
+    const kept = (order: number[], maxCount: number, maxBytes: number): string => {
+      const b = new StepBudget(maxCount, maxBytes);
+      for (const f of order) b.add(f, files[f]);
+      const hits = [...stepsInOrder(b.take())].map((r) => `${r.ev.capture}#${r.ev.frame}`);
+      return `${hits.join(' ')} dropped ${b.dropped}`;
+    };
+    for (const [maxCount, maxBytes] of [[20, 1e12], [1000, Math.floor(perHit * 24.5)], [20, Math.floor(perHit * 17.5)]]) {
+      const inOrder = kept([0, 1, 2, 3, 4, 5], maxCount, maxBytes);
+      expect(kept([5, 3, 1, 0, 4, 2], maxCount, maxBytes)).toBe(inOrder);
+      expect(kept([4, 5, 2, 3, 0, 1], maxCount, maxBytes)).toBe(inOrder);
+      const n = inOrder.split(' dropped ')[0].split(' ').length;
+      expect(n).toBe(Math.min(maxCount, Math.floor(maxBytes / perHit)));
+      expect(inOrder).toContain(`dropped ${42 - n}`);
+    }
   });
 });
