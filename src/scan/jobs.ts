@@ -75,8 +75,9 @@ export interface JobCallbacks {
 export interface RunTarget { dir: string; maxRecords: number }
 /** one file's part of a RunTarget: `rank` orders its capture label among all labels */
 /**
- * `maxRuns`: runs a file may leave for the final merge before its producer merges them into one
- * (RunSpiller): the final merge's fan-in shared among the batch's files, at least 32 each.
+ * `maxRuns`: runs a file may leave for the final merge; beyond, its producer merges its oldest
+ * runs down to that many (RunSpiller.finish). The final merge's fan-in shared among the batch's
+ * files, at least 32 each (or the whole fan-in, when the open-file limit makes it smaller).
  */
 export interface RunTask { dir: string; maxRecords: number; rank: number; name: string; maxRuns: number }
 
