@@ -19,7 +19,7 @@ import type { Action, SmbEvent } from './event';
 import { complete, newPending, Pending, PendingInit, PendingTable } from './pending';
 import { flushTransfers, hex8, newEvent, ScanState } from './smb2';
 import { isPipe, looksLikeRpc, pipeTree, unknownTree } from './pipes';
-import { closeFile, ConnRef, filePath, forgetFile, newOpenFile, newTree, OpenFile, openFile, Session, stampOf, Transfer, Tree } from './state';
+import { closeFile, ConnRef, filePath, forgetFile, nameSession, namedSessions, newOpenFile, newTree, OpenFile, openFile, Session, stampOf, Transfer, Tree } from './state';
 import { oldestKey } from '../util/oldest';
 
 const stripLeading = filePath;
@@ -76,6 +76,14 @@ export class Smb1Handler {
       forgetFile(f.session, f);
     }
     this.pipeFiles.clear();
+    // and so do its sessions, with the handles still open in them (30,000 short connections
+    // each left the session of their NEGOTIATE behind until the capture's end)
+    for (const s of this.sessions.set) {
+      if (!this.scan.sessions.has(s)) continue;
+      for (const f of new Set(s.files.values())) flushTransfers(this.scan, f);
+      this.scan.sessions.remove(s);
+    }
+    this.sessions.set.clear();
     this.transactions.clear();
     this.pipeReads.clear();
   }
@@ -139,8 +147,12 @@ export class Smb1Handler {
   /** SMB1 UIDs are per connection */
   private scope(): string { return `${this.conn().serverIp}#${this.flow.id}`; }
 
+  /** the sessions of this connection's UIDs: they end with it (see close) */
+  private readonly sessions = namedSessions();
   private session(uid: number): Session {
-    return this.scan.sessions.get(this.scope(), hex4(uid), this.conn().serverIp, false, false);
+    const s = this.scan.sessions.get(this.scope(), hex4(uid), this.conn().serverIp, false, false);
+    nameSession(this.sessions, s, this.scan.sessions);
+    return s;
   }
 
   private tree(s: Session, tid: number): Tree {

@@ -22,7 +22,7 @@ import { EventSink, isoTime } from './record';
 import { Smb1Handler, smb1KeepFor } from './smb1';
 import { isPipe, looksLikeRpc, PipeTap, unknownTree } from './pipes';
 import { complete, newPending, Pending, PendingInit, PendingTable } from './pending';
-import { closeFile, ConnRef, filePath, forgetFile, hex8, newOpenFile, newTree, OpenFile, openFile, Session, SessionTable, Stamp, stampOf, Transfer, Tree } from './state';
+import { closeFile, ConnRef, filePath, forgetFile, hex8, nameSession, namedSessions, newOpenFile, newTree, OpenFile, openFile, Session, SessionTable, Stamp, stampOf, Transfer, Tree } from './state';
 
 /** What every connection of one scan shares. */
 export interface ScanState {
@@ -149,6 +149,15 @@ export class Smb2Connection {
   close(): void {
     this.pending.drain();
     this.smb1?.close();
+    for (const session of this.named.set) this.scan.sessions.detach(session);
+    this.named.set.clear();
+  }
+
+  /** the sessions this connection named, each attached once (SessionTable.attach) */
+  private readonly named = namedSessions();
+  private attach(session: Session): Session {
+    if (nameSession(this.named, session, this.scan.sessions)) this.scan.sessions.attach(session);
+    return session;
   }
 
   private smb2(buf: Buffer, off: number, end: number, msgLen: number, at: Packet, fromA: boolean): void {
@@ -199,7 +208,7 @@ export class Smb2Connection {
     const table = this.scan.sessions;
     const last = this.lastSession;
     if (last !== null && last.table === table && last.generation === table.generation && last.lo === h.sessionIdLo && last.hi === h.sessionIdHi) return last.session;
-    const session = table.get(this.conn().serverIp, sessionHex(h));
+    const session = this.attach(table.get(this.conn().serverIp, sessionHex(h)));
     this.lastSession = { table, lo: h.sessionIdLo, hi: h.sessionIdHi, generation: table.generation, session };
     return session;
   }
@@ -217,7 +226,7 @@ export class Smb2Connection {
         if (!r) { this.scan.anomaly('malformed_session_setup'); return; }
         const server = this.conn().serverIp;
         // a binding joins the session of another channel; any other logon is this server's own
-        const session = r.binding ? this.scan.sessions.get(server, sessionHex(h)) : this.scan.sessions.get(server, sessionHex(h), server, false);
+        const session = this.attach(r.binding ? this.scan.sessions.get(server, sessionHex(h)) : this.scan.sessions.get(server, sessionHex(h), server, false));
         if (r.binding) this.scan.sessions.bind(server, session);
         const id = ntlmAuthenticate(r.blob);
         if (id) {
@@ -444,7 +453,7 @@ export class Smb2Connection {
     if (!sid) return;
     const id = `0x${(sid[1] >>> 0).toString(16).padStart(8, '0')}${(sid[0] >>> 0).toString(16).padStart(8, '0')}`;
     if (this.flow.clientIsA === null) this.flow.clientIsA = this.flow.b.port === 445 || this.flow.b.port === 139 || !fromA;
-    const session = this.scan.sessions.get(this.conn().serverIp, id);
+    const session = this.attach(this.scan.sessions.get(this.conn().serverIp, id));
     if (session.encryptedReported) return;
     session.encryptedReported = true;
     const ev = this.event('encrypted', at, session, null);

@@ -90,7 +90,15 @@ export interface Session {
   encryptedReported: boolean;
   /** the handles of all sessions of the scan together (see openFile); none once the session is removed */
   budget?: FileBudget;
+  /** live connections that named it (SessionTable.attach) */
+  channels: number;
 }
+
+/**
+ * Sessions kept after all their connections ended (see SessionTable.detach): enough for the
+ * channels of a multichannel session seen closing one after another, a few MB at most.
+ */
+export const MAX_RETIRED_SESSIONS = 1_024;
 
 /** open handles and their path characters, all sessions of a scan together */
 export interface FileBudget { files: number; chars: number }
@@ -104,8 +112,19 @@ export class SessionTable {
   private readonly keysOf = new Map<Session, string[]>();
   /** shared by every session of the table */
   readonly budget: FileBudget = { files: 0, chars: 0 };
+  /** sessions whose connections have all ended, oldest first (see detach) */
+  private readonly retired = new Map<Session, true>();
 
-  constructor(private readonly maxSessions = 50_000, private readonly onEvict: (s: Session) => void = () => {}) {}
+  /**
+   * `onEvict`: a live session let go beyond `maxSessions` (counted by the caller); `onRetire`: a
+   * session let go beyond `maxRetired` after its connections ended. Both must report its handles.
+   */
+  constructor(
+    private readonly maxSessions = 50_000,
+    private readonly onEvict: (s: Session) => void = () => {},
+    private readonly maxRetired = MAX_RETIRED_SESSIONS,
+    private readonly onRetire: (s: Session) => void = () => {},
+  ) {}
 
   /**
    * Bumped whenever a lookup could give another answer (a session added, bound or removed):
@@ -114,6 +133,9 @@ export class SessionTable {
   generation = 0;
 
   get size(): number { return this.keysOf.size; }
+
+  /** whether the session is still kept (not logged off, evicted or retired away) */
+  has(s: Session): boolean { return this.keysOf.has(s); }
 
   /** `scope` is the server address (SMB2 sessions span its connections) or a connection (SMB1 UIDs) */
   find(scope: string, id: string, borrow = true): Session | undefined {
@@ -135,7 +157,7 @@ export class SessionTable {
     if (this.keysOf.size >= this.maxSessions) this.evictOldest();
     const s: Session = {
       id, serverIp, user: null, domain: null, workstation: null, trees: new Map(), files: new Map(), pathChars: 0, encryptedReported: false,
-      budget: this.budget,
+      budget: this.budget, channels: 0,
     };
     this.generation++;
     this.byKey.set(`${scope}|${id}`, s);
@@ -156,9 +178,33 @@ export class SessionTable {
     this.keysOf.get(s)?.push(key);
   }
 
+  /** a connection names the session (once per connection: see detach) */
+  attach(s: Session): void {
+    if (!this.keysOf.has(s)) return;
+    s.channels++;
+    this.retired.delete(s);
+  }
+
+  /**
+   * A connection that named the session ended. Once none is left the session is retired: still
+   * found (a channel whose binding was not captured may name it later), but beyond `maxRetired`
+   * the oldest retired session is let go. An SMB2 session outlives a connection only through
+   * another channel, so without this 30,000 short connections of one server kept 30,000
+   * sessions (and their open handles) until the capture's end.
+   */
+  detach(s: Session): void {
+    if (!this.keysOf.has(s) || s.channels <= 0 || --s.channels > 0) return;
+    this.retired.set(s, true);
+    if (this.retired.size <= this.maxRetired) return;
+    const old = oldestKey(this.retired) as Session;
+    this.onRetire(old);
+    this.remove(old);
+  }
+
   remove(s: Session): void {
     const keys = this.keysOf.get(s);
     if (!keys) return;
+    this.retired.delete(s);
     this.generation++;
     // its handles are let go with it (their totals were reported by the caller)
     if (s.budget) {
@@ -183,6 +229,25 @@ export class SessionTable {
     const first = oldestKey(this.keysOf);
     if (first) { this.onEvict(first); this.remove(first); }
   }
+}
+
+/**
+ * The sessions one connection named. Sessions the table let go leave it whenever it has doubled:
+ * a connection naming a million session ids must not keep the ones the table evicted alive.
+ */
+export interface NamedSessions { set: Set<Session>; pruneAt: number }
+
+export const namedSessions = (): NamedSessions => ({ set: new Set(), pruneAt: 64 });
+
+/** adds the session; false when it was there already */
+export function nameSession(n: NamedSessions, s: Session, table: SessionTable): boolean {
+  if (n.set.has(s)) return false;
+  n.set.add(s);
+  if (n.set.size > n.pruneAt) {
+    for (const x of n.set) if (!table.has(x)) n.set.delete(x);
+    n.pruneAt = Math.max(64, 2 * n.set.size);
+  }
+  return true;
 }
 
 /**

@@ -4,7 +4,7 @@
  * same through the pipeline with several TCP connections and servers.
  */
 import { describe, expect, it } from 'vitest';
-import { closeFile, MAX_FILES_PER_SESSION, MAX_FILES_TOTAL, MAX_PATH_CHARS_TOTAL, newTree, OpenFile, openFile, SessionTable } from '../../src/events/state';
+import { closeFile, MAX_FILES_PER_SESSION, MAX_FILES_TOTAL, MAX_PATH_CHARS_TOTAL, MAX_RETIRED_SESSIONS, nameSession, namedSessions, newTree, OpenFile, openFile, Session, SessionTable } from '../../src/events/state';
 import { ACCESS, CMD, createRequestBody, DISPOSITION, fileId, readRequestBody, readResponseBody, resp, SHARE_TYPE, smallBody } from '../helpers/build';
 import { CaptureBuilder, only, scanBuilder, Smb2Client } from '../helpers/conversation';
 
@@ -95,6 +95,89 @@ describe('SessionTable', () => {
 
 const SID = 0x0000040000000011n;
 const ALICE = { user: 'alice', domain: 'CORP', workstation: 'WS01' };
+
+describe('sessions whose connections ended', () => {
+  it('are retired, still found, revived by a connection naming them, and let go oldest first beyond maxRetired', () => {
+    const retired: string[] = [];
+    const t = new SessionTable(50_000, () => { throw new Error('not evicted'); }, 2, (s) => retired.push(s.id));
+    const [a, b, c, d] = ['0x1', '0x2', '0x3', '0x4'].map((id) => t.get('10.0.0.12', id));
+    for (const s of [a, b, c, d]) t.attach(s);
+    t.attach(a); // a second channel of a
+    t.detach(a);
+    t.detach(b);
+    t.detach(c);
+    expect(retired).toEqual([]); // a still has a channel; b and c fit
+    expect(t.find('10.0.0.12', '0x2')).toBe(b);
+    t.attach(b); // b named again: live, no longer retired
+    t.detach(d); // retired: c, d
+    expect(retired).toEqual([]);
+    t.detach(a); // a's last channel: retired c, d, a: c (the oldest) goes
+    expect(retired).toEqual(['0x3']);
+    expect(t.find('10.0.0.12', '0x3')).toBeUndefined();
+    expect(t.size).toBe(3);
+    t.detach(b); // retired d, a, b: d goes
+    expect(retired).toEqual(['0x3', '0x4']);
+    expect([t.has(a), t.has(b), t.has(c), t.has(d)]).toEqual([true, true, false, false]);
+  });
+
+  it('a session removed (LOGOFF) is neither retired nor counted when its connection ends', () => {
+    const retired: Session[] = [];
+    const t = new SessionTable(50_000, () => {}, 0, (s) => retired.push(s));
+    const s = t.get('10.0.0.12', X);
+    t.attach(s);
+    t.remove(s);
+    t.detach(s);
+    expect(retired).toEqual([]);
+    expect(s.channels).toBe(1);
+  });
+
+  it('a connection\'s list of named sessions lets go of those the table no longer holds', () => {
+    const t = new SessionTable(100);
+    const n = namedSessions();
+    for (let i = 0; i < 10_000; i++) expect(nameSession(n, t.get('10.0.0.12', `0x${i.toString(16)}`), t)).toBe(true);
+    expect(t.size).toBe(100);
+    expect(n.set.size).toBeLessThanOrEqual(2 * 100 + 64);
+    const kept = t.get('10.0.0.12', '0x270f');
+    expect(nameSession(n, kept, t)).toBe(false);
+  });
+
+  it('through the decoder: SMB2 sessions of connections that ended are let go beyond MAX_RETIRED_SESSIONS, their open handles reported then', () => {
+    const cap = new CaptureBuilder();
+    const n = MAX_RETIRED_SESSIONS + 3;
+    const fins: number[] = [];
+    for (let i = 0; i < n; i++) {
+      const conv = cap.conversation({ clientPort: 10000 + i }).handshake();
+      const cl = new Smb2Client(conv, SID + BigInt(i));
+      cl.sessionSetup(ALICE);
+      cl.treeConnect('\\10.0.0.12\share', 5);
+      cl.create(5, { name: `f${i}`, access: ACCESS.GENERIC_WRITE, disposition: DISPOSITION.CREATE }, fileId(1));
+      cl.write(5, fileId(1), Buffer.alloc(10 + i));
+      conv.fin();
+      fins.push(cap.frames.length);
+    }
+    const r = scanBuilder(cap);
+    const writes = r.events.map((e, i) => ({ e, at: r.emittedAt[i] })).filter((x) => x.e.action === 'write');
+    expect(writes).toHaveLength(n);
+    // the first three sessions went when the last three connections ended; the rest at the capture's end
+    expect(writes.slice(0, 3).map((x) => [x.e.path, x.e.bytes, x.at])).toEqual([0, 1, 2].map((i) => [`f${i}`, 10 + i, fins[MAX_RETIRED_SESSIONS + i] - 1]));
+    expect(writes.slice(3).every((x) => x.at === 0)).toBe(true);
+    expect(writes.every((x) => x.e.user === 'alice')).toBe(true);
+    expect(r.summary.anomalies).toEqual({});
+  });
+
+  it('through the decoder: a retired session is still found by a later connection that names it (a channel whose binding was not captured)', () => {
+    const cap = new CaptureBuilder();
+    const c1 = cap.conversation({ clientPort: 49700 }).handshake();
+    const cl1 = new Smb2Client(c1, SID);
+    cl1.sessionSetup(ALICE);
+    cl1.treeConnect('\\10.0.0.12\share', 5);
+    c1.fin();
+    const cl2 = new Smb2Client(cap.conversation({ clientPort: 49800 }).handshake(), SID);
+    cl2.messageId = 10;
+    cl2.create(5, { name: 'later.txt', access: ACCESS.READ_DATA, disposition: DISPOSITION.OPEN }, fileId(1));
+    expect(only(scanBuilder(cap), 'create')).toMatchObject([{ src_port: 49800, user: 'alice', share: '\\10.0.0.12\share' }]);
+  });
+});
 
 describe('sessions through the pipeline', () => {
   it('a second TCP connection to the same server with the session id carries user and trees (multichannel)', () => {

@@ -77,6 +77,21 @@ describe('named pipes feed the PipeTap', () => {
     expect(r.events.filter((e) => e.action === 'write' || e.action === 'read').map((e) => [e.action, e.bytes])).toEqual([['write', 20], ['read', 20]]);
   });
 
+  it('the connection end lets go of its sessions (UIDs are per connection): a disk handle left open reports its write then, not at the capture\'s end', () => {
+    const { cap, c } = setup();
+    c.tree('\\\\srv\\share', 7, 'A:');
+    c.open(7, '\\left-open.txt', 0x4002);
+    c.x((h) => writeAndx(h, 0x4002, Buffer.alloc(33)), (h) => writeAndxResponse(h, 33), 7);
+    c.conv.fin();
+    const end = cap.frames.length - 1; // the second FIN ends the flow
+    const other = new Client(cap.conversation({ clientPort: 50000 }).handshake());
+    other.tree('\\\\srv\\share', 7, 'A:');
+    const r = scanBuilder(cap);
+    const i = r.events.findIndex((e) => e.action === 'write');
+    expect(r.events[i]).toMatchObject({ path: 'left-open.txt', bytes: 33 });
+    expect(r.emittedAt[i]).toBe(end);
+  });
+
   it('a disk file\'s WRITE_ANDX data never reaches the tap', () => {
     const { cap, c } = setup();
     c.tree('\\\\srv\\C$', 9, 'A:');

@@ -3,6 +3,8 @@
  * ACK-driven gap detection and eviction, on packets built byte by byte and decoded for real.
  */
 import { describe, expect, it } from 'vitest';
+import * as v8 from 'node:v8';
+import * as vm from 'node:vm';
 import type { Packet } from '../../src/capture/packet';
 import { createDecoder } from '../../src/net/decode';
 import { Flow, FlowHandler, FlowTable, FlowTableLimits } from '../../src/tcp/flows';
@@ -258,5 +260,41 @@ describe('FlowTable', () => {
     expect(limits.reassembly.total.used).toBe(4);
     send(C, 40000, S, 445, 14, 0, RST);
     expect(limits.reassembly.total.used).toBe(0);
+  });
+});
+
+describe('FlowTable memory', () => {
+  it('a flow ended by FIN is not kept alive by the eviction queue (30,000 short connections kept ~4,000 ended ones)', async () => {
+    v8.setFlagsFromString('--expose-gc');
+    const gc = vm.runInNewContext('gc') as () => void;
+    const refs: WeakRef<Flow>[] = [];
+    const handler: FlowHandler = {
+      open(flow) { refs.push(new WeakRef(flow)); return [new StreamRecorder(), new StreamRecorder()]; },
+      close() {},
+    };
+    const table = new FlowTable(handler);
+    const decoder = createDecoder();
+    let frame = 0;
+    const send = (sport: number, fromC: boolean, seq: number, ack: number, flags: number, text = ''): void => {
+      const seg = fromC ? tcp(sport, 445, seq, ack, flags, Buffer.from(text)) : tcp(445, sport, seq, ack, flags, Buffer.from(text));
+      const p = packetOf(LINKTYPE.RAW, fromC ? ipv4(C, S, IPPROTO_TCP, seg) : ipv4(S, C, IPPROTO_TCP, seg), ++frame);
+      if (!decoder.decode(p)) throw new Error('not decoded');
+      table.segment(decoder.result.seg, p);
+    };
+    for (let i = 0; i < 100; i++) {
+      const port = 40000 + i;
+      send(port, true, 100, 0, SYN);
+      send(port, false, 900, 101, SYN | ACK);
+      send(port, true, 101, 901, ACK | PSH, 'x');
+      send(port, true, 102, 901, FIN | ACK);
+      send(port, false, 901, 103, FIN | ACK);
+    }
+    expect(table.size).toBe(0);
+    // the decoder remembers the last flow of a fast path; a last packet of another flow clears it
+    send(50000, true, 1, 0, SYN);
+    await new Promise((r) => setTimeout(r, 0));
+    gc();
+    const alive = refs.slice(0, 100).filter((r) => r.deref() !== undefined).length;
+    expect(alive).toBe(0);
   });
 });
