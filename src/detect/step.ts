@@ -4,10 +4,13 @@
  * Stories are built after the scan, from the hits of every file (a chain may span captures), so
  * up to MAX_STEPS_TOTAL hits wait in the main thread. As event objects copied out of a worker
  * one by one, four files of 20,000 hits (a flood of CreateService calls) raised the peak RSS by
- * ~140 MiB; a file's hits now travel as two arrays of bytes and numbers, outside V8's heap.
+ * ~140 MiB; a file's hits now travel as arrays of numbers, their lines outside V8's heap: on disk
+ * when a worker scanned the file (see stepCollector).
  */
+import * as fs from 'node:fs';
 import type { SmbEvent } from '../events/event';
 import type { EventRecord } from '../events/record';
+import { SorterError } from '../events/sorter';
 
 /** sorts like any event (capture, frame); `line` is the rest of the event */
 export interface PackedStep { capture: string; frame: number; line: string }
@@ -39,24 +42,51 @@ export function unpackStep(r: EventRecord<PackedStep>): EventRecord<SmbEvent> {
 
 
 /**
- * A file's rule hits: `text` holds one packed event per line (UTF-8), `keys` KEY_FIELDS numbers
- * per hit to sort it by, without parsing the line.
+ * A file's rule hits: one packed event per line (UTF-8), in `text` or in the file `file` (a
+ * worker's hits wait on disk, beside its sorted runs); `ends` the byte offset just past each
+ * line's newline; `keys` KEY_FIELDS numbers per hit to sort it by, without reading the line.
  */
-export interface StepBatch { text: Uint8Array; keys: Float64Array; count: number; captures: string[] }
+export interface StepBatch { text: Uint8Array | null; file: string | null; ends: Float64Array; keys: Float64Array; count: number; captures: string[] }
 
 /** sec, ns, seq, frame, index into captures */
 const KEY_FIELDS = 5;
 
+/** bytes of a batch's lines */
+export const batchBytes = (b: StepBatch): number => (b.count > 0 ? b.ends[b.count - 1] : 0);
+
 export interface StepCollector { add(r: EventRecord<SmbEvent>): void; readonly count: number; readonly bytes: number; done(): StepBatch }
 
-/** collects a file's hits; `done` gives them as one batch of exactly their size */
-export function stepCollector(): StepCollector {
-  let text = Buffer.allocUnsafeSlow(1 << 16), used = 0;
-  let keys = new Float64Array(1 << 10), count = 0;
+/** lines written to a step file at once */
+const WRITE_CHUNK = 64 << 10;
+
+/**
+ * Collects a file's hits; `done` gives them as one batch of exactly their size. With `file`, the
+ * lines go to that file as they come: four files of 15,000 CreateService hits (~700 bytes each)
+ * held 16 MiB of lines in each worker (in a buffer grown by doubling, then copied) and 32 MiB in
+ * the main thread until the stories were built; peak RSS 211 / 255 MiB with one / two jobs,
+ * 113 / 116 without hits. A write that fails is a SorterError (like a sorted run's).
+ */
+export function stepCollector(file?: string): StepCollector {
+  let text = Buffer.allocUnsafeSlow(file === undefined ? 1 << 16 : WRITE_CHUNK), used = 0;
+  /** bytes already in the file */
+  let flushed = 0;
+  let fd = -1;
+  let keys = new Float64Array(1 << 10), ends = new Float64Array(1 << 8), count = 0;
   const captures: string[] = [];
+  const flush = (): void => {
+    if (file === undefined || used === 0) return;
+    try {
+      if (fd < 0) fd = fs.openSync(file, 'w');
+      for (let at = 0; at < used;) at += fs.writeSync(fd, text, at, used - at);
+    } catch (e) {
+      throw new SorterError(`${file}: ${(e as Error).message}`, (e as NodeJS.ErrnoException).code, { cause: e });
+    }
+    flushed += used;
+    used = 0;
+  };
   return {
     get count() { return count; },
-    get bytes() { return used; },
+    get bytes() { return flushed + used; },
     add(r) {
       const p = packStep(r);
       let c = captures.length - 1;
@@ -65,9 +95,10 @@ export function stepCollector(): StepCollector {
         if (c < 0) c = captures.push(p.ev.capture) - 1;
       }
       // JSON escapes line breaks inside strings: a newline only ends a line
-      const need = used + Buffer.byteLength(p.ev.line) + 1;
-      if (need > text.length) {
-        const grown = Buffer.allocUnsafeSlow(Math.max(need, text.length * 2));
+      const len = Buffer.byteLength(p.ev.line) + 1;
+      if (file !== undefined && used + len > text.length) flush();
+      if (used + len > text.length) {
+        const grown = Buffer.allocUnsafeSlow(Math.max(used + len, text.length * 2));
         text.copy(grown, 0, 0, used);
         text = grown;
       }
@@ -78,13 +109,29 @@ export function stepCollector(): StepCollector {
         grown.set(keys);
         keys = grown;
       }
+      if (count + 1 > ends.length) {
+        const grown = new Float64Array(ends.length * 2);
+        grown.set(ends);
+        ends = grown;
+      }
       const k = count * KEY_FIELDS;
       keys[k] = p.sec; keys[k + 1] = p.ns; keys[k + 2] = p.seq; keys[k + 3] = p.ev.frame; keys[k + 4] = c;
+      ends[count] = flushed + used;
       count++;
     },
     done() {
-      // a view would take the whole grown buffer along to the main thread
-      return { text: Uint8Array.prototype.slice.call(text, 0, used), keys: keys.slice(0, count * KEY_FIELDS), count, captures };
+      const base = { ends: ends.slice(0, count), keys: keys.slice(0, count * KEY_FIELDS), count, captures };
+      if (file === undefined) {
+        // a view would take the whole grown buffer along to the main thread
+        return { ...base, text: Uint8Array.prototype.slice.call(text, 0, used), file: null };
+      }
+      try {
+        flush();
+      } finally {
+        if (fd >= 0) fs.closeSync(fd);
+        fd = -1;
+      }
+      return { ...base, text: null, file: count > 0 ? file : null };
     },
   };
 }
@@ -94,15 +141,11 @@ export function stepCollector(): StepCollector {
  * bytes of their lines (the bounds on all files together).
  */
 export function firstHits(b: StepBatch, maxCount: number, maxBytes: number): { count: number; bytes: number } {
-  if (b.count <= maxCount && b.text.byteLength <= maxBytes) return { count: b.count, bytes: b.text.byteLength };
-  let at = 0;
-  const n = Math.max(0, Math.min(b.count, maxCount));
-  for (let i = 0; i < n; i++) {
-    const end = b.text.indexOf(10, at) + 1;
-    if (end === 0 || end > maxBytes) return { count: i, bytes: at };
-    at = end;
-  }
-  return { count: n, bytes: at };
+  const all = batchBytes(b);
+  if (b.count <= maxCount && all <= maxBytes) return { count: b.count, bytes: all };
+  let n = Math.max(0, Math.min(b.count, maxCount));
+  while (n > 0 && b.ends[n - 1] > maxBytes) n--;
+  return { count: n, bytes: n > 0 ? b.ends[n - 1] : 0 };
 }
 
 /**
@@ -126,18 +169,18 @@ export class StepBudget {
     while (at > 0 && this.kept[at - 1].index > index) at--;
     this.kept.splice(at, 0, { index, batch });
     this.count += batch.count;
-    this.bytes += batch.text.byteLength;
+    this.bytes += batchBytes(batch);
     while (this.count > this.maxCount || this.bytes > this.maxBytes) {
       const last = this.kept[this.kept.length - 1];
       const b = last.batch;
-      const restCount = this.count - b.count, restBytes = this.bytes - b.text.byteLength;
+      const restCount = this.count - b.count, restBytes = this.bytes - batchBytes(b);
       const fit = firstHits(b, this.maxCount - restCount, this.maxBytes - restBytes);
       this.dropped += b.count - fit.count;
       this.count = restCount + fit.count;
       this.bytes = restBytes + fit.bytes;
       if (fit.count === 0) this.kept.pop();
-      // a copy: a view would keep every byte of the batch
-      else last.batch = { ...b, count: fit.count, text: b.text.slice(0, fit.bytes), keys: b.keys.slice(0, fit.count * KEY_FIELDS) };
+      // a copy: a view would keep every byte of the batch (a file's lines past the cut are not read)
+      else last.batch = { ...b, count: fit.count, text: b.text ? b.text.slice(0, fit.bytes) : null, ends: b.ends.slice(0, fit.count), keys: b.keys.slice(0, fit.count * KEY_FIELDS) };
     }
   }
 
@@ -151,7 +194,7 @@ export class StepBudget {
   }
 }
 
-export const emptyStepBatch = (): StepBatch => ({ text: new Uint8Array(0), keys: new Float64Array(0), count: 0, captures: [] });
+export const emptyStepBatch = (): StepBatch => ({ text: new Uint8Array(0), file: null, ends: new Float64Array(0), keys: new Float64Array(0), count: 0, captures: [] });
 
 /** the hits of records, as one batch (tests, and callers that have whole events) */
 export function batchOf(records: Iterable<EventRecord<SmbEvent>>): StepBatch {
@@ -162,28 +205,18 @@ export function batchOf(records: Iterable<EventRecord<SmbEvent>>): StepBatch {
 
 /**
  * The hits of several batches in output order (time, capture, frame, wire order), one at a time:
- * nothing per hit is made before it is its turn.
+ * nothing per hit is made (or read from a step file) before it is its turn.
  */
 export function* stepsInOrder(batches: readonly StepBatch[]): Generator<EventRecord<PackedStep>> {
   let total = 0;
   for (const b of batches) total += b.count;
   const which = new Uint32Array(total), index = new Uint32Array(total);
-  const starts: Uint32Array[] = [];
-  // the batches' bytes as Buffers (a worker's batch arrives as a plain Uint8Array)
-  const texts = batches.map((b) => Buffer.from(b.text.buffer, b.text.byteOffset, b.text.byteLength));
   let n = 0;
   batches.forEach((b, bi) => {
-    const st = new Uint32Array(b.count + 1);
-    let at = 0;
     for (let i = 0; i < b.count; i++) {
-      st[i] = at;
       which[n] = bi;
       index[n++] = i;
-      at = b.text.indexOf(10, at) + 1;
     }
-    // a batch may be cut to its first hits: its text goes on
-    st[b.count] = at;
-    starts.push(st);
   });
   const key = (o: number, f: number): number => batches[which[o]].keys[index[o] * KEY_FIELDS + f];
   const capture = (o: number): string => batches[which[o]].captures[key(o, 4)];
@@ -192,9 +225,46 @@ export function* stepsInOrder(batches: readonly StepBatch[]): Generator<EventRec
     const ca = capture(a), cb = capture(b);
     return key(a, 0) - key(b, 0) || key(a, 1) - key(b, 1) || (ca < cb ? -1 : ca > cb ? 1 : 0) || key(a, 3) - key(b, 3) || key(a, 2) - key(b, 2);
   });
-  for (const o of order) {
-    const i = index[o], st = starts[which[o]];
-    const line = texts[which[o]].toString('utf8', st[i], st[i + 1] - 1);
-    yield { sec: key(o, 0), ns: key(o, 1), seq: key(o, 2), ev: { capture: capture(o), frame: key(o, 3), line } };
+  const lines = stepLines(batches);
+  try {
+    for (const o of order) {
+      const i = index[o];
+      yield { sec: key(o, 0), ns: key(o, 1), seq: key(o, 2), ev: { capture: capture(o), frame: key(o, 3), line: lines.line(which[o], i) } };
+    }
+  } finally {
+    lines.close();
   }
+}
+
+/** the text of hit i of batch b, from memory or from its step file (opened once, read where it is) */
+function stepLines(batches: readonly StepBatch[]): { line(b: number, i: number): string; close(): void } {
+  // the batches' bytes as Buffers (a worker's batch arrives as a plain Uint8Array)
+  const texts = batches.map((b) => (b.text ? Buffer.from(b.text.buffer, b.text.byteOffset, b.text.byteLength) : null));
+  const fds = batches.map(() => -1);
+  let buf = Buffer.allocUnsafe(4096);
+  return {
+    line(bi, i) {
+      const b = batches[bi];
+      const start = i > 0 ? b.ends[i - 1] : 0, len = b.ends[i] - start - 1;
+      const t = texts[bi];
+      if (t) return t.toString('utf8', start, start + len);
+      try {
+        if (fds[bi] < 0) fds[bi] = fs.openSync(b.file as string, 'r');
+        if (len > buf.length) buf = Buffer.allocUnsafe(len);
+        let got = 0;
+        while (got < len) {
+          const r = fs.readSync(fds[bi], buf, got, len - got, start + got);
+          if (r === 0) throw new Error('the file is shorter than its hits');
+          got += r;
+        }
+      } catch (e) {
+        throw new SorterError(`${b.file}: ${(e as Error).message}`, (e as NodeJS.ErrnoException).code, { cause: e });
+      }
+      return buf.toString('utf8', 0, len);
+    },
+    close() {
+      for (const fd of fds) if (fd >= 0) fs.closeSync(fd);
+      fds.fill(-1);
+    },
+  };
 }

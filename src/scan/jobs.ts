@@ -270,9 +270,10 @@ export async function scanOne(
 ): Promise<void> {
   const started = process.hrtime.bigint();
   const tally = newTally();
-  const steps = stepCollector();
   const fmt = o.format;
   const spiller = runTask && fmt !== 'table' ? new RunSpiller(runTask.dir, runTask.name, { maxRecords: runTask.maxRecords, maxRuns: runTask.maxRuns }) : null;
+  // the rule hits wait beside the runs (removed with them), not in memory
+  const steps = stepCollector(spiller && runTask ? path.join(runTask.dir, `${runTask.name}.steps`) : undefined);
   const rank = runTask?.rank ?? 0;
   /** the runs written so far; undefined when they could not be finished */
   const finishRuns = (): string[] | undefined => {
@@ -325,6 +326,8 @@ export async function scanOne(
   } catch (e) {
     if (batch.length) send();
     await hold;
+    // the hits of a failed file are not kept; their file is closed (and removed with the runs)
+    try { steps.done(); } catch { /* the failure is reported below */ }
     // a run that could not be written (disk full) is not a bug of the capture's
     const sortFailed = e instanceof SorterError;
     const internal = !(e instanceof CaptureError) && !sortFailed;

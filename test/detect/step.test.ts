@@ -9,7 +9,9 @@ import type { EventRecord } from '../../src/events/record';
 import { scanCapture } from '../../src/scan/scan-capture';
 import { ALL_EVENTS } from '../../src/scan/filter';
 import { detectWithStep, MAX_STEP_BYTES, newTally, ship } from '../../src/scan/jobs';
-import { batchOf, firstHits, packStep, stepCollector, StepBudget, stepsInOrder, unpackStep } from '../../src/detect/step';
+import * as os from 'os';
+import { batchBytes, batchOf, firstHits, packStep, StepBatch, stepCollector, StepBudget, stepsInOrder, unpackStep } from '../../src/detect/step';
+import { SorterError } from '../../src/events/sorter';
 import { compareRecords } from '../../src/events/record';
 import { CAPTURES } from '../e2e/truth';
 
@@ -49,6 +51,57 @@ describe('packed steps', () => {
     // a batch cut to its first hits (the total bound in run-scan) yields only those
     const cut = { ...batchOf(even), count: 10 };
     expect(text([...stepsInOrder([cut])].map(unpackStep))).toEqual(text(even.slice(0, 10)));
+  });
+
+  it('a worker\'s hits wait in a file: the batch holds numbers only, and gives back the same hits as one held in memory, cut or not', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'smbtrail-steps-'));
+    try {
+      const odd = all.filter((_, i) => i % 2 === 1).reverse(), even = all.filter((_, i) => i % 2 === 0).reverse();
+      const onDisk = (recs: EventRecord[], name: string): StepBatch => {
+        const c = stepCollector(path.join(dir, name));
+        for (const r of recs) c.add(r);
+        const b = c.done();
+        expect(b.text).toBeNull();
+        expect(batchBytes(b)).toBe(c.bytes);
+        expect(fs.statSync(b.file as string).size).toBe(c.bytes);
+        return b;
+      };
+      const files = [onDisk(odd, 'odd.steps'), onDisk(even, 'even.steps')];
+      const mem = [batchOf(odd), batchOf(even)];
+      expect(files.map(batchBytes)).toEqual(mem.map(batchBytes));
+      const lines = (bs: StepBatch[]): string[] => [...stepsInOrder(bs)].map((r) => `${r.sec} ${r.ns} ${r.seq} ${r.ev.capture} ${r.ev.frame} ${r.ev.line}`);
+      expect(lines(files)).toEqual(lines(mem));
+      // the bounds on all files cut a file-backed batch like one in memory
+      const kept = (bs: StepBatch[]): string[] => {
+        const budget = new StepBudget(all.length, Math.floor(batchBytes(bs[0]) * 1.5));
+        bs.forEach((b, i) => budget.add(i, b));
+        return lines(budget.take());
+      };
+      expect(kept(files)).toEqual(kept(mem));
+      expect(kept(files).length).toBeLessThan(all.length);
+      // no hit: no file is named
+      expect(stepCollector(path.join(dir, 'none.steps')).done()).toMatchObject({ count: 0, file: null });
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('a step file that cannot be written or read is a SorterError (reported like a sorted run that cannot be written)', () => {
+    // a write fails once 64 KiB of lines are waiting, or at the end
+    for (const n of [3, 500]) {
+      const c = stepCollector(path.join(os.tmpdir(), 'smbtrail-no-such-dir', 'x.steps'));
+      expect(() => { for (const r of all.slice(0, n)) c.add(r); c.done(); }).toThrow(SorterError);
+    }
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'smbtrail-steps-'));
+    try {
+      const w = stepCollector(path.join(dir, 'a.steps'));
+      for (const r of all.slice(0, 50)) w.add(r);
+      const b = w.done();
+      fs.truncateSync(b.file as string, 100);
+      expect(() => [...stepsInOrder([b])]).toThrow(SorterError);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('keep names with lone surrogates, quotes, control characters and nested arguments', () => {
@@ -95,7 +148,8 @@ describe('the bytes of rule hits kept for the stories', () => {
     expect(steps.bytes).toBeGreaterThanOrEqual(MAX_STEP_BYTES);
     expect(steps.bytes).toBeLessThan(MAX_STEP_BYTES + 200_000);
     const b = steps.done();
-    expect(b.text.byteLength).toBe(steps.bytes);
+    expect(batchBytes(b)).toBe(steps.bytes);
+    expect(b.text?.byteLength).toBe(steps.bytes);
     // the kept hits are whole and in order
     const back = [...stepsInOrder([b])].map(unpackStep);
     expect(back.length).toBe(steps.count);
@@ -105,8 +159,9 @@ describe('the bytes of rule hits kept for the stories', () => {
   it('a batch is cut to its first hits within a count and a byte budget (the bounds on all files together)', () => {
     const recs = Array.from({ length: 5 }, (_, i) => hostile(i));
     const b = batchOf(recs);
-    const one = b.text.indexOf(10) + 1;
-    const all = b.text.byteLength;
+    const text = b.text as Uint8Array;
+    const one = text.indexOf(10) + 1;
+    const all = text.byteLength;
     expect(firstHits(b, 10, all)).toEqual({ count: 5, bytes: all });
     expect(firstHits(b, 10, one - 1)).toEqual({ count: 0, bytes: 0 });
     expect(firstHits(b, 10, one)).toEqual({ count: 1, bytes: one });
@@ -114,14 +169,14 @@ describe('the bytes of rule hits kept for the stories', () => {
     const three = firstHits(b, 3, all);
     expect(three.count).toBe(3);
     expect(firstHits(b, 10, three.bytes + 10)).toEqual(three);
-    const cut = { ...b, count: 3, text: b.text.slice(0, three.bytes) };
+    const cut = { ...b, count: 3, text: text.slice(0, three.bytes), ends: b.ends.slice(0, 3) };
     expect([...stepsInOrder([cut])].map((r) => unpackStep(r).ev.frame)).toEqual([1, 2, 3]);
   });
 
   it('the bounds on all files keep the same hits whatever order the files finish in (as --jobs 1 would: found in review)', () => {
     // six files of 7 hits each; bounds of 20 hits and of a byte count inside the fourth file
     const files = Array.from({ length: 6 }, (_, f) => batchOf(Array.from({ length: 7 }, (_, i) => ({ ...hostile(f * 7 + i), ev: { ...hostile(f * 7 + i).ev, capture: `c${f}.pcap` } }))));
-    const perHit = files[0].text.byteLength / 7;
+    const perHit = batchBytes(files[0]) / 7;
     const kept = (order: number[], maxCount: number, maxBytes: number): string => {
       const b = new StepBudget(maxCount, maxBytes);
       for (const f of order) b.add(f, files[f]);
