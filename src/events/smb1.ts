@@ -19,7 +19,7 @@ import type { Action, SmbEvent } from './event';
 import { complete, newPending, Pending, PendingInit, PendingTable } from './pending';
 import { flushTransfers, hex8, newEvent, ScanState } from './smb2';
 import { isPipe, looksLikeRpc, pipeTree, unknownTree } from './pipes';
-import { closeFile, ConnRef, filePath, forgetFile, nameSession, namedSessions, newOpenFile, newTree, OpenFile, openFile, Session, stampOf, Transfer, Tree } from './state';
+import { closeFile, ConnRef, filePath, forgetFile, nameSession, namedSessions, takeNamed, newOpenFile, newTree, OpenFile, openFile, Session, stampOf, Transfer, Tree } from './state';
 import { oldestKey } from '../util/oldest';
 
 const stripLeading = filePath;
@@ -78,12 +78,11 @@ export class Smb1Handler {
     this.pipeFiles.clear();
     // and so do its sessions, with the handles still open in them (30,000 short connections
     // each left the session of their NEGOTIATE behind until the capture's end)
-    for (const s of this.sessions.set) {
+    for (const s of takeNamed(this.sessions)) {
       if (!this.scan.sessions.has(s)) continue;
       for (const f of new Set(s.files.values())) flushTransfers(this.scan, f);
       this.scan.sessions.remove(s);
     }
-    this.sessions.set.clear();
     this.transactions.clear();
     this.pipeReads.clear();
   }

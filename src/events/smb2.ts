@@ -22,7 +22,7 @@ import { EventSink, isoTime } from './record';
 import { Smb1Handler, smb1KeepFor } from './smb1';
 import { isPipe, looksLikeRpc, PipeTap, unknownTree } from './pipes';
 import { complete, newPending, Pending, PendingInit, PendingTable } from './pending';
-import { closeFile, ConnRef, filePath, forgetFile, hex8, nameSession, namedSessions, newOpenFile, newTree, OpenFile, openFile, Session, SessionTable, Stamp, stampOf, Transfer, Tree } from './state';
+import { closeFile, ConnRef, filePath, forgetFile, hex8, nameSession, namedSessions, takeNamed, newOpenFile, newTree, OpenFile, openFile, Session, SessionTable, Stamp, stampOf, Transfer, Tree } from './state';
 
 /** What every connection of one scan shares. */
 export interface ScanState {
@@ -149,8 +149,7 @@ export class Smb2Connection {
   close(): void {
     this.pending.drain();
     this.smb1?.close();
-    for (const session of this.named.set) this.scan.sessions.detach(session);
-    this.named.set.clear();
+    for (const session of takeNamed(this.named)) this.scan.sessions.detach(session);
   }
 
   /** the sessions this connection named, each attached once (SessionTable.attach) */

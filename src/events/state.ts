@@ -232,22 +232,36 @@ export class SessionTable {
 }
 
 /**
- * The sessions one connection named. Sessions the table let go leave it whenever it has doubled:
- * a connection naming a million session ids must not keep the ones the table evicted alive.
+ * The sessions one connection named: nearly always one, kept without a set (10,000 connections
+ * each waiting for an answer would hold 10,000 sets). Sessions the table let go leave the set
+ * whenever it has doubled: a connection naming a million session ids must not keep the ones the
+ * table evicted alive.
  */
-export interface NamedSessions { set: Set<Session>; pruneAt: number }
+export interface NamedSessions { one: Session | null; more: Set<Session> | null; pruneAt: number }
 
-export const namedSessions = (): NamedSessions => ({ set: new Set(), pruneAt: 64 });
+export const namedSessions = (): NamedSessions => ({ one: null, more: null, pruneAt: 64 });
 
 /** adds the session; false when it was there already */
 export function nameSession(n: NamedSessions, s: Session, table: SessionTable): boolean {
-  if (n.set.has(s)) return false;
-  n.set.add(s);
-  if (n.set.size > n.pruneAt) {
-    for (const x of n.set) if (!table.has(x)) n.set.delete(x);
-    n.pruneAt = Math.max(64, 2 * n.set.size);
+  if (n.one === s) return false;
+  if (n.one === null) { n.one = s; return true; }
+  if (n.more === null) n.more = new Set();
+  else if (n.more.has(s)) return false;
+  n.more.add(s);
+  if (n.more.size > n.pruneAt) {
+    for (const x of n.more) if (!table.has(x)) n.more.delete(x);
+    n.pruneAt = Math.max(64, 2 * n.more.size);
   }
   return true;
+}
+
+/** the sessions named, once each; the list is emptied */
+export function takeNamed(n: NamedSessions): Session[] {
+  const out = n.one === null ? [] : [n.one];
+  if (n.more) out.push(...n.more);
+  n.one = null;
+  n.more = null;
+  return out;
 }
 
 /**

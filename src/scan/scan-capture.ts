@@ -7,7 +7,7 @@ import type { CaptureInfo, Packet, PacketSink } from '../capture/packet';
 import { readCapture } from '../capture/reader';
 import { createDecoder } from '../net/decode';
 import { FlowTable, Flow } from '../tcp/flows';
-import { KeptBudget, SmbFramer } from '../smb/framer';
+import { KeptBudget, MessageSink, SmbFramer } from '../smb/framer';
 import { flushAllTransfers, flushTransfers, ScanState, Smb2Connection } from '../events/smb2';
 import { MAX_RETIRED_SESSIONS, Session, SessionTable } from '../events/state';
 import { createPipeTap, rpcOverTcp } from '../events/rpc';
@@ -43,6 +43,57 @@ export interface CapturePipeline {
   smbMessages(): number;
 }
 
+interface DecoderContext { scan: ScanState; kept: KeptBudget; anomaly: (kind: string, n?: number) => void }
+
+/**
+ * A flow's decoding state, made with its first byte of payload, not with the flow: a SYN scan
+ * opens a flow per probe (200,000 SYNs took 935 MB when each got its framers up front). Plain
+ * objects with their methods on the prototype rather than closures: 10,000 flows waiting for an
+ * answer held ~15 closures and their contexts each (~1 KB a flow).
+ */
+class FlowDecoder {
+  chosen: [StreamConsumer, StreamConsumer] | null = null;
+  conn: Smb2Connection | null = null;
+  rpcClose: (() => void) | null = null;
+  private readonly smbPort: boolean;
+
+  constructor(private readonly ctx: DecoderContext, readonly flow: Flow) {
+    this.smbPort = SMB_PORTS.has(flow.a.port) || SMB_PORTS.has(flow.b.port);
+  }
+
+  /** on the SMB ports it is SMB; elsewhere the first bytes decide: DCE/RPC straight on TCP
+   * (endpoint mapper, DRSUAPI, SCMR on dynamic ports) or SMB found by its signature */
+  choose(buf: Buffer, off: number, len: number): [StreamConsumer, StreamConsumer] {
+    if (!this.smbPort && looksLikeDcerpc(buf, off, off + len)) {
+      const rpc = rpcOverTcp(this.ctx.scan, this.flow);
+      this.rpcClose = rpc.close;
+      return (this.chosen = rpc.consumers);
+    }
+    const conn = new Smb2Connection(this.ctx.scan, this.flow);
+    this.conn = conn;
+    return (this.chosen = [
+      new SmbFramer(new SmbSide(conn, this.flow, true, this.ctx.anomaly), this.smbPort, this.ctx.kept),
+      new SmbFramer(new SmbSide(conn, this.flow, false, this.ctx.anomaly), this.smbPort, this.ctx.kept),
+    ]);
+  }
+}
+
+/** one direction of a flow, handed to its reassembler before the payload says what it carries */
+class FlowSide implements StreamConsumer {
+  constructor(private readonly d: FlowDecoder, private readonly i: 0 | 1) {}
+  data(buf: Buffer, off: number, len: number, at: Packet): void { (this.d.chosen ?? this.d.choose(buf, off, len))[this.i].data(buf, off, len, at); }
+  gap(bytes: number): void { this.d.chosen?.[this.i].gap(bytes); }
+  end(): void { this.d.chosen?.[this.i].end?.(); }
+}
+
+/** one direction's framed SMB messages, to the flow's connection */
+class SmbSide implements MessageSink {
+  constructor(private readonly conn: Smb2Connection, private readonly flow: Flow, private readonly fromA: boolean, readonly anomaly: (kind: string, n?: number) => void) {}
+  keep(buf: Buffer, off: number, headLen: number, msgLen: number): number { return this.conn.keep(buf, off, headLen, msgLen); }
+  message(buf: Buffer, off: number, kept: number, msgLen: number, at: Packet): void { this.conn.message(buf, off, kept, msgLen, at, this.fromA); }
+  notSmb(): void { this.flow.ignored = true; }
+}
+
 /** The per-capture pipeline as a PacketSink; `finish()` flushes what is still open. */
 export function createCapturePipeline(
   capture: string, emit: EventSink, onBytes?: (bytes: number) => void,
@@ -56,51 +107,27 @@ export function createCapturePipeline(
   const sessions = new SessionTable(50_000, (s) => { anomaly('sessions_evicted'); flushSession(s); }, MAX_RETIRED_SESSIONS, flushSession);
   const scan: ScanState = { capture, sessions, emit, anomaly, seq: 0, smbMessages: 0, pipes: NO_PIPES, pendingTotal: 0 };
   scan.pipes = createPipeTap(scan);
-  const connOf = new WeakMap<Flow, Smb2Connection>();
-  const rpcOf = new WeakMap<Flow, () => void>();
   let smbConnections = 0;
   let lastPacket: Packet | null = null;
   let seen = 0;
 
   // unfinished SMB messages kept by all connections together (see KeptBudget)
   const kept: KeptBudget = { limit: 32 << 20, used: 0 };
+  /** the decoding state of the flows not ended yet, by flow id */
+  const decoders = new Map<number, FlowDecoder>();
+  const ctx: DecoderContext = { scan, kept, anomaly };
   const flows = new FlowTable({
     open(flow: Flow) {
-      // the decoding state is made with the first byte of payload, not with the flow: a SYN scan
-      // opens a flow per probe (200,000 SYNs took 935 MB when each got its framers up front)
-      const smbPort = SMB_PORTS.has(flow.a.port) || SMB_PORTS.has(flow.b.port);
-      const smb = (): [StreamConsumer, StreamConsumer] => {
-        const conn = new Smb2Connection(scan, flow);
-        connOf.set(flow, conn);
-        const sink = (fromA: boolean) => new SmbFramer({
-          keep: (b, o, h, m) => conn.keep(b, o, h, m),
-          message: (b, o, k, m, at) => conn.message(b, o, k, m, at, fromA),
-          anomaly,
-          notSmb: () => { flow.ignored = true; },
-        }, smbPort, kept);
-        return [sink(true), sink(false)];
-      };
-      // on the SMB ports it is SMB; elsewhere the first bytes decide: DCE/RPC straight on TCP
-      // (endpoint mapper, DRSUAPI, SCMR on dynamic ports) or SMB found by its signature
-      let chosen: [StreamConsumer, StreamConsumer] | null = null;
-      const choose = (buf: Buffer, off: number, len: number): [StreamConsumer, StreamConsumer] => {
-        if (!smbPort && looksLikeDcerpc(buf, off, off + len)) {
-          const rpc = rpcOverTcp(scan, flow);
-          rpcOf.set(flow, rpc.close);
-          return (chosen = rpc.consumers);
-        }
-        return (chosen = smb());
-      };
-      const side = (i: 0 | 1): StreamConsumer => ({
-        data(buf, off, len, at) { (chosen ?? choose(buf, off, len))[i].data(buf, off, len, at); },
-        gap(bytes) { chosen?.[i].gap(bytes); },
-        end() { chosen?.[i].end?.(); },
-      });
-      return [side(0), side(1)];
+      const d = new FlowDecoder(ctx, flow);
+      decoders.set(flow.id, d);
+      return [new FlowSide(d, 0), new FlowSide(d, 1)];
     },
     close(flow: Flow) {
-      rpcOf.get(flow)?.();
-      const conn = connOf.get(flow);
+      const d = decoders.get(flow.id);
+      if (d === undefined) return;
+      decoders.delete(flow.id);
+      d.rpcClose?.();
+      const conn = d.conn;
       if (!conn) return;
       conn.close();
       if (conn.smbSeen) smbConnections++;
