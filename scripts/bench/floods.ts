@@ -221,15 +221,16 @@ const FLOODS: Flood[] = [
     },
   },
   {
-    name: 'unfinished', what: '300 connections each sending all but the last byte of a 1 MB IOCTL',
+    name: 'unfinished', what: '300 connections each sending all but the last byte of a 1 MB IOCTL (under the 1 MiB kept whole)',
     make(dir, k) {
       const out = new PcapOut(path.join(dir, 'unfinished.pcap'));
       for (let i = 0; i < k(300); i++) {
         const c = new Conn(out, ip(i), SERVER, 40000).handshake();
-        const body = Buffer.alloc(56 + (1 << 20));
+        const input = 1_000_000;
+        const body = Buffer.alloc(56 + input);
         body.writeUInt16LE(57, 0);
         body.writeUInt32LE(0x0011c017, 4); // FSCTL_PIPE_TRANSCEIVE
-        body.writeUInt32LE(120, 24); body.writeUInt32LE(1 << 20, 28);
+        body.writeUInt32LE(120, 24); body.writeUInt32LE(input, 28);
         const b = nbss(req({ command: CMD.IOCTL, messageId: 1, sessionId: 1n, treeId: 1 }, body));
         for (let at = 0; at < b.length - 1; at += 1448) c.packet(true, ACK, b.subarray(at, Math.min(b.length - 1, at + 1448)));
       }
