@@ -236,7 +236,16 @@ export async function runScan(o: ScanOptions): Promise<number> {
 
   // stories from all files at once, in time order: a chain may span captures
   totals.stepsDropped += steps.dropped;
-  const allStories = storiesFrom(steps.take(), { config: compiledRules(o.rules) });
+  let allStories: EventRecord[] = [];
+  try {
+    allStories = storiesFrom(steps.take(), { config: compiledRules(o.rules) });
+  } catch (e) {
+    // the rule hits wait in files beside the sorted runs: one that cannot be read back costs the
+    // stories, not the timeline (found in review: the run ended as an internal error with -o emptied)
+    if (!(e instanceof SorterError)) throw e;
+    process.stderr.write(`smbtrail: cannot build the stories: ${forTerminal(e.message.split('\n')[0])}\n`);
+    failed++;
+  }
   const stories = allStories.filter((r) => wanted(r.ev, filter));
   // found: every event and story, shown or not (the summary's "of N found")
   totals.found += allStories.length;

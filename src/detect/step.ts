@@ -54,7 +54,14 @@ const KEY_FIELDS = 5;
 /** bytes of a batch's lines */
 export const batchBytes = (b: StepBatch): number => (b.count > 0 ? b.ends[b.count - 1] : 0);
 
-export interface StepCollector { add(r: EventRecord<SmbEvent>): void; readonly count: number; readonly bytes: number; done(): StepBatch }
+export interface StepCollector {
+  add(r: EventRecord<SmbEvent>): void;
+  readonly count: number;
+  readonly bytes: number;
+  /** hits lost because their file could not be written (the batch is then empty) */
+  readonly lost: number;
+  done(): StepBatch;
+}
 
 /** lines written to a step file at once */
 const WRITE_CHUNK = 64 << 10;
@@ -64,7 +71,8 @@ const WRITE_CHUNK = 64 << 10;
  * lines go to that file as they come: four files of 15,000 CreateService hits (~700 bytes each)
  * held 16 MiB of lines in each worker (in a buffer grown by doubling, then copied) and 32 MiB in
  * the main thread until the stories were built; peak RSS 211 / 255 MiB with one / two jobs,
- * 113 / 116 without hits. A write that fails is a SorterError (like a sorted run's).
+ * 113 / 116 without hits. A write that fails (disk full) costs the file's hits, counted as
+ * `lost`, never its timeline.
  */
 export function stepCollector(file?: string): StepCollector {
   let text = Buffer.allocUnsafeSlow(file === undefined ? 1 << 16 : WRITE_CHUNK), used = 0;
@@ -73,13 +81,17 @@ export function stepCollector(file?: string): StepCollector {
   let fd = -1;
   let keys = new Float64Array(1 << 10), ends = new Float64Array(1 << 8), count = 0;
   const captures: string[] = [];
+  let failed = false;
   const flush = (): void => {
     if (file === undefined || used === 0) return;
-    try {
-      if (fd < 0) fd = fs.openSync(file, 'w');
-      for (let at = 0; at < used;) at += fs.writeSync(fd, text, at, used - at);
-    } catch (e) {
-      throw new SorterError(`${file}: ${(e as Error).message}`, (e as NodeJS.ErrnoException).code, { cause: e });
+    if (!failed) {
+      try {
+        // private like the sorted runs beside it: the hits name users and files
+        if (fd < 0) fd = fs.openSync(file, 'wx', 0o600);
+        for (let at = 0; at < used;) at += fs.writeSync(fd, text, at, used - at);
+      } catch {
+        failed = true;
+      }
     }
     flushed += used;
     used = 0;
@@ -87,6 +99,7 @@ export function stepCollector(file?: string): StepCollector {
   return {
     get count() { return count; },
     get bytes() { return flushed + used; },
+    get lost() { return failed ? count : 0; },
     add(r) {
       const p = packStep(r);
       let c = captures.length - 1;
@@ -125,12 +138,12 @@ export function stepCollector(file?: string): StepCollector {
         // a view would take the whole grown buffer along to the main thread
         return { ...base, text: Uint8Array.prototype.slice.call(text, 0, used), file: null };
       }
-      try {
-        flush();
-      } finally {
-        if (fd >= 0) fs.closeSync(fd);
+      flush();
+      if (fd >= 0) {
+        try { fs.closeSync(fd); } catch { failed = true; }
         fd = -1;
       }
+      if (failed) return emptyStepBatch();
       return { ...base, text: null, file: count > 0 ? file : null };
     },
   };
@@ -236,12 +249,36 @@ export function* stepsInOrder(batches: readonly StepBatch[]): Generator<EventRec
   }
 }
 
-/** the text of hit i of batch b, from memory or from its step file (opened once, read where it is) */
+/**
+ * Step files open at once while the stories are built: one per input file would run out of
+ * descriptors on a batch of a few hundred captures (found in review: 300 files under
+ * `ulimit -n 256`); the least recently read is closed first.
+ */
+export const MAX_OPEN_STEP_FILES = 32;
+
+/** the text of hit i of batch b, from memory or from its step file (read where it is) */
 function stepLines(batches: readonly StepBatch[]): { line(b: number, i: number): string; close(): void } {
   // the batches' bytes as Buffers (a worker's batch arrives as a plain Uint8Array)
   const texts = batches.map((b) => (b.text ? Buffer.from(b.text.buffer, b.text.byteOffset, b.text.byteLength) : null));
-  const fds = batches.map(() => -1);
+  /** batch index → descriptor, least recently used first */
+  const open = new Map<number, number>();
   let buf = Buffer.allocUnsafe(4096);
+  const fdOf = (bi: number): number => {
+    let fd = open.get(bi);
+    if (fd !== undefined) {
+      open.delete(bi);
+      open.set(bi, fd);
+      return fd;
+    }
+    if (open.size >= MAX_OPEN_STEP_FILES) {
+      const [oldest, ofd] = open.entries().next().value as [number, number];
+      open.delete(oldest);
+      fs.closeSync(ofd);
+    }
+    fd = fs.openSync(batches[bi].file as string, 'r');
+    open.set(bi, fd);
+    return fd;
+  };
   return {
     line(bi, i) {
       const b = batches[bi];
@@ -249,11 +286,11 @@ function stepLines(batches: readonly StepBatch[]): { line(b: number, i: number):
       const t = texts[bi];
       if (t) return t.toString('utf8', start, start + len);
       try {
-        if (fds[bi] < 0) fds[bi] = fs.openSync(b.file as string, 'r');
+        const fd = fdOf(bi);
         if (len > buf.length) buf = Buffer.allocUnsafe(len);
         let got = 0;
         while (got < len) {
-          const r = fs.readSync(fds[bi], buf, got, len - got, start + got);
+          const r = fs.readSync(fd, buf, got, len - got, start + got);
           if (r === 0) throw new Error('the file is shorter than its hits');
           got += r;
         }
@@ -263,8 +300,8 @@ function stepLines(batches: readonly StepBatch[]): { line(b: number, i: number):
       return buf.toString('utf8', 0, len);
     },
     close() {
-      for (const fd of fds) if (fd >= 0) fs.closeSync(fd);
-      fds.fill(-1);
+      for (const fd of open.values()) fs.closeSync(fd);
+      open.clear();
     },
   };
 }

@@ -225,7 +225,10 @@ export class SessionTable {
     return [...this.keysOf.keys()];
   }
 
+  /** at the bound: a retired session goes before any live one (found in review) */
   private evictOldest(): void {
+    const retired = oldestKey(this.retired);
+    if (retired) { this.onRetire(retired); this.remove(retired); return; }
     const first = oldestKey(this.keysOf);
     if (first) { this.onEvict(first); this.remove(first); }
   }

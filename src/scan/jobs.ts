@@ -322,12 +322,13 @@ export async function scanOne(
     await hold;
     const runs = spiller ? spiller.finish() : undefined;
     tally.steps = steps.done();
+    tally.stepsDropped += steps.lost;
     await post({ type: 'done', summary, tally, seconds: Number(process.hrtime.bigint() - started) / 1e9, runs });
   } catch (e) {
     if (batch.length) send();
     await hold;
     // the hits of a failed file are not kept; their file is closed (and removed with the runs)
-    try { steps.done(); } catch { /* the failure is reported below */ }
+    steps.done();
     // a run that could not be written (disk full) is not a bug of the capture's
     const sortFailed = e instanceof SorterError;
     const internal = !(e instanceof CaptureError) && !sortFailed;

@@ -54,6 +54,31 @@ describe('--stories', () => {
   });
 });
 
+describe('rule hits kept on disk for the stories', () => {
+  it('a step file that cannot be read back costs the stories, not the timeline: one line, exit 1, -o written (found in review)', () => {
+    // a preload that fails every read of a step file (EIO), as a disk error or a temp cleaner would
+    const preload = path.join(tmp, 'fail-steps.js');
+    fs.writeFileSync(preload, `const fs = require('fs'); const read = fs.readSync;
+fs.readSync = function (fd, ...rest) {
+  let p = ''; try { p = fs.readlinkSync('/proc/self/fd/' + fd); } catch {}
+  if (p.endsWith('.steps')) { const e = new Error('EIO: i/o error, read'); e.code = 'EIO'; throw e; }
+  return read.call(this, fd, ...rest);
+};`);
+    const input = cap('08-smbexec-services.pcap');
+    const good = run([input, '-f', 'csv', '-q', '--jobs', '1']);
+    expect(good.code).toBe(0);
+    expect(good.out).toContain(',story,');
+    const out = path.join(tmp, 'timeline.csv');
+    fs.writeFileSync(out, 'yesterday\n');
+    const r = spawnSync(process.execPath, ['-r', preload, CLI, input, '-f', 'csv', '-q', '--jobs', '1', '-o', out], { encoding: 'utf8', cwd: ROOT });
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(/^smbtrail: cannot build the stories: .*\.steps: EIO/m);
+    expect(r.stderr).not.toContain('internal error');
+    const rows = fs.readFileSync(out, 'utf8');
+    expect(rows).toBe(good.out.split('\n').filter((l) => !l.includes(',story,')).join('\n'));
+  });
+});
+
 describe('rpc events', () => {
   it('smbexec: the CreateServiceW call with its command line as JSON', () => {
     const r = run([cap('08-smbexec-services.pcap'), '--action', 'rpc', '-f', 'jsonl', '-q']);

@@ -120,6 +120,18 @@ describe('sessions whose connections ended', () => {
     expect([t.has(a), t.has(b), t.has(c), t.has(d)]).toEqual([true, true, false, false]);
   });
 
+  it('at the bound on sessions a retired session goes before any live one, as retired, not evicted (found in review)', () => {
+    const evicted: string[] = [], retired: string[] = [];
+    const t = new SessionTable(3, (s) => evicted.push(s.id), 10, (s) => retired.push(s.id));
+    const [a, b, c] = ['0x1', '0x2', '0x3'].map((id) => t.get('10.0.0.12', id));
+    for (const s of [a, b, c]) t.attach(s);
+    t.detach(b);
+    t.get('10.0.0.12', '0x4');
+    expect([evicted, retired]).toEqual([[], ['0x2']]);
+    t.get('10.0.0.12', '0x5'); // no retired session left: the oldest live one goes, counted
+    expect([evicted, retired]).toEqual([['0x1'], ['0x2']]);
+  });
+
   it('a session removed (LOGOFF) is neither retired nor counted when its connection ends', () => {
     const retired: Session[] = [];
     const t = new SessionTable(50_000, () => {}, 0, (s) => retired.push(s));
@@ -149,7 +161,7 @@ describe('sessions whose connections ended', () => {
       const conv = cap.conversation({ clientPort: 10000 + i }).handshake();
       const cl = new Smb2Client(conv, SID + BigInt(i));
       cl.sessionSetup(ALICE);
-      cl.treeConnect('\\10.0.0.12\share', 5);
+      cl.treeConnect('\\\\10.0.0.12\\share', 5);
       cl.create(5, { name: `f${i}`, access: ACCESS.GENERIC_WRITE, disposition: DISPOSITION.CREATE }, fileId(1));
       cl.write(5, fileId(1), Buffer.alloc(10 + i));
       conv.fin();
@@ -165,17 +177,39 @@ describe('sessions whose connections ended', () => {
     expect(r.summary.anomalies).toEqual({});
   });
 
+  it('through the decoder: a bound channel keeps the session after the first channel ends, whatever else retires meanwhile (from review)', () => {
+    const cap = new CaptureBuilder();
+    const c1 = cap.conversation({ clientPort: 49700 }).handshake();
+    const a = new Smb2Client(c1, SID);
+    a.sessionSetup(ALICE);
+    a.treeConnect('\\\\10.0.0.12\\share', 5);
+    a.create(5, { name: 'big.bin', access: ACCESS.GENERIC_WRITE, disposition: DISPOSITION.CREATE }, fileId(1));
+    const c2 = cap.conversation({ clientPort: 49800, server: '10.0.0.13' }).handshake();
+    const b = new Smb2Client(c2, SID);
+    b.messageId = 100;
+    b.sessionSetup(ALICE, { binding: true });
+    c1.fin();
+    for (let i = 0; i < MAX_RETIRED_SESSIONS + 5; i++) {
+      const conv = cap.conversation({ clientPort: 10000 + i }).handshake();
+      new Smb2Client(conv, SID + 1000n + BigInt(i)).sessionSetup({ user: `u${i}`, domain: 'CORP', workstation: 'X' });
+      conv.fin();
+    }
+    b.write(5, fileId(1), Buffer.alloc(77));
+    b.close(5, fileId(1));
+    expect(only(scanBuilder(cap), 'write')).toMatchObject([{ bytes: 77, user: 'alice', path: 'big.bin', share: '\\\\10.0.0.12\\share' }]);
+  });
+
   it('through the decoder: a retired session is still found by a later connection that names it (a channel whose binding was not captured)', () => {
     const cap = new CaptureBuilder();
     const c1 = cap.conversation({ clientPort: 49700 }).handshake();
     const cl1 = new Smb2Client(c1, SID);
     cl1.sessionSetup(ALICE);
-    cl1.treeConnect('\\10.0.0.12\share', 5);
+    cl1.treeConnect('\\\\10.0.0.12\\share', 5);
     c1.fin();
     const cl2 = new Smb2Client(cap.conversation({ clientPort: 49800 }).handshake(), SID);
     cl2.messageId = 10;
     cl2.create(5, { name: 'later.txt', access: ACCESS.READ_DATA, disposition: DISPOSITION.OPEN }, fileId(1));
-    expect(only(scanBuilder(cap), 'create')).toMatchObject([{ src_port: 49800, user: 'alice', share: '\\10.0.0.12\share' }]);
+    expect(only(scanBuilder(cap), 'create')).toMatchObject([{ src_port: 49800, user: 'alice', share: '\\\\10.0.0.12\\share' }]);
   });
 });
 
