@@ -319,12 +319,12 @@ function main(): void {
       console.error(`[floods] ${f.name}: scanning ${mb.toFixed(0)} MB with --jobs ${jobs}`);
       const r = measure(inputs, jobs);
       const mib = r.kib / 1024;
-      rows.push(`| ${f.name} | ${f.what} | ${mb.toFixed(0)} | ${jobs} | ${mib.toFixed(1)} | ${mib <= 150 ? 'yes' : '**no**'} | ${r.seconds.toFixed(1)} | ${r.code} | ${r.summary.replace(/\|/g, '\\|')} |`);
+      rows.push(`| ${f.name} | ${f.what} | ${mb.toFixed(0)} | ${jobs} | ${mib.toFixed(1)} (${(r.kib * 1024 / 1e6).toFixed(1)} MB) | ${r.kib * 1024 <= 150e6 ? 'yes' : '**no**'} | ${r.seconds.toFixed(1)} | ${r.code} | ${r.summary.replace(/\|/g, '\\|')} |`);
       console.error(rows[rows.length - 1]);
     }
     if (!o.keep) for (const p of inputs) fs.rmSync(p, { recursive: true, force: true });
   }
-  console.log('| flood | what | MB | --jobs | peak RSS MiB | ≤ 150 MiB | s | exit | summary |');
+  console.log('| flood | what | MB | --jobs | peak RSS MiB (MB) | ≤ 150 MB | s | exit | summary |');
   console.log('| --- | --- | --- | --- | --- | --- | --- | --- | --- |');
   for (const r of rows) console.log(r);
   console.log(`\nscripts/bench/floods.sh --scale ${o.scale}; node ${process.version}; ${new Date().toISOString()}; \`/usr/bin/time -f %M\` of \`smbtrail scan INPUT -f jsonl -o /dev/null --jobs N\``);

@@ -41,8 +41,10 @@ export interface FlowTableLimits {
 }
 
 export const DEFAULT_FLOW_LIMITS = (): FlowTableLimits => ({
-  maxFlows: 10_000,
-  // 10,000 flows at ~3 KB of decoding state each, 16 MB of out-of-order data held in all (with
+  maxFlows: 8_192,
+  // 8,192 flows: each one that has carried SMB holds ~5 KB of decoding state and, waiting for an
+  // answer, its request (200,000 connections of one unanswered CREATE: 144 MiB of peak RSS with
+  // 10,000 flows, just above 150 MB); with 16 MB of out-of-order data held in all (with
   // 256 bytes per segment for its entry and arena room): well within a worker's WORKER_OLD_MB (a
   // SYN scan of 100,000 sources was 495 MiB with 100,000 flows; 1,000 connections whose answers
   // all came out of order peaked at 288 MiB with 32 MB, 191 MiB with 16 MB and a Buffer per held
