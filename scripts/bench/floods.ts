@@ -193,6 +193,32 @@ const FLOODS: Flood[] = [
     },
   },
   {
+    name: 'trees', what: 'one session connecting 500,000 shares (distinct tree ids), never disconnecting',
+    make(dir, k) {
+      const out = new PcapOut(path.join(dir, 'trees.pcap'));
+      const c = new Conn(out, ip(1), SERVER, 40000).handshake();
+      for (let i = 0; i < k(500_000); i++) {
+        c.send(true, req({ command: CMD.TREE_CONNECT, messageId: i + 1, sessionId: 1n }, treeConnectRequestBody(`\\\\srv\\share-${i}`)));
+        c.send(false, resp({ command: CMD.TREE_CONNECT, messageId: i + 1, sessionId: 1n, treeId: i + 1 }, treeConnectResponseBody(SHARE_TYPE.DISK)));
+      }
+      out.close();
+      return [out.file];
+    },
+  },
+  {
+    name: 'unknown-trees', what: 'one session sending 1,000,000 CREATEs, each on a tree id never connected',
+    make(dir, k) {
+      const out = new PcapOut(path.join(dir, 'unknown-trees.pcap'));
+      const c = new Conn(out, ip(1), SERVER, 40000).handshake();
+      for (let i = 0; i < k(1_000_000); i++) {
+        c.send(true, req({ command: CMD.CREATE, messageId: i + 1, sessionId: 1n, treeId: i + 1 }, createRequestBody({ name: `f${i}`, access: ACCESS.GENERIC_WRITE, disposition: DISPOSITION.CREATE })));
+        c.send(false, createResp(i + 1, 1n, i + 1));
+      }
+      out.close();
+      return [out.file];
+    },
+  },
+  {
     name: 'out-of-order', what: '1,000 connections whose answers arrive last segment first (all held until the first)',
     make(dir, k) {
       const out = new PcapOut(path.join(dir, 'out-of-order.pcap'));

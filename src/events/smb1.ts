@@ -19,7 +19,7 @@ import type { Action, SmbEvent } from './event';
 import { complete, newPending, Pending, PendingInit, PendingTable } from './pending';
 import { flushTransfers, hex8, newEvent, ScanState } from './smb2';
 import { isPipe, looksLikeRpc, pipeTree, unknownTree } from './pipes';
-import { closeFile, ConnRef, filePath, forgetFile, nameSession, namedSessions, takeNamed, newOpenFile, newTree, OpenFile, openFile, Session, stampOf, Transfer, Tree } from './state';
+import { addTree, closeFile, ConnRef, filePath, forgetFile, nameSession, namedSessions, takeNamed, newOpenFile, newTree, OpenFile, openFile, removeTree, Session, stampOf, Transfer, Tree } from './state';
 import { oldestKey } from '../util/oldest';
 
 const stripLeading = filePath;
@@ -156,8 +156,15 @@ export class Smb1Handler {
 
   private tree(s: Session, tid: number): Tree {
     let t = s.trees.get(tid);
-    if (!t) { t = newTree(tid, null, null); s.trees.set(tid, t); }
+    if (t) { t.used = true; return t; }
+    t = newTree(tid, null, null);
+    this.addTree(s, t);
     return t;
+  }
+
+  private addTree(s: Session, t: Tree): void {
+    const gone = addTree(s, t);
+    if (gone) this.scan.anomaly('trees_evicted', gone);
   }
 
   private file(s: Session, tid: number, fid: number | null): OpenFile | undefined {
@@ -265,7 +272,7 @@ export class Smb1Handler {
         return;
       }
       case Smb1Cmd.TREE_DISCONNECT:
-        s.trees.delete(h.tid);
+        removeTree(s, h.tid);
         return;
       case Smb1Cmd.NT_CREATE_ANDX: {
         const r = ntCreate(k);
@@ -412,7 +419,7 @@ export class Smb1Handler {
         if (p.ev) {
           p.ev.tree_id = hex8(h.tid);
           p.ev.share_type = ok ? treeConnectService(k) : null;
-          if (ok) this.session(h.uid).trees.set(h.tid, newTree(h.tid, p.ev.share, p.ev.share_type));
+          if (ok) this.addTree(this.session(h.uid), newTree(h.tid, p.ev.share, p.ev.share_type));
         }
         break;
       case Smb1Cmd.NT_CREATE_ANDX: {

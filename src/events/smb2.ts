@@ -22,7 +22,7 @@ import { EventSink, isoTime } from './record';
 import { Smb1Handler, smb1KeepFor } from './smb1';
 import { isPipe, looksLikeRpc, PipeTap, unknownTree } from './pipes';
 import { complete, newPending, Pending, PendingInit, PendingTable } from './pending';
-import { closeFile, ConnRef, filePath, forgetFile, hex8, nameSession, namedSessions, takeNamed, newOpenFile, newTree, OpenFile, openFile, Session, SessionTable, Stamp, stampOf, Transfer, Tree } from './state';
+import { addTree, closeFile, ConnRef, filePath, forgetFile, hex8, nameSession, namedSessions, takeNamed, newOpenFile, newTree, OpenFile, openFile, removeTree, Session, SessionTable, Stamp, stampOf, Transfer, Tree } from './state';
 
 /** What every connection of one scan shares. */
 export interface ScanState {
@@ -250,7 +250,7 @@ export class Smb2Connection {
         return;
       }
       case Cmd.TREE_DISCONNECT:
-        session.trees.delete(treeId);
+        removeTree(session, treeId);
         return;
       case Cmd.CREATE: {
         const r = createRequest(b);
@@ -358,7 +358,7 @@ export class Smb2Connection {
           p.ev.tree_id = hex8(h.treeId);
           const st = ok ? treeConnectShareType(b) : null;
           p.ev.share_type = st === null ? null : SHARE_TYPES[st] ?? null;
-          if (ok) p.session.trees.set(h.treeId, newTree(h.treeId, p.ev.share, p.ev.share_type));
+          if (ok) this.addTree(p.session, newTree(h.treeId, p.ev.share, p.ev.share_type));
         }
         break;
       case Cmd.CREATE:
@@ -404,12 +404,16 @@ export class Smb2Connection {
 
   private tree(session: Session, treeId: number): Tree {
     let t = session.trees.get(treeId);
-    if (!t) {
-      // the TREE_CONNECT was before the capture: the id is all we know
-      t = newTree(treeId, null, null);
-      session.trees.set(treeId, t);
-    }
+    if (t) { t.used = true; return t; }
+    // the TREE_CONNECT was before the capture: the id is all we know
+    t = newTree(treeId, null, null);
+    this.addTree(session, t);
     return t;
+  }
+
+  private addTree(session: Session, t: Tree): void {
+    const gone = addTree(session, t);
+    if (gone) this.scan.anomaly('trees_evicted', gone);
   }
 
   private unknownFile(session: Session, treeId: number, fileId: string): OpenFile {

@@ -18,11 +18,13 @@ export interface Tree {
   /** UNC path as the client sent it; null when the TREE_CONNECT was not captured */
   share: string | null;
   shareType: 'disk' | 'pipe' | 'print' | null;
+  /** named by a request since it was last passed over for eviction (see addTree) */
+  used: boolean;
 }
 
 export const hex8 = (n: number): string => `0x${(n >>> 0).toString(16).padStart(8, '0')}`;
 
-export const newTree = (id: number, share: string | null, shareType: Tree['shareType']): Tree => ({ id, hexId: hex8(id), share, shareType });
+export const newTree = (id: number, share: string | null, shareType: Tree['shareType']): Tree => ({ id, hexId: hex8(id), share, shareType, used: false });
 
 /** Bytes moved through one handle, reported once its CLOSE is answered (or when the capture ends). */
 export interface Transfer {
@@ -100,8 +102,8 @@ export interface Session {
  */
 export const MAX_RETIRED_SESSIONS = 1_024;
 
-/** open handles and their path characters, all sessions of a scan together */
-export interface FileBudget { files: number; chars: number }
+/** open handles, their path characters and trees, all sessions of a scan together */
+export interface FileBudget { files: number; chars: number; trees: number }
 
 /** Sessions of one scan. Session binding (multichannel) makes one session reachable from several servers' addresses. */
 export class SessionTable {
@@ -111,7 +113,7 @@ export class SessionTable {
   /** every key a session is reachable by, so that removing it does not scan the table */
   private readonly keysOf = new Map<Session, string[]>();
   /** shared by every session of the table */
-  readonly budget: FileBudget = { files: 0, chars: 0 };
+  readonly budget: FileBudget = { files: 0, chars: 0, trees: 0 };
   /** sessions whose connections have all ended, oldest first (see detach) */
   private readonly retired = new Map<Session, true>();
 
@@ -210,6 +212,7 @@ export class SessionTable {
     if (s.budget) {
       s.budget.files -= s.files.size;
       s.budget.chars -= s.pathChars;
+      s.budget.trees -= s.trees.size;
       s.budget = undefined;
     }
     this.keysOf.delete(s);
@@ -311,6 +314,45 @@ export const MAX_PATH_CHARS_PER_SESSION = 1 << 20;
  */
 export const MAX_FILES_TOTAL = 16_384;
 export const MAX_PATH_CHARS_TOTAL = 4 << 20;
+
+/**
+ * Trees one session keeps, and all sessions together. A session connects to a handful of shares;
+ * without a bound one that connected 500,000 (or named 1,000,000 tree ids never connected, each
+ * remembered as a tree of unknown share) took 161 / 242 MiB and, further on, the worker's whole
+ * heap. Beyond either, the session adding a tree lets go of its own oldest tree no request has
+ * named since it was last passed over (`trees_evicted`); a later request on it sees a tree of
+ * unknown share, and handles opened on it keep their share.
+ */
+export const MAX_TREES_PER_SESSION = 1_024;
+export const MAX_TREES_TOTAL = 16_384;
+
+/** remembers a tree of the session; returns how many of its trees were let go */
+export function addTree(s: Session, t: Tree): number {
+  const prior = s.trees.get(t.id);
+  s.trees.set(t.id, t);
+  const b = s.budget;
+  if (prior !== undefined) return 0;
+  if (b) b.trees++;
+  let gone = 0;
+  while (s.trees.size > 1 && (s.trees.size > MAX_TREES_PER_SESSION || (b !== undefined && b.trees > MAX_TREES_TOTAL))) {
+    const k = oldestKey(s.trees) as number;
+    const old = s.trees.get(k) as Tree;
+    // as for handles (openFile): a second chance for a tree in use, never the one being added
+    if (old.used || old === t) {
+      old.used = false;
+      moveToBack(s.trees, k);
+      continue;
+    }
+    removeTree(s, k);
+    gone++;
+  }
+  return gone;
+}
+
+/** forgets a tree (TREE_DISCONNECT, eviction) */
+export function removeTree(s: Session, id: number): void {
+  if (s.trees.delete(id) && s.budget) s.budget.trees--;
+}
 
 /**
  * remembers a handle the server gave; returns the handles let go (to report their totals): the

@@ -4,7 +4,7 @@
  * same through the pipeline with several TCP connections and servers.
  */
 import { describe, expect, it } from 'vitest';
-import { closeFile, MAX_FILES_PER_SESSION, MAX_FILES_TOTAL, MAX_PATH_CHARS_TOTAL, MAX_RETIRED_SESSIONS, nameSession, namedSessions, newTree, OpenFile, openFile, Session, SessionTable } from '../../src/events/state';
+import { addTree, closeFile, MAX_FILES_PER_SESSION, MAX_FILES_TOTAL, MAX_PATH_CHARS_TOTAL, MAX_RETIRED_SESSIONS, MAX_TREES_PER_SESSION, MAX_TREES_TOTAL, removeTree, nameSession, namedSessions, newTree, OpenFile, openFile, Session, SessionTable } from '../../src/events/state';
 import { ACCESS, CMD, createRequestBody, DISPOSITION, fileId, readRequestBody, readResponseBody, resp, SHARE_TYPE, smallBody } from '../helpers/build';
 import { CaptureBuilder, only, scanBuilder, Smb2Client } from '../helpers/conversation';
 
@@ -213,6 +213,60 @@ describe('sessions whose connections ended', () => {
   });
 });
 
+describe('trees of all sessions together', () => {
+  it('stay under MAX_TREES_PER_SESSION and MAX_TREES_TOTAL: the session adding one beyond lets go of its own oldest idle tree, never the one added', () => {
+    const t = new SessionTable();
+    const a = t.get('10.0.0.12', '0x1'), b = t.get('10.0.0.12', '0x2');
+    let gone = 0;
+    for (let i = 0; i < MAX_TREES_PER_SESSION + 10; i++) gone += addTree(a, newTree(i + 1, `\\\\h\\s${i}`, 'disk'));
+    expect(gone).toBe(10);
+    expect(a.trees.size).toBe(MAX_TREES_PER_SESSION);
+    expect(a.trees.has(1)).toBe(false);
+    // a tree named by a request since it was last passed over gets a second chance
+    (a.trees.get(11) as ReturnType<typeof newTree>).used = true;
+    addTree(a, newTree(5000, null, null));
+    expect([a.trees.has(11), a.trees.has(12)]).toEqual([true, false]);
+    // the same id again replaces the tree without counting it twice
+    const before = t.budget.trees;
+    addTree(a, newTree(5000, '\\\\h\\again', 'disk'));
+    expect(t.budget.trees).toBe(before);
+    // the total: sessions of one tree each may go beyond it (nothing of their own to let go)
+    const many = Array.from({ length: MAX_TREES_TOTAL }, (_, i) => t.get('10.0.0.13', `0x${(i + 10).toString(16)}`));
+    for (const s of many) addTree(s, newTree(1, null, null));
+    expect(t.budget.trees).toBe(MAX_TREES_PER_SESSION + MAX_TREES_TOTAL);
+    // beyond it, a session adding its second tree lets go of its first
+    expect(addTree(b, newTree(1, null, null))).toBe(0);
+    expect(addTree(b, newTree(2, null, null))).toBe(1);
+    expect([...b.trees.keys()]).toEqual([2]);
+    // a TREE_DISCONNECT and a session's end count down
+    removeTree(b, 2);
+    for (const s of [a, ...many]) t.remove(s);
+    expect(t.budget.trees).toBe(0);
+  });
+
+  it('through the decoder: a tree in use keeps its share while a session connects thousands of others (trees_evicted)', () => {
+    const cap = new CaptureBuilder();
+    const cl = new Smb2Client(cap.conversation().handshake(), SID);
+    cl.sessionSetup(ALICE);
+    cl.treeConnect('\\\\10.0.0.12\\ADMIN$', 1, SHARE_TYPE.DISK);
+    const n = MAX_TREES_PER_SESSION + 500;
+    for (let i = 0; i < n; i++) {
+      cl.treeConnect(`\\\\10.0.0.12\\s${i}`, 100 + i, SHARE_TYPE.DISK);
+      // the first tree is used now and then: it is never the oldest idle one
+      if (i % 200 === 0) cl.create(1, { name: `f${i}.exe`, access: ACCESS.GENERIC_WRITE, disposition: DISPOSITION.CREATE }, fileId(i + 1));
+    }
+    cl.create(1, { name: 'last.exe', access: ACCESS.GENERIC_WRITE, disposition: DISPOSITION.CREATE }, fileId(99999));
+    cl.create(100, { name: 'on-an-evicted-tree.txt', access: ACCESS.READ_DATA, disposition: DISPOSITION.OPEN }, fileId(99998));
+    const r = scanBuilder(cap);
+    const creates = only(r, 'create');
+    expect(creates.filter((e) => e.path?.endsWith('.exe')).every((e) => e.share === '\\\\10.0.0.12\\ADMIN$')).toBe(true);
+    expect(creates.find((e) => e.path === 'last.exe')?.share).toBe('\\\\10.0.0.12\\ADMIN$');
+    expect(creates.find((e) => e.path === 'on-an-evicted-tree.txt')?.share).toBeNull();
+    expect(r.summary.anomalies.trees_evicted).toBe(n + 1 - MAX_TREES_PER_SESSION + 1);
+    expect(only(r, 'tree_connect')).toHaveLength(n + 1);
+  });
+});
+
 describe('sessions through the pipeline', () => {
   it('a second TCP connection to the same server with the session id carries user and trees (multichannel)', () => {
     const cap = new CaptureBuilder();
@@ -367,7 +421,7 @@ describe('open handles of all sessions together', () => {
     expect(closeFile(sessions[0], 'id-1999')).toBeDefined();
     expect(t.budget.files).toBe(before - 1);
     for (const s of sessions) t.remove(s);
-    expect(t.budget).toEqual({ files: 0, chars: 0 });
+    expect(t.budget).toEqual({ files: 0, chars: 0, trees: 0 });
   });
 
   it('a handle named by a request since it was last passed over gets a second chance; an idle one goes', () => {
