@@ -3,7 +3,7 @@
  * files), keyed so that ids never leak between servers, and the time/frame of a packet.
  */
 import type { Packet } from '../capture/packet';
-import { moveToBack, oldestKey } from '../util/oldest';
+import { oldestIdle, oldestKey } from '../util/oldest';
 
 /** When and where in the capture something happened (copied out of the reused Packet). */
 /** `capture` is the file the frame belongs to (several files form one stream with --stitch) */
@@ -334,16 +334,9 @@ export function addTree(s: Session, t: Tree): number {
   if (prior !== undefined) return 0;
   if (b) b.trees++;
   let gone = 0;
+  // as for handles (openFile): a second chance for a tree in use, never the one being added
   while (s.trees.size > 1 && (s.trees.size > MAX_TREES_PER_SESSION || (b !== undefined && b.trees > MAX_TREES_TOTAL))) {
-    const k = oldestKey(s.trees) as number;
-    const old = s.trees.get(k) as Tree;
-    // as for handles (openFile): a second chance for a tree in use, never the one being added
-    if (old.used || old === t) {
-      old.used = false;
-      moveToBack(s.trees, k);
-      continue;
-    }
-    removeTree(s, k);
+    removeTree(s, oldestIdle(s.trees, t) as number);
     gone++;
   }
   return gone;
@@ -369,17 +362,9 @@ export function openFile(s: Session, id: string, f: OpenFile): OpenFile[] {
   let out: OpenFile[] | null = prior !== undefined && prior !== f ? [prior] : null;
   while (s.files.size > 1 && (s.files.size > MAX_FILES_PER_SESSION || s.pathChars > MAX_PATH_CHARS_PER_SESSION
     || (b !== undefined && (b.files > MAX_FILES_TOTAL || b.chars > MAX_PATH_CHARS_TOTAL)))) {
-    const k = oldestKey(s.files) as string;
-    const old = s.files.get(k) as OpenFile;
     // the handle being opened is never the one let go (a READ naming a handle whose CREATE was
-    // not captured would report into a handle no one holds); each pass clears one mark or passes
-    // the new handle once, so the loop ends within one turn of the queue
-    if (old.used || old === f) {
-      old.used = false;
-      moveToBack(s.files, k);
-      continue;
-    }
-    (out ??= []).push(closeFile(s, k) as OpenFile);
+    // not captured would report into a handle no one holds)
+    (out ??= []).push(closeFile(s, oldestIdle(s.files, f) as string) as OpenFile);
   }
   return out ?? NONE;
 }

@@ -42,3 +42,19 @@ export function moveToBack<K, V>(m: Map<K, V>, key: K): void {
   const c = cursors.get(m as Map<unknown, unknown>);
   if (c !== undefined && c.has && c.key === key) c.has = false;
 }
+
+/**
+ * The oldest key whose value was not `used` since it was last passed over, never `keep`'s: a value
+ * marked used gets a second chance (mark cleared, moved to the back). Each pass clears one mark or
+ * passes `keep` once, so with another entry than `keep` the search ends within one turn of the map.
+ */
+export function oldestIdle<K, V extends { used?: boolean }>(m: Map<K, V>, keep: V): K | undefined {
+  for (;;) {
+    const k = oldestKey(m);
+    if (k === undefined) return undefined;
+    const v = m.get(k) as V;
+    if (!v.used && v !== keep) return k;
+    v.used = false;
+    moveToBack(m, k);
+  }
+}

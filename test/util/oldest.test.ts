@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { moveToBack, oldestKey } from '../../src/util/oldest';
+import { moveToBack, oldestIdle, oldestKey } from '../../src/util/oldest';
 import { closeFile, filePath, MAX_NAME_CHARS, MAX_PATH_CHARS_PER_SESSION, OpenFile, openFile, Session, SessionTable } from '../../src/events/state';
 
 describe('oldestKey', () => {
@@ -53,6 +53,21 @@ describe('oldestKey', () => {
     expect(m.size).toBe(1000);
     expect(oldestKey(m)).toBe(49_000);
     expect([...m.keys()][0]).toBe(49_000);
+  });
+});
+
+describe('oldestIdle', () => {
+  it('passes over values marked used (clearing the mark, to the back) and the one to keep; undefined for an empty map', () => {
+    const m = new Map<string, { used?: boolean }>([['a', { used: true }], ['b', {}], ['c', { used: true }]]);
+    const keep = m.get('b') as { used?: boolean };
+    // a, b (kept) and c are passed over once each; a's mark is gone when its turn comes again
+    expect(oldestIdle(m, keep)).toBe('a');
+    expect([...m.keys()]).toEqual(['a', 'b', 'c']);
+    expect([...m.values()].map((v) => v.used)).toEqual([false, false, false]);
+    (m.get('a') as { used?: boolean }).used = true;
+    expect(oldestIdle(m, keep)).toBe('c');
+    expect([...m.keys()]).toEqual(['c', 'a', 'b']);
+    expect(oldestIdle(new Map(), {})).toBeUndefined();
   });
 });
 
