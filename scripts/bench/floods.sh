@@ -10,4 +10,5 @@ trap 'rm -rf "$build"' EXIT
 cd "$root"
 npx --no-install tsc --outDir "$build" --rootDir "$root" --module commonjs --target ES2022 --moduleResolution node \
   --types node --esModuleInterop --skipLibCheck --strict scripts/bench/floods.ts
-SMBTRAIL_ROOT="$root" node "$build/scripts/bench/floods.js" "$@"
+# the test helpers compiled with it load src/ modules, whose packages are the project's
+NODE_PATH="$root/node_modules" SMBTRAIL_ROOT="$root" node "$build/scripts/bench/floods.js" "$@"

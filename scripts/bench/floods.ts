@@ -18,6 +18,7 @@ import {
   writeRequestBody, writeResponseBody,
 } from '../../test/helpers/build';
 import { NDR, uuidBytes } from '../../test/rpc/wire';
+import { treeConnect as smb1TreeConnect, treeConnectResponse as smb1TreeConnectResponse } from '../../test/events/smb1-helpers';
 
 /** the repository (floods.sh runs the compiled file from elsewhere) */
 const ROOT = process.env.SMBTRAIL_ROOT ?? process.cwd();
@@ -213,6 +214,22 @@ const FLOODS: Flood[] = [
       for (let i = 0; i < k(1_000_000); i++) {
         c.send(true, req({ command: CMD.CREATE, messageId: i + 1, sessionId: 1n, treeId: i + 1 }, createRequestBody({ name: `f${i}`, access: ACCESS.GENERIC_WRITE, disposition: DISPOSITION.CREATE })));
         c.send(false, createResp(i + 1, 1n, i + 1));
+      }
+      out.close();
+      return [out.file];
+    },
+  },
+  {
+    name: 'smb1-uids', what: 'SMB1: 20 connections each using all 65,535 UIDs, a tree connect on each (1.3 M sessions)',
+    make(dir, k) {
+      const out = new PcapOut(path.join(dir, 'smb1-uids.pcap'));
+      for (let n = 0; n < k(20); n++) {
+        const c = new Conn(out, ip(n), SERVER, 40000).handshake();
+        for (let uid = 1; uid < 65536; uid++) {
+          const h = { uid, mid: uid & 0xffff, tid: 0 };
+          c.send(true, smb1TreeConnect(h, `\\\\srv\\s${uid}`));
+          c.send(false, smb1TreeConnectResponse({ ...h, tid: 7 }, 'A:'));
+        }
       }
       out.close();
       return [out.file];

@@ -19,7 +19,7 @@ import type { Action, SmbEvent } from './event';
 import { complete, newPending, Pending, PendingInit, PendingTable } from './pending';
 import { flushTransfers, hex8, newEvent, ScanState } from './smb2';
 import { isPipe, looksLikeRpc, pipeTree, unknownTree } from './pipes';
-import { addTree, closeFile, ConnRef, filePath, forgetFile, nameSession, namedSessions, takeNamed, newOpenFile, newTree, OpenFile, openFile, removeTree, Session, stampOf, Transfer, Tree } from './state';
+import { addTree, closeFile, ConnRef, filePath, forgetFile, newOpenFile, newTree, OpenFile, openFile, removeTree, Session, stampOf, Transfer, Tree } from './state';
 import { oldestKey } from '../util/oldest';
 
 const stripLeading = filePath;
@@ -78,8 +78,7 @@ export class Smb1Handler {
     this.pipeFiles.clear();
     // and so do its sessions, with the handles still open in them (30,000 short connections
     // each left the session of their NEGOTIATE behind until the capture's end)
-    for (const s of takeNamed(this.sessions)) {
-      if (!this.scan.sessions.has(s)) continue;
+    for (const s of this.scan.sessions.sessionsOf(this.flow.id)) {
       for (const f of new Set(s.files.values())) flushTransfers(this.scan, f);
       this.scan.sessions.remove(s);
     }
@@ -147,10 +146,9 @@ export class Smb1Handler {
   private scope(): string { return `${this.conn().serverIp}#${this.flow.id}`; }
 
   /** the sessions of this connection's UIDs: they end with it (see close) */
-  private readonly sessions = namedSessions();
   private session(uid: number): Session {
     const s = this.scan.sessions.get(this.scope(), hex4(uid), this.conn().serverIp, false, false);
-    nameSession(this.sessions, s, this.scan.sessions);
+    this.scan.sessions.attach(s, this.flow.id);
     return s;
   }
 

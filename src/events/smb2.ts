@@ -22,7 +22,7 @@ import { EventSink, isoTime } from './record';
 import { Smb1Handler, smb1KeepFor } from './smb1';
 import { isPipe, looksLikeRpc, PipeTap, unknownTree } from './pipes';
 import { complete, newPending, Pending, PendingInit, PendingTable } from './pending';
-import { addTree, closeFile, ConnRef, filePath, forgetFile, hex8, nameSession, namedSessions, takeNamed, newOpenFile, newTree, OpenFile, openFile, removeTree, Session, SessionTable, Stamp, stampOf, Transfer, Tree } from './state';
+import { addTree, closeFile, ConnRef, filePath, forgetFile, hex8, newOpenFile, newTree, OpenFile, openFile, removeTree, Session, SessionTable, Stamp, stampOf, Transfer, Tree } from './state';
 
 /** What every connection of one scan shares. */
 export interface ScanState {
@@ -149,13 +149,12 @@ export class Smb2Connection {
   close(): void {
     this.pending.drain();
     this.smb1?.close();
-    for (const session of takeNamed(this.named)) this.scan.sessions.detach(session);
+    this.scan.sessions.endConnection(this.flow.id);
   }
 
-  /** the sessions this connection named, each attached once (SessionTable.attach) */
-  private readonly named = namedSessions();
+  /** this connection names the session (SessionTable.attach) */
   private attach(session: Session): Session {
-    if (nameSession(this.named, session, this.scan.sessions)) this.scan.sessions.attach(session);
+    this.scan.sessions.attach(session, this.flow.id);
     return session;
   }
 

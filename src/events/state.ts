@@ -92,9 +92,18 @@ export interface Session {
   encryptedReported: boolean;
   /** the handles of all sessions of the scan together (see openFile); none once the session is removed */
   budget?: FileBudget;
-  /** live connections that named it (SessionTable.attach) */
-  channels: number;
+  /** ids of the live connections that named it (SessionTable.attach) */
+  conns: number[];
 }
+
+/**
+ * Sessions of a capture (beyond: `sessions_evicted`, the oldest retired one first, else the
+ * oldest live one). A live session has a connection, and flows are bounded (8,192), so this is
+ * room for several sessions per connection; each costs ~1 KB with its (small) tables and names,
+ * and 50,000 of them held ~60 MB: 20 SMB1 connections using all 65,535 UIDs each peaked at
+ * 305 MiB (before the connections' weak references, they took the worker's whole heap).
+ */
+export const MAX_SESSIONS = 16_384;
 
 /**
  * Sessions kept after all their connections ended (see SessionTable.detach): enough for the
@@ -114,8 +123,15 @@ export class SessionTable {
   private readonly keysOf = new Map<Session, string[]>();
   /** shared by every session of the table */
   readonly budget: FileBudget = { files: 0, chars: 0, trees: 0 };
-  /** sessions whose connections have all ended, oldest first (see detach) */
+  /** sessions whose connections have all ended, oldest first (see endConnection) */
   private readonly retired = new Map<Session, true>();
+  /**
+   * connection id → the sessions it named. Kept here rather than by the connections: only
+   * sessions the table holds are listed, so a connection naming every one of 65,535 SMB1 UIDs
+   * (or a million SMB2 ids) holds no more than the table does (20 such connections, each
+   * remembering its own, kept 200,000 evicted sessions alive and took the worker's whole heap).
+   */
+  private readonly byConn = new Map<number, Set<Session>>();
 
   /**
    * `onEvict`: a live session let go beyond `maxSessions` (counted by the caller); `onRetire`: a
@@ -159,7 +175,7 @@ export class SessionTable {
     if (this.keysOf.size >= this.maxSessions) this.evictOldest();
     const s: Session = {
       id, serverIp, user: null, domain: null, workstation: null, trees: new Map(), files: new Map(), pathChars: 0, encryptedReported: false,
-      budget: this.budget, channels: 0,
+      budget: this.budget, conns: [],
     };
     this.generation++;
     this.byKey.set(`${scope}|${id}`, s);
@@ -180,27 +196,44 @@ export class SessionTable {
     this.keysOf.get(s)?.push(key);
   }
 
-  /** a connection names the session (once per connection: see detach) */
-  attach(s: Session): void {
-    if (!this.keysOf.has(s)) return;
-    s.channels++;
+  /** connection `conn` names the session (a request, a logon, a binding) */
+  attach(s: Session, conn: number): void {
+    if (s.conns.length === 1 && s.conns[0] === conn) return;
+    if (!this.keysOf.has(s) || s.conns.includes(conn)) return;
+    s.conns.push(conn);
+    let set = this.byConn.get(conn);
+    if (set === undefined) this.byConn.set(conn, (set = new Set()));
+    set.add(s);
     this.retired.delete(s);
   }
 
+  /** the sessions connection `conn` named that the table still holds */
+  sessionsOf(conn: number): Session[] {
+    const set = this.byConn.get(conn);
+    return set === undefined ? [] : [...set];
+  }
+
   /**
-   * A connection that named the session ended. Once none is left the session is retired: still
+   * Connection `conn` ended. A session none of whose connections is left is retired: still
    * found (a channel whose binding was not captured may name it later), but beyond `maxRetired`
    * the oldest retired session is let go. An SMB2 session outlives a connection only through
    * another channel, so without this 30,000 short connections of one server kept 30,000
    * sessions (and their open handles) until the capture's end.
    */
-  detach(s: Session): void {
-    if (!this.keysOf.has(s) || s.channels <= 0 || --s.channels > 0) return;
-    this.retired.set(s, true);
-    if (this.retired.size <= this.maxRetired) return;
-    const old = oldestKey(this.retired) as Session;
-    this.onRetire(old);
-    this.remove(old);
+  endConnection(conn: number): void {
+    const set = this.byConn.get(conn);
+    if (set === undefined) return;
+    this.byConn.delete(conn);
+    for (const s of set) {
+      const i = s.conns.indexOf(conn);
+      if (i >= 0) s.conns.splice(i, 1);
+      if (s.conns.length > 0 || !this.keysOf.has(s)) continue;
+      this.retired.set(s, true);
+      if (this.retired.size <= this.maxRetired) continue;
+      const old = oldestKey(this.retired) as Session;
+      this.onRetire(old);
+      this.remove(old);
+    }
   }
 
   remove(s: Session): void {
@@ -216,6 +249,7 @@ export class SessionTable {
       s.budget = undefined;
     }
     this.keysOf.delete(s);
+    for (const c of s.conns) this.byConn.get(c)?.delete(s);
     for (const k of keys) if (this.byKey.get(k) === s) this.byKey.delete(k);
     const list = this.byId.get(s.id);
     if (list) {
@@ -235,39 +269,6 @@ export class SessionTable {
     const first = oldestKey(this.keysOf);
     if (first) { this.onEvict(first); this.remove(first); }
   }
-}
-
-/**
- * The sessions one connection named: nearly always one, kept without a set (10,000 connections
- * each waiting for an answer would hold 10,000 sets). Sessions the table let go leave the set
- * whenever it has doubled: a connection naming a million session ids must not keep the ones the
- * table evicted alive.
- */
-export interface NamedSessions { one: Session | null; more: Set<Session> | null; pruneAt: number }
-
-export const namedSessions = (): NamedSessions => ({ one: null, more: null, pruneAt: 64 });
-
-/** adds the session; false when it was there already */
-export function nameSession(n: NamedSessions, s: Session, table: SessionTable): boolean {
-  if (n.one === s) return false;
-  if (n.one === null) { n.one = s; return true; }
-  if (n.more === null) n.more = new Set();
-  else if (n.more.has(s)) return false;
-  n.more.add(s);
-  if (n.more.size > n.pruneAt) {
-    for (const x of n.more) if (!table.has(x)) n.more.delete(x);
-    n.pruneAt = Math.max(64, 2 * n.more.size);
-  }
-  return true;
-}
-
-/** the sessions named, once each; the list is emptied */
-export function takeNamed(n: NamedSessions): Session[] {
-  const out = n.one === null ? [] : [n.one];
-  if (n.more) out.push(...n.more);
-  n.one = null;
-  n.more = null;
-  return out;
 }
 
 /**

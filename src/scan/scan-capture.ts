@@ -9,7 +9,7 @@ import { createDecoder } from '../net/decode';
 import { FlowTable, Flow } from '../tcp/flows';
 import { KeptBudget, MessageSink, SmbFramer } from '../smb/framer';
 import { flushAllTransfers, flushTransfers, ScanState, Smb2Connection } from '../events/smb2';
-import { MAX_RETIRED_SESSIONS, Session, SessionTable } from '../events/state';
+import { MAX_RETIRED_SESSIONS, MAX_SESSIONS, Session, SessionTable } from '../events/state';
 import { createPipeTap, rpcOverTcp } from '../events/rpc';
 import { looksLikeDcerpc } from '../rpc/sniff';
 import type { StreamConsumer } from '../tcp/reassembly';
@@ -104,7 +104,7 @@ export function createCapturePipeline(
   // a session let go reports its open handles' totals now (they would be lost with it); one
   // evicted while its connections lived is counted, one retired after they ended is not
   const flushSession = (s: Session): void => { for (const f of new Set(s.files.values())) flushTransfers(scan, f); };
-  const sessions = new SessionTable(50_000, (s) => { anomaly('sessions_evicted'); flushSession(s); }, MAX_RETIRED_SESSIONS, flushSession);
+  const sessions = new SessionTable(MAX_SESSIONS, (s) => { anomaly('sessions_evicted'); flushSession(s); }, MAX_RETIRED_SESSIONS, flushSession);
   const scan: ScanState = { capture, sessions, emit, anomaly, seq: 0, smbMessages: 0, pipes: NO_PIPES, pendingTotal: 0 };
   scan.pipes = createPipeTap(scan);
   let smbConnections = 0;

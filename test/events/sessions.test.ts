@@ -4,7 +4,7 @@
  * same through the pipeline with several TCP connections and servers.
  */
 import { describe, expect, it } from 'vitest';
-import { addTree, closeFile, MAX_FILES_PER_SESSION, MAX_FILES_TOTAL, MAX_PATH_CHARS_TOTAL, MAX_RETIRED_SESSIONS, MAX_TREES_PER_SESSION, MAX_TREES_TOTAL, removeTree, nameSession, namedSessions, newTree, OpenFile, openFile, Session, SessionTable } from '../../src/events/state';
+import { addTree, closeFile, MAX_FILES_PER_SESSION, MAX_FILES_TOTAL, MAX_PATH_CHARS_TOTAL, MAX_RETIRED_SESSIONS, MAX_TREES_PER_SESSION, MAX_TREES_TOTAL, removeTree, newTree, OpenFile, openFile, Session, SessionTable } from '../../src/events/state';
 import { ACCESS, CMD, createRequestBody, DISPOSITION, fileId, readRequestBody, readResponseBody, resp, SHARE_TYPE, smallBody } from '../helpers/build';
 import { CaptureBuilder, only, scanBuilder, Smb2Client } from '../helpers/conversation';
 
@@ -101,21 +101,21 @@ describe('sessions whose connections ended', () => {
     const retired: string[] = [];
     const t = new SessionTable(50_000, () => { throw new Error('not evicted'); }, 2, (s) => retired.push(s.id));
     const [a, b, c, d] = ['0x1', '0x2', '0x3', '0x4'].map((id) => t.get('10.0.0.12', id));
-    for (const s of [a, b, c, d]) t.attach(s);
-    t.attach(a); // a second channel of a
-    t.detach(a);
-    t.detach(b);
-    t.detach(c);
+    // connections 1-4 name a-d; connection 5 is a second channel of a
+    [a, b, c, d].forEach((s, i) => t.attach(s, i + 1));
+    t.attach(a, 5);
+    t.attach(a, 1); // named again by the same connection: still one channel
+    for (const conn of [1, 2, 3]) t.endConnection(conn);
     expect(retired).toEqual([]); // a still has a channel; b and c fit
     expect(t.find('10.0.0.12', '0x2')).toBe(b);
-    t.attach(b); // b named again: live, no longer retired
-    t.detach(d); // retired: c, d
+    t.attach(b, 6); // b named again: live, no longer retired
+    t.endConnection(4); // retired: c, d
     expect(retired).toEqual([]);
-    t.detach(a); // a's last channel: retired c, d, a: c (the oldest) goes
+    t.endConnection(5); // a's last channel: retired c, d, a: c (the oldest) goes
     expect(retired).toEqual(['0x3']);
     expect(t.find('10.0.0.12', '0x3')).toBeUndefined();
     expect(t.size).toBe(3);
-    t.detach(b); // retired d, a, b: d goes
+    t.endConnection(6); // retired d, a, b: d goes
     expect(retired).toEqual(['0x3', '0x4']);
     expect([t.has(a), t.has(b), t.has(c), t.has(d)]).toEqual([true, true, false, false]);
   });
@@ -124,8 +124,8 @@ describe('sessions whose connections ended', () => {
     const evicted: string[] = [], retired: string[] = [];
     const t = new SessionTable(3, (s) => evicted.push(s.id), 10, (s) => retired.push(s.id));
     const [a, b, c] = ['0x1', '0x2', '0x3'].map((id) => t.get('10.0.0.12', id));
-    for (const s of [a, b, c]) t.attach(s);
-    t.detach(b);
+    [a, b, c].forEach((s, i) => t.attach(s, i + 1));
+    t.endConnection(2);
     t.get('10.0.0.12', '0x4');
     expect([evicted, retired]).toEqual([[], ['0x2']]);
     t.get('10.0.0.12', '0x5'); // no retired session left: the oldest live one goes, counted
@@ -136,21 +136,22 @@ describe('sessions whose connections ended', () => {
     const retired: Session[] = [];
     const t = new SessionTable(50_000, () => {}, 0, (s) => retired.push(s));
     const s = t.get('10.0.0.12', X);
-    t.attach(s);
+    t.attach(s, 1);
     t.remove(s);
-    t.detach(s);
+    expect(t.sessionsOf(1)).toEqual([]);
+    t.endConnection(1);
     expect(retired).toEqual([]);
-    expect(s.channels).toBe(1);
   });
 
-  it('a connection\'s list of named sessions lets go of those the table no longer holds', () => {
+  it('a connection naming thousands of sessions holds none the table let go (20 SMB1 connections using every UID took the worker\'s heap)', () => {
     const t = new SessionTable(100);
-    const n = namedSessions();
-    for (let i = 0; i < 10_000; i++) expect(nameSession(n, t.get('10.0.0.12', `0x${i.toString(16)}`), t)).toBe(true);
+    for (let i = 0; i < 10_000; i++) t.attach(t.get('10.0.0.12', `0x${i.toString(16)}`), 7);
     expect(t.size).toBe(100);
-    expect(n.more?.size).toBeLessThanOrEqual(2 * 100 + 64);
-    const kept = t.get('10.0.0.12', '0x270f');
-    expect(nameSession(n, kept, t)).toBe(false);
+    const named = t.sessionsOf(7);
+    expect(named).toHaveLength(100);
+    expect(named.every((s) => t.has(s))).toBe(true);
+    t.endConnection(7);
+    expect(t.sessionsOf(7)).toEqual([]);
   });
 
   it('through the decoder: SMB2 sessions of connections that ended are let go beyond MAX_RETIRED_SESSIONS, their open handles reported then', () => {
