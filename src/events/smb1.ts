@@ -79,6 +79,9 @@ export class Smb1Handler {
     // and so do its sessions, with the handles still open in them (30,000 short connections
     // each left the session of their NEGOTIATE behind until the capture's end)
     for (const s of this.scan.sessions.sessionsOf(this.flow.id)) {
+      // only this connection's UIDs: after an SMB1 NEGOTIATE the same connection names SMB2
+      // sessions, which may live on in other channels (found in review)
+      if (this.scan.sessions.find(this.scope(), s.id, false) !== s) continue;
       for (const f of new Set(s.files.values())) flushTransfers(this.scan, f);
       this.scan.sessions.remove(s);
     }

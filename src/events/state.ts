@@ -98,12 +98,12 @@ export interface Session {
 
 /**
  * Sessions of a capture (beyond: `sessions_evicted`, the oldest retired one first, else the
- * oldest live one). A live session has a connection, and flows are bounded (8,192), so this is
- * room for several sessions per connection; each costs ~1 KB with its (small) tables and names,
- * and 50,000 of them held ~60 MB: 20 SMB1 connections using all 65,535 UIDs each peaked at
- * 305 MiB (before the connections' weak references, they took the worker's whole heap).
+ * oldest live one). A live session has a connection, and flows are bounded at as many (8,192);
+ * each session costs ~1 KB with its (small) tables and names. 20 SMB1 connections using all
+ * 65,535 UIDs each (351 MB) peaked at 164.5 MiB with 50,000 sessions, 135-138 MiB with 16,384,
+ * 117-122 MiB with 8,192.
  */
-export const MAX_SESSIONS = 16_384;
+export const MAX_SESSIONS = 8_192;
 
 /**
  * Sessions kept after all their connections ended (see SessionTable.detach): enough for the
