@@ -6,7 +6,10 @@
 import { describe, expect, it } from 'vitest';
 import { addTree, closeFile, MAX_FILES_PER_SESSION, MAX_FILES_TOTAL, MAX_PATH_CHARS_TOTAL, MAX_RETIRED_SESSIONS, MAX_TREES_PER_SESSION, MAX_TREES_TOTAL, removeTree, newTree, OpenFile, openFile, Session, SessionTable } from '../../src/events/state';
 import { ACCESS, CMD, createRequestBody, DISPOSITION, fileId, readRequestBody, readResponseBody, resp, SHARE_TYPE, smallBody } from '../helpers/build';
-import { CaptureBuilder, only, scanBuilder, Smb2Client } from '../helpers/conversation';
+import { CaptureBuilder, Conversation, only, scanBuilder, Smb2Client } from '../helpers/conversation';
+import { block, smb1 } from './smb1-helpers';
+
+const SMB1_NEGOTIATE = 0x72;
 
 const X = '0x0000040000000011';
 
@@ -178,40 +181,50 @@ describe('sessions whose connections ended', () => {
     expect(r.summary.anomalies).toEqual({});
   });
 
-  it('through the decoder: a bound channel keeps the session after the first channel ends, whatever else retires meanwhile (from review)', () => {
-    const cap = new CaptureBuilder();
-    const c1 = cap.conversation({ clientPort: 49700 }).handshake();
-    const a = new Smb2Client(c1, SID);
-    a.sessionSetup(ALICE);
-    a.treeConnect('\\\\10.0.0.12\\share', 5);
-    a.create(5, { name: 'big.bin', access: ACCESS.GENERIC_WRITE, disposition: DISPOSITION.CREATE }, fileId(1));
-    const c2 = cap.conversation({ clientPort: 49800, server: '10.0.0.13' }).handshake();
-    const b = new Smb2Client(c2, SID);
-    b.messageId = 100;
-    b.sessionSetup(ALICE, { binding: true });
-    c1.fin();
-    for (let i = 0; i < MAX_RETIRED_SESSIONS + 5; i++) {
-      const conv = cap.conversation({ clientPort: 10000 + i }).handshake();
-      new Smb2Client(conv, SID + 1000n + BigInt(i)).sessionSetup({ user: `u${i}`, domain: 'CORP', workstation: 'X' });
-      conv.fin();
-    }
-    b.write(5, fileId(1), Buffer.alloc(77));
-    b.close(5, fileId(1));
-    expect(only(scanBuilder(cap), 'write')).toMatchObject([{ bytes: 77, user: 'alice', path: 'big.bin', share: '\\\\10.0.0.12\\share' }]);
-  });
+  // a connection may open with the multi-protocol SMB1 NEGOTIATE (most Windows clients) and go on
+  // in SMB2: its end lets go of its SMB1 UIDs only, never of the SMB2 sessions it named (found in
+  // review: they were removed with the UIDs, and their later channels lost user and share)
+  for (const smb1First of [false, true]) {
+    const opening = smb1First ? ' (the first connection opened with an SMB1 NEGOTIATE)' : '';
+    const open = (conv: Conversation): Conversation => {
+      if (smb1First) conv.c(smb1({ command: SMB1_NEGOTIATE, uid: 0 }, block(Buffer.alloc(0), Buffer.from('\x02NT LM 0.12\0\x02SMB 2.002\0\x02SMB 2.???\0', 'latin1'))));
+      return conv;
+    };
 
-  it('through the decoder: a retired session is still found by a later connection that names it (a channel whose binding was not captured)', () => {
-    const cap = new CaptureBuilder();
-    const c1 = cap.conversation({ clientPort: 49700 }).handshake();
-    const cl1 = new Smb2Client(c1, SID);
-    cl1.sessionSetup(ALICE);
-    cl1.treeConnect('\\\\10.0.0.12\\share', 5);
-    c1.fin();
-    const cl2 = new Smb2Client(cap.conversation({ clientPort: 49800 }).handshake(), SID);
-    cl2.messageId = 10;
-    cl2.create(5, { name: 'later.txt', access: ACCESS.READ_DATA, disposition: DISPOSITION.OPEN }, fileId(1));
-    expect(only(scanBuilder(cap), 'create')).toMatchObject([{ src_port: 49800, user: 'alice', share: '\\\\10.0.0.12\\share' }]);
-  });
+    it(`through the decoder: a bound channel keeps the session after the first channel ends, whatever else retires meanwhile${opening}`, () => {
+      const cap = new CaptureBuilder();
+      const c1 = open(cap.conversation({ clientPort: 49700 }).handshake());
+      const a = new Smb2Client(c1, SID);
+      a.sessionSetup(ALICE);
+      a.treeConnect('\\\\10.0.0.12\\share', 5);
+      a.create(5, { name: 'big.bin', access: ACCESS.GENERIC_WRITE, disposition: DISPOSITION.CREATE }, fileId(1));
+      const b = new Smb2Client(cap.conversation({ clientPort: 49800, server: '10.0.0.13' }).handshake(), SID);
+      b.messageId = 100;
+      b.sessionSetup(ALICE, { binding: true });
+      c1.fin();
+      for (let i = 0; i < MAX_RETIRED_SESSIONS + 5; i++) {
+        const conv = cap.conversation({ clientPort: 10000 + i }).handshake();
+        new Smb2Client(conv, SID + 1000n + BigInt(i)).sessionSetup({ user: `u${i}`, domain: 'CORP', workstation: 'X' });
+        conv.fin();
+      }
+      b.write(5, fileId(1), Buffer.alloc(77));
+      b.close(5, fileId(1));
+      expect(only(scanBuilder(cap), 'write')).toMatchObject([{ bytes: 77, user: 'alice', path: 'big.bin', share: '\\\\10.0.0.12\\share' }]);
+    });
+
+    it(`through the decoder: a retired session is still found by a later connection that names it (a channel whose binding was not captured)${opening}`, () => {
+      const cap = new CaptureBuilder();
+      const c1 = open(cap.conversation({ clientPort: 49700 }).handshake());
+      const cl1 = new Smb2Client(c1, SID);
+      cl1.sessionSetup(ALICE);
+      cl1.treeConnect('\\\\10.0.0.12\\share', 5);
+      c1.fin();
+      const cl2 = new Smb2Client(cap.conversation({ clientPort: 49800 }).handshake(), SID);
+      cl2.messageId = 10;
+      cl2.create(5, { name: 'later.txt', access: ACCESS.READ_DATA, disposition: DISPOSITION.OPEN }, fileId(1));
+      expect(only(scanBuilder(cap), 'create')).toMatchObject([{ src_port: 49800, user: 'alice', share: '\\\\10.0.0.12\\share' }]);
+    });
+  }
 });
 
 describe('trees of all sessions together', () => {
