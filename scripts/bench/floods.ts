@@ -167,6 +167,21 @@ const FLOODS: Flood[] = [
     },
   },
   {
+    // the bounds hold per capture: two such files scanned side by side add up, which the
+    // memory governor of --jobs 2 (src/scan/lanes.ts) is there to stop
+    name: 'one-message-pair', what: 'two files of 200,000 one-CREATE connections each, scanned side by side',
+    make(dir, k) {
+      const sub = path.join(dir, 'one-message-pair');
+      fs.mkdirSync(sub, { recursive: true });
+      for (const n of [1, 2]) {
+        const out = new PcapOut(path.join(sub, `f${n}.pcap`));
+        for (let i = 0; i < k(200_000); i++) new Conn(out, ip(i + n * 1_000_000), SERVER, 1024 + (i % 60000)).handshake().send(true, createReq(1, 1n, `f${i}.txt`));
+        out.close();
+      }
+      return [sub];
+    },
+  },
+  {
     name: 'unanswered', what: '1,000 connections x 1,000 CREATEs never answered',
     make(dir, k) {
       const out = new PcapOut(path.join(dir, 'unanswered.pcap'));

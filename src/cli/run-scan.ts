@@ -214,6 +214,9 @@ export async function runScan(o: ScanOptions): Promise<number> {
       gotSomething();
       progress.partial(file.label, Math.min(bytes, sizes.get(file.label) ?? bytes));
     },
+    stopped() {
+      totals.rescanned++;
+    },
     runs(_file, runs) {
       if (runs.length > 0) gotSomething();
       runFiles.push(...runs);

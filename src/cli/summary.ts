@@ -1,6 +1,7 @@
 /** The end-of-run summary written to stderr: what was read, what was found, what went wrong. */
 import { MAX_STEP_BYTES, MAX_STEP_BYTES_TOTAL, MAX_STEPS, MAX_STEPS_TOTAL, Tally } from '../scan/jobs';
 import type { CaptureSummary } from '../scan/scan-capture';
+import { governorBytes } from '../scan/lanes';
 
 export interface RunTotals {
   captures: number;
@@ -24,13 +25,15 @@ export interface RunTotals {
   stories: Record<string, number>;
   stepsDropped: number;
   allowed: number;
+  /** files the memory governor stopped and scanned again alone (src/scan/lanes.ts) */
+  rescanned: number;
 }
 
 export function newTotals(): RunTotals {
   return {
     captures: 0, failed: 0, skippedFiles: 0, packets: 0, bytes: 0, tcpFlows: 0, smbConnections: 0,
     smbMessages: 0, events: 0, found: 0, byAction: {}, byFlag: {}, anomalies: {}, encryptedSessions: 0,
-    byRule: {}, stories: {}, stepsDropped: 0, allowed: 0,
+    byRule: {}, stories: {}, stepsDropped: 0, allowed: 0, rescanned: 0,
   };
 }
 
@@ -79,6 +82,9 @@ export function formatSummary(t: RunTotals, seconds: number): string {
   ];
   if (t.stepsDropped) {
     lines.push(`  note: ${t.stepsDropped} rule hit(s) beyond ${MAX_STEPS} (or ${MAX_STEP_BYTES >> 20} MiB) per file or ${MAX_STEPS_TOTAL} (${MAX_STEP_BYTES_TOTAL >> 20} MiB) in all were not used for stories (they are still in the timeline)`);
+  }
+  if (t.rescanned) {
+    lines.push(`  note: ${t.rescanned} file(s) were stopped while two or more were scanned at once (memory past ${governorBytes() / 2 ** 20} MiB) and scanned again alone; the output is the same, the time longer`);
   }
   if (t.encryptedSessions) {
     lines.push(`  note: ${t.encryptedSessions} session(s) switched to SMB3 encryption; their shares, files and users after that point are not visible`);

@@ -22,6 +22,7 @@ import { emptyStepBatch, StepBatch, stepCollector, StepCollector } from '../dete
 import type { CaptureSummary } from './scan-capture';
 import type * as ScanCaptureModule from './scan-capture';
 import { debugPhase } from '../util/debug';
+import { runLanes } from './lanes';
 
 /** an event on its way to the sorter: one formatted output line (CSV/JSON lines) */
 export interface FormattedEvent { capture: string; frame: number; line: string }
@@ -64,6 +65,8 @@ export interface JobCallbacks {
   failed(file: InputFile, message: string, internal: boolean): void;
   /** bytes of capture data read so far in a file still being scanned */
   progress(file: InputFile, bytes: number): void;
+  /** a file was stopped by the memory governor and will be scanned again alone (src/scan/lanes.ts) */
+  stopped?(file: InputFile): void;
   /** the keyed runs holding a file's events (`runJobs` with a RunTarget), before its done/failed */
   runs?(file: InputFile, runs: string[]): void;
 }
@@ -378,39 +381,39 @@ export async function runJobs(files: InputFile[], jobs: number, o: ProduceOption
   // together instead of one core scanning the last big file alone (the output order does not
   // depend on which lane scans what)
   const schedule = files.map((_, i) => i).sort((a, b) => sizes[b] - sizes[a] || a - b);
-  let next = 0;
   if (n >= 2) foregroundV8();
   const workerFile = path.join(__dirname, 'worker.js');
-  const lane = (): Promise<void> => new Promise<void>((resolve) => {
-    const w = new Worker(workerFile, { workerData: { ...o, syncReads: n >= 2 }, resourceLimits: { maxYoungGenerationSizeMb: WORKER_YOUNG_MB, maxOldGenerationSizeMb: WORKER_OLD_MB } });
-    let current: InputFile | null = null;
-    let queue: Promise<void> = Promise.resolve();
-    let finished = false;
-    const give = (): void => {
-      if (next >= files.length) { finished = true; current = null; void w.terminate().then(() => resolve()); return; }
-      const i = schedule[next++];
-      current = files[i];
-      const m: MainMessage = { type: 'file', file: current, runs: task(current, i) };
-      w.postMessage(m);
-    };
-    w.on('message', (m: WorkerMessage) => {
-      const file = current as InputFile;
-      // deliveries are chained so that a file's events arrive before its 'done'
-      queue = queue.then(() => deliver(file, m, cb));
-      if (m.type === 'events') void queue.then(() => w.postMessage({ type: 'ack' }));
-      if (m.type === 'done' || m.type === 'failed') void queue.then(give);
-    });
-    w.on('error', (e) => {
-      // a crash inside the worker: that file is reported, and a fresh worker takes this lane
-      const file = current;
-      void queue.then(() => {
-        if (file && (e as NodeJS.ErrnoException).code === 'ERR_WORKER_OUT_OF_MEMORY') {
-          cb.failed(file, `capture abandoned: decoding it needed more than ${WORKER_OLD_MB} MB of memory (hostile or extreme input; please report this file)`, false);
-        } else if (file) cb.failed(file, `internal error, capture abandoned: ${e.message.split('\n')[0]} (please report this file)`, true);
-        if (!finished) void lane().then(resolve);
-      });
-    });
-    give();
+  // a stopped attempt's runs and hits carry its own name, so the next attempt starts clean
+  const taskOf = (i: number, attempt: number): RunTask | undefined => {
+    const t = task(files[i], i);
+    return t && attempt > 0 ? { ...t, name: `${t.name}r${attempt}` } : t;
+  };
+  await runLanes<WorkerMessage>({
+    files,
+    schedule,
+    lanes: n,
+    newWorker: () => new Worker(workerFile, { workerData: { ...o, syncReads: n >= 2 }, resourceLimits: { maxYoungGenerationSizeMb: WORKER_YOUNG_MB, maxOldGenerationSizeMb: WORKER_OLD_MB } }),
+    start: (i, attempt): MainMessage => ({ type: 'file', file: files[i], runs: taskOf(i, attempt) }),
+    deliver: (i, m) => deliver(files[i], m, cb),
+    ends: (m) => m.type === 'done' || m.type === 'failed',
+    acks: (m) => m.type === 'events',
+    crashed(i, e) {
+      if ((e as NodeJS.ErrnoException).code === 'ERR_WORKER_OUT_OF_MEMORY') {
+        cb.failed(files[i], `capture abandoned: decoding it needed more than ${WORKER_OLD_MB} MB of memory (hostile or extreme input; please report this file)`, false);
+      } else cb.failed(files[i], `internal error, capture abandoned: ${e.message.split('\n')[0]} (please report this file)`, true);
+    },
+    // only runs can be taken back: events shipped to this thread (the table) are already merged
+    governed: runsMode,
+    discard(i, attempt) {
+      cb.stopped?.(files[i]);
+      const t = taskOf(i, attempt);
+      if (!t) return;
+      cb.progress(files[i], 0);
+      let names: string[] = [];
+      try { names = fs.readdirSync(t.dir); } catch { return; }
+      for (const f of names) {
+        if (f.startsWith(`${t.name}-`) || f === `${t.name}.steps`) fs.rmSync(path.join(t.dir, f), { force: true });
+      }
+    },
   });
-  await Promise.all(Array.from({ length: n }, lane));
 }

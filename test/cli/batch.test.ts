@@ -90,6 +90,29 @@ describe('--jobs', () => {
       expect(many.out).toBe(one.out);
     }
   });
+  it('the memory governor stops files scanned side by side and scans them again alone, with the same output', () => {
+    // a limit below any process: every time two files are in progress, the later one is stopped
+    const env = { SMBTRAIL_GOVERNOR_MIB: '1' };
+    for (const f of ['jsonl', 'csv']) {
+      const one = run([CAPTURES, '-f', f, '--per-file', '--jobs', '1']);
+      const two = run([CAPTURES, '-f', f, '--per-file', '--jobs', '2'], env);
+      expect(one.code).toBe(0);
+      expect(two.code).toBe(0);
+      expect(two.out).toBe(one.out);
+      const stopped = Number(/note: (\d+) file\(s\) were stopped/.exec(two.err)?.[1] ?? 0);
+      expect(stopped).toBeGreaterThan(0);
+      // one per-file line per capture, in input order, whichever attempt finished it
+      const perFile = (s: string): string[] => s.split('\n').filter((l) => /^smbtrail: .*\.pcap(ng)?: \d+ packets/.test(l)).map((l) => l.replace(/, [\d.]+ s$/, ''));
+      expect(perFile(two.err)).toEqual(perFile(one.err));
+      expect(perFile(one.err).length).toBe(fs.readdirSync(CAPTURES).filter((n) => /\.pcap(ng)?$/.test(n)).length);
+      // the summary counts each file once
+      const summary = (s: string): string => s.split('\n').filter((l) => /capture\(s\) read|^\s+(packets |events |stories:|rules:|flags:|anomalies:)/.test(l)).join('\n');
+      expect(summary(two.err)).toBe(summary(one.err));
+      expect(summary(one.err)).toMatch(/stories: \S+=\d/);
+    }
+    // without the override nothing is stopped on these small captures
+    expect(run([CAPTURES, '-f', 'jsonl', '-q', '--jobs', '2']).err).not.toMatch(/were stopped/);
+  });
   it('rejects a nonsense job count', () => {
     expect(run([CAPTURES, '--jobs', '0']).code).toBe(2);
   });
