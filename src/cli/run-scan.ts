@@ -214,8 +214,9 @@ export async function runScan(o: ScanOptions): Promise<number> {
       gotSomething();
       progress.partial(file.label, Math.min(bytes, sizes.get(file.label) ?? bytes));
     },
-    stopped() {
+    stopped(file) {
       totals.rescanned++;
+      progress.clearPartial(file.label);
     },
     runs(_file, runs) {
       if (runs.length > 0) gotSomething();

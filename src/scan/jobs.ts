@@ -408,7 +408,6 @@ export async function runJobs(files: InputFile[], jobs: number, o: ProduceOption
       cb.stopped?.(files[i]);
       const t = taskOf(i, attempt);
       if (!t) return;
-      cb.progress(files[i], 0);
       let names: string[] = [];
       try { names = fs.readdirSync(t.dir); } catch { return; }
       for (const f of names) {

@@ -77,6 +77,9 @@ export async function runLanes<M>(job: LaneJob<M>): Promise<void> {
   let next = 0;
   let started = 0;
   let exclusive = false;
+  /** the first error a delivery threw (a bug on this side): the file still ends, the batch rethrows it */
+  let failure: unknown = null;
+  const failed = (e: unknown): void => { failure ??= e; };
   const busy = (): Lane[] => lanes.filter((l) => l.file >= 0);
   const wake = (): void => { for (const p of parked.splice(0)) p(); };
 
@@ -97,7 +100,7 @@ export async function runLanes<M>(job: LaneJob<M>): Promise<void> {
       const i = lane.file;
       const settle = lane.settle;
       if (job.ends(m)) lane.ending = true;
-      lane.queue = lane.queue.then(() => job.deliver(i, m));
+      lane.queue = lane.queue.then(() => job.deliver(i, m)).catch(failed);
       if (job.acks(m)) void lane.queue.then(() => { if (lane.token === token) w.postMessage({ type: 'ack' }); });
       if (job.ends(m)) void lane.queue.then(() => settle?.());
     });
@@ -110,6 +113,18 @@ export async function runLanes<M>(job: LaneJob<M>): Promise<void> {
       const settle = lane.settle;
       void lane.queue.then(() => {
         if (i >= 0) job.crashed(i, e);
+        settle?.();
+      });
+    });
+    w.on('exit', (code) => {
+      if (lane.token !== token) return;
+      // gone without an 'error' (the worker ended itself): its file is reported like a crash
+      lane.w = null;
+      lane.token++;
+      const i = lane.file;
+      const settle = lane.settle;
+      void lane.queue.then(() => {
+        if (i >= 0) job.crashed(i, new Error(`scanning thread exited with code ${code}`));
         settle?.();
       });
     });
@@ -173,8 +188,10 @@ export async function runLanes<M>(job: LaneJob<M>): Promise<void> {
       if (pick === 'end') break;
       if (pick === 'wait') {
         // an idle worker still holds the garbage of its last file: let it go while another runs alone
+        // parked before the await: a wake() while the worker terminates is not lost
+        const woken = new Promise<void>((resolve) => parked.push(resolve));
         await stopWorker(me);
-        await new Promise<void>((resolve) => parked.push(resolve));
+        await woken;
         continue;
       }
       await runFile(me, pick.i, pick.alone);
@@ -189,4 +206,5 @@ export async function runLanes<M>(job: LaneJob<M>): Promise<void> {
   } finally {
     if (timer) clearInterval(timer);
   }
+  if (failure !== null) throw failure;
 }
