@@ -313,6 +313,15 @@ export async function runScan(o: ScanOptions): Promise<number> {
         let lowerEnd = base;
         debugPhase(upper ? `final merge of ${runs.length} runs in two halves, cut at ${upper.until.join(' ')}` : `final merge of ${runs.length} runs`);
         const merge = new RunMerge(runs, upper ? { until: upper.until } : {});
+        // The runs' names go as soon as every merging thread holds them open, and a run is
+        // closed when read to its end: its pages are then freed while the output is still being
+        // written, and the output's new pages reuse them. On this VM, whose balloon hands free
+        // memory back to the host, fresh pages cost ~2 s per GB against ~0.1 s for reused ones
+        // (dd of 800 MB: 1.1-2.7 s, over an existing file 0.08 s); the merge of 8 × metadata ×40
+        // (1.1 GB) went from 1.50-1.70 to 0.98-0.99 s with one job.
+        const forgetRuns = (): void => { for (const f of runs) fs.rmSync(f, { force: true }); };
+        if (upper) void upper.opened.then(forgetRuns);
+        else forgetRuns();
         // through the stream (standard output, a pipe): output buffers are reused once written, at
         // most 8 (2 MiB; the stream holds 1 MiB); a synchronous stdout (a file, a pipe) releases
         // them on the next tick, hence the wait

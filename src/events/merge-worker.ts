@@ -7,13 +7,15 @@ import { SorterError, writeUpperHalf } from './sorter';
 export interface UpperHalfJob { files: string[]; from: number[]; file: string; base: number }
 /** `output`: writing the output failed (else reading the runs did) */
 export type UpperHalfResult = { ok: true } | { ok: false; message: string; code?: string; output: boolean; cutAt?: number };
+/** every run is open here: their names may go (see startUpperHalf) */
+export interface UpperHalfOpened { opened: true }
 
 const job = workerData as UpperHalfJob;
 let result: UpperHalfResult;
 try {
   const fd = fs.openSync(job.file, 'r+');
   try {
-    writeUpperHalf(job.files, job.from, fd, job.base);
+    writeUpperHalf(job.files, job.from, fd, job.base, () => parentPort?.postMessage({ opened: true } satisfies UpperHalfOpened));
   } finally {
     fs.closeSync(fd);
   }

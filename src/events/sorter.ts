@@ -982,7 +982,7 @@ class SyncRunReader {
   private pos = 0;
   private end = 0;
   private eof = false;
-  private readonly fd: number;
+  private fd: number;
   /** where the next read starts in the file, and where the records end (the index) */
   private filePos = 0;
   private limit = RUN_HEAD;
@@ -1092,8 +1092,11 @@ class SyncRunReader {
     return this.end - this.pos >= n;
   }
 
+  /** once only: a descriptor number closed twice could be another file's by then */
   close(): void {
+    if (this.fd < 0) return;
     try { fs.closeSync(this.fd); } catch { /* nothing to do */ }
+    this.fd = -1;
   }
 }
 
@@ -1148,6 +1151,7 @@ export class RunMerge {
           skipped += at.skipped;
         } else has = r.advance();
         if (has) this.push(r);
+        else r.close();
       }
     } catch (e) {
       this.close();
@@ -1191,6 +1195,8 @@ export class RunMerge {
         this.given++;
         if (top.advance()) this.siftDown(0);
         else {
+          // closed at once: an unlinked run's pages are freed when its last descriptor goes
+          top.close();
           const last = h.pop()!;
           if (h.length > 0) { h[0] = last; this.siftDown(0); }
         }
@@ -1301,8 +1307,9 @@ export function reduceRuns(files: string[], fanIn: number, dir: string, name?: (
  * at `base` plus the bytes of the records below `from` (the lower half, which another thread
  * writes from `base` on). Positional writes: the file's own offset is left to that thread.
  */
-export function writeUpperHalf(files: string[], from: ArrayLike<number>, fd: number, base: number): void {
+export function writeUpperHalf(files: string[], from: ArrayLike<number>, fd: number, base: number, opened?: () => void): void {
   const m = new RunMerge(files, { from });
+  opened?.();
   const buf = Buffer.allocUnsafe(1 << 20);
   try {
     let pos = base + m.skippedBytes;

@@ -9,7 +9,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { Worker } from 'worker_threads';
 import { SorterError, splitKey } from '../events/sorter';
-import type { UpperHalfJob, UpperHalfResult } from '../events/merge-worker';
+import type { UpperHalfJob, UpperHalfOpened, UpperHalfResult } from '../events/merge-worker';
 
 /** below this many records a worker's start-up (~40 ms) costs more than it saves */
 export const SPLIT_MIN_RECORDS = 100_000;
@@ -17,6 +17,8 @@ export const SPLIT_MIN_RECORDS = 100_000;
 export interface UpperHalf {
   /** the key the main thread's merge stops at */
   until: number[];
+  /** settles once the worker holds every run open (never, when it fails before) */
+  opened: Promise<void>;
   /** settles when the worker's half is written; rejects with a SorterError, or the output's write error */
   done: Promise<void>;
   /** stops the worker (the lower half failed: the output is cut where that half stopped) */
@@ -35,9 +37,14 @@ export function startUpperHalf(files: string[], fd: number, file: string, base: 
   const job: UpperHalfJob = { files, from: key, file, base };
   const w = new Worker(path.join(__dirname, '..', 'events', 'merge-worker.js'), { workerData: job });
   const exited = new Promise<void>((resolve) => w.once('exit', () => resolve()));
+  let markOpened!: () => void;
+  const opened = new Promise<void>((resolve) => { markOpened = resolve; });
   const done = new Promise<void>((resolve, reject) => {
     let result: UpperHalfResult | null = null;
-    w.on('message', (m: UpperHalfResult) => { result = m; });
+    w.on('message', (m: UpperHalfResult | UpperHalfOpened) => {
+      if ('opened' in m) markOpened();
+      else result = m;
+    });
     w.on('error', reject);
     void exited.then(() => {
       if (result === null) reject(new SorterError('the merging thread ended without a result'));
@@ -46,5 +53,5 @@ export function startUpperHalf(files: string[], fd: number, file: string, base: 
     });
   });
   done.catch(() => undefined); // awaited by the caller; not an unhandled rejection meanwhile
-  return { until: key, done, stop: async () => { await w.terminate(); await exited; } };
+  return { until: key, opened, done, stop: async () => { await w.terminate(); await exited; } };
 }
