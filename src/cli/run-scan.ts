@@ -17,6 +17,7 @@ import { formatLine } from '../output/writer';
 import { CSV_EOL, CSV_HEADER } from '../output/csv';
 import { SPLIT_MIN_RECORDS, startUpperHalf } from '../output/split-merge';
 import { forTerminal } from '../output/sanitize';
+import { headWidths, measureEvent } from '../output/table';
 import { finalFanIn, FormattedEvent, JobCallbacks, MAX_STEP_BYTES_TOTAL, MAX_STEPS_TOTAL, ProduceOptions, RunTarget, runJobs } from '../scan/jobs';
 import type * as StitchModule from '../scan/stitch';
 import { expandInputs, InputFile } from './inputs';
@@ -161,6 +162,8 @@ export async function runScan(o: ScanOptions): Promise<number> {
     ? { dir: await createTempDir(), maxRecords: Number.isInteger(inMemory) && inMemory > 0 ? inMemory : 5_000 }
     : null;
   const runFiles: string[] = [];
+  /** the table's column widths, measured as its events arrive (it is drawn from the sorted stream) */
+  const tableWidths = o.format === 'table' ? headWidths() : null;
   /** every rule hit of every file, for the stories */
   const steps = new StepBudget(MAX_STEPS_TOTAL, MAX_STEP_BYTES_TOTAL);
 
@@ -182,7 +185,10 @@ export async function runScan(o: ScanOptions): Promise<number> {
       if (batch.length > 0) gotSomething();
       if (sortError) return;
       try {
-        for (const r of batch) if (!sorter.add(r)) await sorter.drained();
+        for (const r of batch) {
+          if (tableWidths) measureEvent(tableWidths, r.ev as SmbEvent);
+          if (!sorter.add(r)) await sorter.drained();
+        }
       } catch (e) {
         // the temp dir is full or gone: say it once at the end, keep scanning for the summary
         sortError = e instanceof Error ? e : new Error(String(e));
@@ -267,6 +273,7 @@ export async function runScan(o: ScanOptions): Promise<number> {
   } else {
     for (const r of stories) {
       const fmt = o.format;
+      if (tableWidths) measureEvent(tableWidths, r.ev);
       const rec = fmt === 'table' ? r : { sec: r.sec, ns: r.ns, seq: r.seq, ev: { capture: r.ev.capture, frame: r.ev.frame, line: formatLine(fmt, r.ev) } };
       if (!sorter.add(rec)) await sorter.drained();
     }
@@ -289,7 +296,7 @@ export async function runScan(o: ScanOptions): Promise<number> {
       if (sortTo) await removeTempDir(sortTo.dir);
       throw e;
     }
-    const writer = createEventWriter(o.format, out, { color, columns });
+    const writer = createEventWriter(o.format, out, { color, columns }, tableWidths ?? undefined);
     /** set when a split merge's lower half failed: the output's length once written */
     let cutOutputAt: number | null = null;
     try {

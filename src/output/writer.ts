@@ -1,7 +1,7 @@
 import { SmbEvent } from '../events/event';
 import { CSV_EOL, CSV_HEADER, toCsvRow } from './csv';
 import { toJsonLine } from './jsonl';
-import { TableOptions, tableChunks } from './table';
+import { TableOptions, tableDrawer } from './table';
 
 export type OutputFormat = 'table' | 'csv' | 'jsonl';
 export const OUTPUT_FORMATS: readonly OutputFormat[] = ['table', 'csv', 'jsonl'];
@@ -43,16 +43,21 @@ export function formatLine(format: 'csv' | 'jsonl', e: SmbEvent): string {
   return format === 'csv' ? toCsvRow(e) + CSV_EOL : toJsonLine(e, '\n');
 }
 
-/** CSV and JSON lines stream out as events arrive; the table needs all rows for its widths. */
+/**
+ * Every format streams out as events arrive. The table's column widths must be known before its
+ * first row: `natural`, measured over the same events as they were found (table.ts measureEvent).
+ */
 export function createEventWriter(
   format: OutputFormat,
   out: NodeJS.WritableStream,
   opts: TableOptions,
+  natural?: readonly number[],
 ): EventWriter {
   const sink = new BufferedSink(out);
   switch (format) {
     case 'table':
-      return tableWriter(sink, opts);
+      if (!natural) throw new Error('the table needs its column widths measured over its events');
+      return tableWriter(sink, opts, natural);
     case 'csv':
       sink.push(CSV_HEADER + CSV_EOL);
       return lineWriter(sink, (e) => formatLine('csv', e));
@@ -89,14 +94,13 @@ function lineWriter(sink: BufferedSink, format: (e: SmbEvent) => string): EventW
   };
 }
 
-function tableWriter(sink: BufferedSink, opts: TableOptions): EventWriter {
-  const events: SmbEvent[] = [];
+function tableWriter(sink: BufferedSink, opts: TableOptions, natural: readonly number[]): EventWriter {
+  const draw = tableDrawer(natural, opts);
   let ended = false;
   return {
     write(e) {
       if (ended) throw new Error('event written after end()');
-      events.push(e);
-      return true;
+      return sink.push(draw.row(e));
     },
     writeLine() {
       throw new Error('the table needs whole events, not formatted lines');
@@ -104,16 +108,10 @@ function tableWriter(sink: BufferedSink, opts: TableOptions): EventWriter {
     writeBytes() {
       throw new Error('the table needs whole events, not formatted lines');
     },
-    drained: () => Promise.resolve(),
+    drained: () => sink.drained(),
     async end() {
       ended = true;
-      // Block by block, so a huge table neither sits in memory twice nor keeps being drawn
-      // for a reader that has gone (`| head`).
-      for (const chunk of tableChunks(events, opts)) {
-        if (sink.stopped) break;
-        sink.push(chunk);
-        await sink.drained();
-      }
+      sink.push(draw.end());
       return sink.finish();
     },
     get closed() {

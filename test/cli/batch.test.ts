@@ -7,6 +7,8 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { SmbEvent } from '../../src/events/event';
+import { renderTable } from '../../src/output/table';
 
 const ROOT = path.resolve(__dirname, '../..');
 const CLI = path.join(ROOT, 'dist/cli/main.js');
@@ -112,6 +114,17 @@ describe('--jobs', () => {
     }
     // without the override nothing is stopped on these small captures
     expect(run([CAPTURES, '-f', 'jsonl', '-q', '--jobs', '2']).err).not.toMatch(/were stopped/);
+  });
+  it('the table, drawn row by row from the sorted stream, is the table of the JSON lines events (stories included)', () => {
+    for (const extra of [[], ['--stories']]) {
+      const events = parse(run([CAPTURES, '-f', 'jsonl', '-q', ...extra]).out) as unknown as SmbEvent[];
+      expect(events.length).toBeGreaterThan(extra.length ? 5 : 1000);
+      for (const j of ['1', '2']) {
+        const table = run([CAPTURES, '-q', '--no-color', '--jobs', j, ...extra], { COLUMNS: '150' });
+        expect(table.code).toBe(0);
+        expect(table.out).toBe(renderTable(events, { color: false, columns: 150 }) + '\n');
+      }
+    }
   });
   it('rejects a nonsense job count', () => {
     expect(run([CAPTURES, '--jobs', '0']).code).toBe(2);

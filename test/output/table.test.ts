@@ -1,13 +1,15 @@
 import { describe, expect, it } from 'vitest';
+import type { SmbEvent } from '../../src/events/event';
 import {
-  BLOCK_ROWS,
   NO_EVENTS,
   TABLE_HEAD,
   eventCells,
   fitWidths,
   formatTime,
+  headWidths,
+  measureEvent,
   renderTable,
-  tableChunks,
+  tableDrawer,
 } from '../../src/output/table';
 import { displayWidth } from '../../src/output/width';
 import { HOSTILE, UNICODE, hostileEvent, makeEvent } from './fixtures';
@@ -189,38 +191,44 @@ describe('fitWidths', () => {
   });
 });
 
-describe('tableChunks', () => {
+describe('tableDrawer (the table drawn row by row from widths measured beforehand)', () => {
   const events = Array.from({ length: 23 }, (_, i) =>
     makeEvent({ frame: i + 1, path: `dir\\file${i}.exe`, severity: i % 2 ? 'high' : 'info' }),
   );
+  const measured = (list: readonly SmbEvent[]): number[] => {
+    const natural = headWidths();
+    for (const e of list) measureEvent(natural, e);
+    return natural;
+  };
 
-  it('draws blocks that stitch into exactly one table', () => {
-    const whole = [...tableChunks(events, plain, 1000)];
-    expect(whole).toHaveLength(1);
-    for (const blockRows of [1, 5, 7, 22, 23]) {
-      const chunks = [...tableChunks(events, plain, blockRows)];
-      expect(chunks).toHaveLength(Math.ceil(23 / blockRows));
-      expect(chunks.join('')).toBe(whole[0]);
-    }
-    expect(renderTable(events, plain) + '\n').toBe(whole[0]);
+  it('widths measured in any order draw the same table, one row at a time', () => {
+    const inOrder = measured(events);
+    expect(measured([...events].reverse())).toEqual(inOrder);
+    // a long path in one row widens the target column for every row
+    expect(inOrder[4]).toBe(Math.max(...events.map((e) => displayWidth(eventCells(e)[4]))));
+    const draw = tableDrawer(inOrder, plain);
+    const rows = events.map((e) => draw.row(e));
+    expect(rows.join('') + draw.end()).toBe(renderTable(events, plain) + '\n');
+    // each row ends with a newline; the head comes with the first row only
+    expect(rows[0].split('\n')[0].startsWith('┌')).toBe(true);
+    expect(rows.slice(1).every((r) => r.startsWith('├') && r.endsWith('\n'))).toBe(true);
   });
 
-  it('keeps colours per row across blocks', () => {
-    const coloured = { color: true, columns: 200 };
-    expect([...tableChunks(events, coloured, 4)].join('')).toBe([...tableChunks(events, coloured, 100)].join(''));
+  it('colours the flags of each row by its severity', () => {
+    const draw = tableDrawer(measured(events), { color: true, columns: 200 });
+    expect(draw.row(events[1])).toContain('\x1b[31m');
+    expect(draw.row(events[0])).not.toContain('\x1b[');
   });
 
-  it('renders a table far larger than one cli-table3 call can hold', () => {
-    const many = Array.from({ length: 3 * BLOCK_ROWS + 1 }, (_, i) => makeEvent({ frame: i + 1 }));
-    const chunks = [...tableChunks(many, plain)];
-    expect(chunks).toHaveLength(4);
-    const text = chunks.join('');
+  it('a table of many rows has one top and one bottom border', () => {
+    const many = Array.from({ length: 1501 }, (_, i) => makeEvent({ frame: i + 1 }));
+    const text = renderTable(many, plain);
     expect(text.split('\n').filter((l) => l.startsWith('│ 2023-06-30'))).toHaveLength(many.length);
     expect(text.split('\n').filter((l) => l.startsWith('┌'))).toHaveLength(1);
     expect(text.split('\n').filter((l) => l.startsWith('└'))).toHaveLength(1);
   });
 
-  it('yields the note for no events', () => {
-    expect([...tableChunks([], plain)]).toEqual([NO_EVENTS + '\n']);
+  it('ends with the note when no row was drawn', () => {
+    expect(tableDrawer(headWidths(), plain).end()).toBe(NO_EVENTS + '\n');
   });
 });

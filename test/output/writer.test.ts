@@ -3,7 +3,7 @@ import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { CSV_HEADER, toCsvRow } from '../../src/output/csv';
 import { toJsonLine } from '../../src/output/jsonl';
-import { NO_EVENTS, renderTable } from '../../src/output/table';
+import { headWidths, measureEvent, NO_EVENTS, renderTable } from '../../src/output/table';
 import { FLUSH_CHARS, createEventWriter } from '../../src/output/writer';
 import { hostileEvent, makeEvent } from './fixtures';
 import { SmbEvent } from '../../src/events/event';
@@ -66,17 +66,19 @@ describe('createEventWriter', () => {
     expect(jsonl.text()).toBe('');
   });
 
-  it('renders the table at the end, and the note when empty', async () => {
+  it('streams the table row by row with widths measured beforehand, and the note when empty', async () => {
     const out = collector();
-    const w = createEventWriter('table', out.stream, opts);
     const events = [makeEvent(), hostileEvent()];
+    const natural = headWidths();
+    for (const e of events) measureEvent(natural, e);
+    const w = createEventWriter('table', out.stream, opts, natural);
     for (const e of events) expect(w.write(e)).toBe(true);
-    expect(out.chunks).toEqual([]); // widths need every row first
     await w.end();
     expect(out.text()).toBe(renderTable(events, opts) + '\n');
     const empty = collector();
-    await createEventWriter('table', empty.stream, opts).end();
+    await createEventWriter('table', empty.stream, opts, headWidths()).end();
     expect(empty.text()).toBe(NO_EVENTS + '\n');
+    expect(() => createEventWriter('table', collector().stream, opts)).toThrow(/widths/);
   });
 
   it('batches lines into large writes', async () => {
