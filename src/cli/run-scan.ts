@@ -12,6 +12,8 @@ import { StepBudget } from '../detect/step';
 import { SEVERITY_RANK } from '../detect/rules';
 import type { RulesConfig } from '../detect/config';
 import { createEventWriter, OutputFormat } from '../output';
+import { createTextWriter } from '../output/writer';
+import { drawTableFromRuns } from '../output/draw-table';
 import { compiledRules, EventFilter, wanted } from '../scan/filter';
 import { formatLine } from '../output/writer';
 import { CSV_EOL, CSV_HEADER } from '../output/csv';
@@ -155,10 +157,10 @@ export async function runScan(o: ScanOptions): Promise<number> {
   const inMemory = Number(process.env.SMBTRAIL_SORT_RECORDS);
   const sorter = createEventSorter({ maxInMemory: Number.isInteger(inMemory) && inMemory > 0 ? inMemory : 5_000 });
   let sortError: Error | null = null;
-  // CSV and JSON lines from separate files: the workers sort and spill their own files' lines as
-  // keyed runs; this thread only merges them at the end (the sorter above stays for the table
-  // and --stitch, whose events come here in batches)
-  const sortTo: RunTarget | null = o.format !== 'table' && !o.stitch && expanded.files.length > 0
+  // separate files: the workers sort and spill their own files' lines (the table's as JSON lines)
+  // as keyed runs; this thread only merges them at the end (the sorter above stays for --stitch,
+  // whose events come here in batches)
+  const sortTo: RunTarget | null = !o.stitch && expanded.files.length > 0
     ? { dir: await createTempDir(), maxRecords: Number.isInteger(inMemory) && inMemory > 0 ? inMemory : 5_000 }
     : null;
   const runFiles: string[] = [];
@@ -224,8 +226,9 @@ export async function runScan(o: ScanOptions): Promise<number> {
       totals.rescanned++;
       progress.clearPartial(file.label);
     },
-    runs(_file, runs) {
+    runs(_file, runs, widths) {
       if (runs.length > 0) gotSomething();
+      if (tableWidths && widths) widths.forEach((w, i) => { tableWidths[i] = Math.max(tableWidths[i], w); });
       runFiles.push(...runs);
     },
   };
@@ -267,8 +270,11 @@ export async function runScan(o: ScanOptions): Promise<number> {
     const labels = [...new Set(expanded.files.map((f) => f.label))].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
     const rank = new Map(labels.map((l, i) => [l, i]));
     const spill = new RunSpiller(sortTo.dir, 'stories', { maxRecords: sortTo.maxRecords });
-    const fmt = o.format as Exclude<OutputFormat, 'table'>;
-    for (const r of stories) spill.add(r.sec, r.ns, rank.get(r.ev.capture) ?? 0, r.ev.frame, r.seq, formatLine(fmt, r.ev));
+    const fmt = o.format === 'table' ? 'jsonl' : o.format;
+    for (const r of stories) {
+      if (tableWidths) measureEvent(tableWidths, r.ev);
+      spill.add(r.sec, r.ns, rank.get(r.ev.capture) ?? 0, r.ev.frame, r.seq, formatLine(fmt, r.ev));
+    }
     runFiles.push(...spill.finish());
   } else {
     for (const r of stories) {
@@ -296,13 +302,27 @@ export async function runScan(o: ScanOptions): Promise<number> {
       if (sortTo) await removeTempDir(sortTo.dir);
       throw e;
     }
-    const writer = createEventWriter(o.format, out, { color, columns }, tableWidths ?? undefined);
+    // a batch's table is drawn from its runs by a worker (drawTableFromRuns): text passes through
+    const drawnTable = o.format === 'table' && sortTo !== null;
+    const writer = drawnTable ? createTextWriter(out) : createEventWriter(o.format, out, { color, columns }, tableWidths ?? undefined);
     /** set when a split merge's lower half failed: the output's length once written */
     let cutOutputAt: number | null = null;
     try {
       if (sortError) throw sortError;
       debugPhase('stories done');
-      if (sortTo) {
+      if (sortTo && drawnTable) {
+        const runs = reduceRuns(runFiles, finalFanIn(false), sortTo.dir);
+        debugPhase(`table drawn from ${runs.length} runs`);
+        const drawn = drawTableFromRuns(runs, tableWidths ?? headWidths(), { color, columns });
+        try {
+          for await (const text of drawn.chunks()) {
+            if (!writer.writeLine(text)) await writer.drained();
+            if (writer.closed) break;
+          }
+        } finally {
+          await drawn.stop();
+        }
+      } else if (sortTo) {
         // at most FINAL_FAN_IN runs at once (32 KiB read buffer each: 8 MiB), fewer under a low
         // open-file limit, half as many when two halves may open them all; beyond, the oldest
         // are merged first

@@ -68,6 +68,13 @@ export function createEventWriter(
   }
 }
 
+/** Text drawn elsewhere (a batch's table, drawn by a worker), passed through `writeLine` as it is. */
+export function createTextWriter(out: NodeJS.WritableStream): EventWriter {
+  return lineWriter(new BufferedSink(out), () => {
+    throw new Error('this output takes drawn text only');
+  });
+}
+
 function lineWriter(sink: BufferedSink, format: (e: SmbEvent) => string): EventWriter {
   let ended = false;
   return {

@@ -1,7 +1,7 @@
 /**
  * Runs the per-capture pipeline over many files: in this thread for one job, in worker
  * threads for several (each worker takes the next file when it is done with one). Producers
- * flag, filter and — for CSV and JSON lines — format their events, so the main thread only
+ * flag, filter and format their events (the table as JSON lines), so the main thread only
  * sorts and copies lines. Events come back in batches with a bounded number in flight; their
  * order does not matter, the sorter makes the output deterministic.
  */
@@ -22,6 +22,7 @@ import { emptyStepBatch, StepBatch, stepCollector, StepCollector } from '../dete
 import type { CaptureSummary } from './scan-capture';
 import type * as ScanCaptureModule from './scan-capture';
 import { debugPhase } from '../util/debug';
+import { headWidths, measureEvent } from '../output/table';
 import { runLanes } from './lanes';
 
 /** an event on its way to the sorter: one formatted output line (CSV/JSON lines) */
@@ -67,12 +68,15 @@ export interface JobCallbacks {
   progress(file: InputFile, bytes: number): void;
   /** a file was stopped by the memory governor and will be scanned again alone (src/scan/lanes.ts) */
   stopped?(file: InputFile): void;
-  /** the keyed runs holding a file's events (`runJobs` with a RunTarget), before its done/failed */
-  runs?(file: InputFile, runs: string[]): void;
+  /**
+   * the keyed runs holding a file's events (`runJobs` with a RunTarget), before its done/failed;
+   * for the table, the widths its events need (table.ts measureEvent)
+   */
+  runs?(file: InputFile, runs: string[], tableWidths?: number[]): void;
 }
 
 /**
- * The batch path for CSV and JSON lines: each producer sorts its own file's lines and writes
+ * The batch path (the table too, as JSON lines drawn at the end): each producer sorts its own file's lines and writes
  * them as keyed runs into `dir` (see RunSpiller), so the main thread only merges at the end.
  */
 export interface RunTarget { dir: string; maxRecords: number }
@@ -131,8 +135,8 @@ export interface ProduceOptions {
 export type WorkerMessage =
   | { type: 'events'; records: Shipped[] }
   | { type: 'progress'; bytes: number }
-  | { type: 'done'; summary: CaptureSummary; tally: Tally; seconds: number; runs?: string[] }
-  | { type: 'failed'; message: string; internal: boolean; runs?: string[] };
+  | { type: 'done'; summary: CaptureSummary; tally: Tally; seconds: number; runs?: string[]; tableWidths?: number[] }
+  | { type: 'failed'; message: string; internal: boolean; runs?: string[]; tableWidths?: number[] };
 
 /** what the main thread sends a worker */
 export type MainMessage = { type: 'file'; file: InputFile; runs?: RunTask } | { type: 'ack' };
@@ -274,7 +278,7 @@ export async function scanOne(
   const started = process.hrtime.bigint();
   const tally = newTally();
   const fmt = o.format;
-  const spiller = runTask && fmt !== 'table' ? new RunSpiller(runTask.dir, runTask.name, { maxRecords: runTask.maxRecords, maxRuns: runTask.maxRuns }) : null;
+  const spiller = runTask ? new RunSpiller(runTask.dir, runTask.name, { maxRecords: runTask.maxRecords, maxRuns: runTask.maxRuns }) : null;
   // the rule hits wait beside the runs (removed with them), not in memory
   const steps = stepCollector(spiller && runTask ? path.join(runTask.dir, `${runTask.name}.steps`) : undefined);
   const rank = runTask?.rank ?? 0;
@@ -290,8 +294,12 @@ export async function scanOne(
     batch = [];
     if (p) hold = hold ? Promise.all([hold, p]).then(() => undefined) : p;
   };
-  const emit = spiller && fmt !== 'table' ? (r: EventRecord): void => {
-    if (wanted(r, o, tally, steps)) spiller.add(r.sec, r.ns, rank, r.ev.frame, r.seq, formatLine(fmt, r.ev));
+  // the table's runs hold JSON lines, drawn as rows by the final merge; its widths are measured here
+  const tableWidths = fmt === 'table' ? headWidths() : undefined;
+  const emit = spiller ? (r: EventRecord): void => {
+    if (!wanted(r, o, tally, steps)) return;
+    if (tableWidths) measureEvent(tableWidths, r.ev);
+    spiller.add(r.sec, r.ns, rank, r.ev.frame, r.seq, formatLine(fmt === 'table' ? 'jsonl' : fmt, r.ev));
   } : (r: EventRecord): void => {
     const s = ship(r, o, tally, steps);
     if (s === null) return;
@@ -326,7 +334,7 @@ export async function scanOne(
     const runs = spiller ? spiller.finish() : undefined;
     tally.steps = steps.done();
     tally.stepsDropped += steps.lost;
-    await post({ type: 'done', summary, tally, seconds: Number(process.hrtime.bigint() - started) / 1e9, runs });
+    await post({ type: 'done', summary, tally, seconds: Number(process.hrtime.bigint() - started) / 1e9, runs, tableWidths });
   } catch (e) {
     if (batch.length) send();
     await hold;
@@ -338,12 +346,12 @@ export async function scanOne(
     const message = (sortFailed ? `cannot sort the timeline: ${e.message}` : e instanceof Error ? e.message : String(e)).split('\n')[0];
     if (internal && process.env.SMBTRAIL_DEBUG) process.stderr.write(`${(e as Error).stack}\n`);
     // the events read before the failure are kept, as they are when they travel in batches
-    await post({ type: 'failed', message, internal, runs: sortFailed ? undefined : finishRuns() });
+    await post({ type: 'failed', message, internal, runs: sortFailed ? undefined : finishRuns(), tableWidths });
   }
 }
 
 async function deliver(file: InputFile, m: WorkerMessage, cb: JobCallbacks): Promise<void> {
-  if ((m.type === 'done' || m.type === 'failed') && m.runs && cb.runs) cb.runs(file, m.runs);
+  if ((m.type === 'done' || m.type === 'failed') && m.runs && cb.runs) cb.runs(file, m.runs, m.tableWidths);
   switch (m.type) {
     case 'events': await cb.events(m.records); break;
     case 'progress': cb.progress(file, m.bytes); break;
@@ -353,16 +361,16 @@ async function deliver(file: InputFile, m: WorkerMessage, cb: JobCallbacks): Pro
 }
 
 /**
- * Scans the files with `jobs` producers. With a RunTarget (CSV and JSON lines) the files are
+ * Scans the files with `jobs` producers. With a RunTarget (every format but --stitch) the files are
  * scanned in worker threads, even with one job unless the input is small (IN_THREAD_BYTES): a
  * worker writes each file's events as sorted runs and the main thread keeps only their names;
  * the worker's young generation is small (WORKER_YOUNG_MB), which the main thread's cannot be
- * made at run time. Without one (the table),
- * events come back in batches through `cb.events`, from this thread for one job.
+ * made at run time. Without one (a caller that wants the events themselves), events come back in
+ * batches through `cb.events`, from this thread for one job.
  */
 export async function runJobs(files: InputFile[], jobs: number, o: ProduceOptions, cb: JobCallbacks, sortTo?: RunTarget): Promise<void> {
   const n = Math.max(1, Math.min(jobs, files.length));
-  const runsMode = sortTo !== undefined && o.format !== 'table';
+  const runsMode = sortTo !== undefined;
   const sizes = files.map((f) => scanWeight(f.path));
   // rank of each capture label in string order: the runs sort by numbers only
   const labels = [...new Set(files.map((f) => f.label))].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));

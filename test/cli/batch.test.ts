@@ -126,6 +126,21 @@ describe('--jobs', () => {
       }
     }
   });
+  it('a reader that goes away early (`| head`) ends the table drawing thread and the run, exit 0', async () => {
+    for (const j of ['1', '2']) {
+      const tmpdir = fs.mkdtempSync(path.join(tmp, 'head-'));
+      const child = spawn(process.execPath, [CLI, CAPTURES, CAPTURES, '-q', '--no-color', '--jobs', j], { env: { ...process.env, TMPDIR: tmpdir }, stdio: ['ignore', 'pipe', 'pipe'] });
+      let err = '';
+      child.stderr.on('data', (d: Buffer) => { err += d.toString(); });
+      const first = await new Promise<string>((resolve) => child.stdout.once('data', (d: Buffer) => resolve(d.toString())));
+      child.stdout.destroy();
+      const code = await new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
+      expect(first.startsWith('┌')).toBe(true);
+      expect(err).toBe('');
+      expect(code).toBe(0);
+      expect(fs.readdirSync(tmpdir)).toEqual([]);
+    }
+  });
   it('rejects a nonsense job count', () => {
     expect(run([CAPTURES, '--jobs', '0']).code).toBe(2);
   });
