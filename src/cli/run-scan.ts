@@ -20,8 +20,7 @@ import { CSV_EOL, CSV_HEADER } from '../output/csv';
 import { SPLIT_MIN_RECORDS, startUpperHalf } from '../output/split-merge';
 import { forTerminal } from '../output/sanitize';
 import { headWidths, measureEvent } from '../output/table';
-import { finalFanIn, FormattedEvent, JobCallbacks, MAX_STEP_BYTES_TOTAL, MAX_STEPS_TOTAL, ProduceOptions, RunTarget, runJobs } from '../scan/jobs';
-import type * as StitchModule from '../scan/stitch';
+import { finalFanIn, FormattedEvent, JobCallbacks, MAX_STEP_BYTES_TOTAL, MAX_STEPS_TOTAL, ProduceOptions, RunTarget, runJobs, runStitchedJob } from '../scan/jobs';
 import { expandInputs, InputFile } from './inputs';
 import { createProgress } from './progress';
 import { debugPhase } from '../util/debug';
@@ -157,10 +156,9 @@ export async function runScan(o: ScanOptions): Promise<number> {
   const inMemory = Number(process.env.SMBTRAIL_SORT_RECORDS);
   const sorter = createEventSorter({ maxInMemory: Number.isInteger(inMemory) && inMemory > 0 ? inMemory : 5_000 });
   let sortError: Error | null = null;
-  // separate files: the workers sort and spill their own files' lines (the table's as JSON lines)
-  // as keyed runs; this thread only merges them at the end (the sorter above stays for --stitch,
-  // whose events come here in batches)
-  const sortTo: RunTarget | null = !o.stitch && expanded.files.length > 0
+  // the workers sort and spill their files' lines (the table's as JSON lines; --stitch: the
+  // stream's) as keyed runs; this thread only merges them at the end
+  const sortTo: RunTarget | null = expanded.files.length > 0
     ? { dir: await createTempDir(), maxRecords: Number.isInteger(inMemory) && inMemory > 0 ? inMemory : 5_000 }
     : null;
   const runFiles: string[] = [];
@@ -236,7 +234,7 @@ export async function runScan(o: ScanOptions): Promise<number> {
   debugPhase(`${expanded.files.length} inputs found`);
   try {
     // eslint-disable-next-line @typescript-eslint/no-require-imports
-    if (o.stitch) await (require('../scan/stitch') as typeof StitchModule).runStitched(expanded.files, produce, cb);
+    if (o.stitch) await runStitchedJob(expanded.files, produce, cb, sortTo ?? undefined);
     else await runJobs(expanded.files, o.jobs, produce, cb, sortTo ?? undefined);
   } catch (e) {
     if (sortTo) await removeTempDir(sortTo.dir);

@@ -21,6 +21,7 @@ import { ALL_EVENTS as DEFAULT_RULES, detect, EventFilter, wanted as isWanted } 
 import { emptyStepBatch, StepBatch, stepCollector, StepCollector } from '../detect/step';
 import type { CaptureSummary } from './scan-capture';
 import type * as ScanCaptureModule from './scan-capture';
+import type * as StitchModule from './stitch';
 import { debugPhase } from '../util/debug';
 import { headWidths, measureEvent } from '../output/table';
 import { runLanes } from './lanes';
@@ -134,12 +135,20 @@ export interface ProduceOptions {
 /** messages a worker posts; the main thread answers each 'events' with an 'ack' */
 export type WorkerMessage =
   | { type: 'events'; records: Shipped[] }
-  | { type: 'progress'; bytes: number }
-  | { type: 'done'; summary: CaptureSummary; tally: Tally; seconds: number; runs?: string[]; tableWidths?: number[] }
-  | { type: 'failed'; message: string; internal: boolean; runs?: string[]; tableWidths?: number[] };
+  | { type: 'progress'; bytes: number; file?: number }
+  | { type: 'done'; summary: CaptureSummary; tally: Tally; seconds: number; runs?: string[]; tableWidths?: number[]; file?: number }
+  | { type: 'failed'; message: string; internal: boolean; runs?: string[]; tableWidths?: number[]; file?: number }
+  /** --stitch: every file of the stream has been reported */
+  | { type: 'stitched'; runs?: string[]; tableWidths?: number[] };
 
-/** what the main thread sends a worker */
-export type MainMessage = { type: 'file'; file: InputFile; runs?: RunTask } | { type: 'ack' };
+/**
+ * what the main thread sends a worker: a file to scan, or (--stitch) all the files as one
+ * stream, whose messages then name their file by its index in `files`
+ */
+export type MainMessage = { type: 'file'; file: InputFile; runs?: RunTask } | { type: 'stitch'; files: InputFile[]; runs?: StitchRuns } | { type: 'ack' };
+
+/** --stitch into keyed runs: one producer for all the files, each capture ranked by its label */
+export interface StitchRuns { dir: string; maxRecords: number; maxRuns: number; name: string; rankOf: Record<string, number> }
 
 /**
  * Young generation of a scanning worker, in MB. V8 grows the semi-spaces up to 16 MiB each
@@ -269,6 +278,16 @@ export function ship(r: EventRecord, o: ProduceOptions, tally: Tally, steps: Ste
 }
 
 /**
+ * Flags, filters and counts one event and, when wanted, writes its line into the producer's
+ * runs (the table's as a JSON line, its widths measured into `tableWidths`).
+ */
+export function spillEvent(r: EventRecord, o: ProduceOptions, tally: Tally, steps: StepCollector, spiller: RunSpiller, rank: number, tableWidths: number[] | undefined): void {
+  if (!wanted(r, o, tally, steps)) return;
+  if (tableWidths) measureEvent(tableWidths, r.ev);
+  spiller.add(r.sec, r.ns, rank, r.ev.frame, r.seq, formatLine(o.format === 'table' ? 'jsonl' : o.format, r.ev));
+}
+
+/**
  * Scans one file, reporting through the same messages a worker sends. `post` returns a promise
  * when the receiver wants the producer to slow down; the reader then waits between chunks.
  */
@@ -296,11 +315,7 @@ export async function scanOne(
   };
   // the table's runs hold JSON lines, drawn as rows by the final merge; its widths are measured here
   const tableWidths = fmt === 'table' ? headWidths() : undefined;
-  const emit = spiller ? (r: EventRecord): void => {
-    if (!wanted(r, o, tally, steps)) return;
-    if (tableWidths) measureEvent(tableWidths, r.ev);
-    spiller.add(r.sec, r.ns, rank, r.ev.frame, r.seq, formatLine(fmt === 'table' ? 'jsonl' : fmt, r.ev));
-  } : (r: EventRecord): void => {
+  const emit = spiller ? (r: EventRecord): void => spillEvent(r, o, tally, steps, spiller, rank, tableWidths) : (r: EventRecord): void => {
     const s = ship(r, o, tally, steps);
     if (s === null) return;
     batch.push(s);
@@ -357,11 +372,67 @@ async function deliver(file: InputFile, m: WorkerMessage, cb: JobCallbacks): Pro
     case 'progress': cb.progress(file, m.bytes); break;
     case 'done': debugPhase(`${file.label} done (${m.seconds.toFixed(3)} s)`); cb.done(file, m.summary, m.tally, m.seconds); break;
     case 'failed': cb.failed(file, m.message, m.internal); break;
+    case 'stitched': break;
   }
 }
 
 /**
- * Scans the files with `jobs` producers. With a RunTarget (every format but --stitch) the files are
+ * --stitch in a worker (the same heap limits as any scan) unless the input is small: the stream's
+ * state lives there, its events come to this thread in batches for the sorter. On this thread
+ * the 200,000-connection flood peaked at 279 MiB and metadata ×40 at 148 MiB.
+ */
+export async function runStitchedJob(files: InputFile[], o: ProduceOptions, cb: JobCallbacks, sortTo?: RunTarget): Promise<void> {
+  const labels = [...new Set(files.map((f) => f.label))].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+  const runs: StitchRuns | undefined = sortTo
+    ? { dir: sortTo.dir, maxRecords: sortTo.maxRecords, maxRuns: finalFanIn(false), name: 'stitched', rankOf: Object.fromEntries(labels.map((l, i) => [l, i])) }
+    : undefined;
+  if (files.reduce((a, f) => a + scanWeight(f.path), 0) < IN_THREAD_BYTES) {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { runStitched } = require('./stitch') as typeof StitchModule;
+    return runStitched(files, o, cb, runs);
+  }
+  const reported = new Set<number>();
+  await new Promise<void>((resolve) => {
+    const w = new Worker(path.join(__dirname, 'worker.js'), { workerData: o, resourceLimits: { maxYoungGenerationSizeMb: WORKER_YOUNG_MB, maxOldGenerationSizeMb: WORKER_OLD_MB } });
+    let queue: Promise<void> = Promise.resolve();
+    let ended = false;
+    const finish = (why: Error | null): void => {
+      if (ended) return;
+      ended = true;
+      void queue.then(async () => {
+        // a crash: the files not reported yet are named with it
+        if (why) {
+          for (let i = 0; i < files.length; i++) {
+            if (reported.has(i)) continue;
+            if ((why as NodeJS.ErrnoException).code === 'ERR_WORKER_OUT_OF_MEMORY') {
+              cb.failed(files[i], `capture abandoned: decoding the stitched stream needed more than ${WORKER_OLD_MB} MB of memory (hostile or extreme input; please report this file)`, false);
+            } else cb.failed(files[i], `internal error, capture abandoned: ${why.message.split('\n')[0]} (please report this file)`, true);
+          }
+        }
+        await w.terminate();
+        resolve();
+      });
+    };
+    w.on('message', (m: WorkerMessage) => {
+      if (m.type === 'stitched') {
+        if (m.runs) cb.runs?.(files[0], m.runs, m.tableWidths);
+        finish(null);
+        return;
+      }
+      const i = m.type === 'events' ? -1 : m.file ?? -1;
+      if (m.type === 'done' || m.type === 'failed') reported.add(i);
+      const file = files[Math.max(0, i)];
+      queue = queue.then(() => deliver(file, m, cb));
+      if (m.type === 'events') void queue.then(() => w.postMessage({ type: 'ack' } satisfies MainMessage));
+    });
+    w.on('error', (e) => finish(e));
+    w.on('exit', (code) => finish(new Error(`scanning thread exited with code ${code}`)));
+    w.postMessage({ type: 'stitch', files, runs } satisfies MainMessage);
+  });
+}
+
+/**
+ * Scans the files with `jobs` producers. With a RunTarget (every format) the files are
  * scanned in worker threads, even with one job unless the input is small (IN_THREAD_BYTES): a
  * worker writes each file's events as sorted runs and the main thread keeps only their names;
  * the worker's young generation is small (WORKER_YOUNG_MB), which the main thread's cannot be

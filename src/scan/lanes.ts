@@ -1,6 +1,6 @@
 /**
  * Worker lanes: each lane scans one file at a time in its own worker thread and takes the next
- * when it is done. With sorted runs as output (every format but --stitch), a memory governor watches the
+ * when it is done. With sorted runs as output (every format), a memory governor watches the
  * process: every bound of a scan applies per capture, so two hostile captures scanned side by
  * side add up (two copies of a 200,000-connection flood peaked at 187 MiB with two workers,
  * 133 MiB with one). Past GOVERNOR_RSS, with two files or more in progress, the file started

@@ -8,7 +8,9 @@ import type { PathLike } from 'fs';
 import { CaptureError, PacketSink } from '../capture/packet';
 import { readCapture } from '../capture/reader';
 import type { InputFile } from '../cli/inputs';
-import { BATCH, JobCallbacks, newTally, ProduceOptions, ship, Shipped } from './jobs';
+import { BATCH, JobCallbacks, newTally, ProduceOptions, ship, Shipped, spillEvent, StitchRuns } from './jobs';
+import { RunSpiller } from '../events/sorter';
+import { headWidths } from '../output/table';
 import { createCapturePipeline, newSummary } from './scan-capture';
 import { stepCollector } from '../detect/step';
 
@@ -40,9 +42,15 @@ export async function stitchOrder(files: InputFile[], cb: JobCallbacks): Promise
   return timed.map((x) => x.f);
 }
 
-export async function runStitched(files: InputFile[], o: ProduceOptions, cb: JobCallbacks): Promise<void> {
+/**
+ * `runs`: the events go into keyed runs (one producer for the whole stream, each capture ranked
+ * by its label), handed over through `cb.runs` at the end; else in batches through `cb.events`.
+ */
+export async function runStitched(files: InputFile[], o: ProduceOptions, cb: JobCallbacks, runs?: StitchRuns): Promise<void> {
   const ordered = await stitchOrder(files, cb);
   if (!ordered.length) return;
+  const spiller = runs ? new RunSpiller(runs.dir, runs.name, { maxRecords: runs.maxRecords, maxRuns: runs.maxRuns }) : null;
+  const tableWidths = spiller && o.format === 'table' ? headWidths() : undefined;
   let batch: Shipped[] = [];
   let chain: Promise<void> = Promise.resolve();
   let waiting = false;
@@ -56,6 +64,7 @@ export async function runStitched(files: InputFile[], o: ProduceOptions, cb: Job
   let tally = newTally();
   let steps = stepCollector();
   const pipe = createCapturePipeline(ordered[0].label, (r) => {
+    if (spiller) { spillEvent(r, o, tally, steps, spiller, runs?.rankOf[r.ev.capture] ?? 0, tableWidths); return; }
     const x = ship(r, o, tally, steps);
     if (x === null) return;
     batch.push(x);
@@ -93,4 +102,5 @@ export async function runStitched(files: InputFile[], o: ProduceOptions, cb: Job
   }
   if (batch.length) flushBatch();
   await chain;
+  if (spiller) cb.runs?.(ordered[0], spiller.finish(), tableWidths);
 }

@@ -147,6 +147,17 @@ describe('--jobs', () => {
 });
 
 describe('--stitch', () => {
+  it('over all of captures/ (a scanning worker, runs like any batch): one line per file, the table is the table of its JSON lines', () => {
+    const jsonl = run([CAPTURES, '--stitch', '-f', 'jsonl', '--per-file']);
+    expect(jsonl.code).toBe(0);
+    const files = fs.readdirSync(CAPTURES).filter((n) => /\.pcap(ng)?$/.test(n));
+    expect(jsonl.err.split('\n').filter((l) => /\.pcap(ng)?: \d+ packets/.test(l))).toHaveLength(files.length);
+    const events = parse(jsonl.out) as unknown as SmbEvent[];
+    expect(events.length).toBeGreaterThan(1000);
+    const table = run([CAPTURES, '--stitch', '-q', '--no-color'], { COLUMNS: '150' });
+    expect(table.code).toBe(0);
+    expect(table.out).toBe(renderTable(events, { color: false, columns: 150 }) + '\n');
+  });
   it('keeps share and user across a rotation cut, like the unsplit capture', () => {
     const src = path.join(CAPTURES, '05-admin-share-exe-copy.pcap');
     const whole = parse(run([src, '-f', 'jsonl', '-q']).out);
