@@ -900,7 +900,7 @@ let spareWriteBuffer: Buffer | null = null;
 
 /** Buffered synchronous writer of keyed records. */
 class SyncRunWriter {
-  private readonly fd: number;
+  private fd: number;
   private buf = takeWriteBuffer();
   /** the head is written at close(), over these first bytes */
   private pos = RUN_HEAD;
@@ -949,13 +949,20 @@ class SyncRunWriter {
       writeFullyAt(this.fd, indexBytes(this.index), this.flushed);
       writeRunHead(this.fd, this.n, this.mid, this.flushed, this.index.length / INDEX_ENTRY);
     } finally {
-      fs.closeSync(this.fd);
+      // once only: after a failed write the caller aborts, and the number may be another
+      // thread's file by then (found in review)
+      const fd = this.fd;
+      this.fd = -1;
+      fs.closeSync(fd);
       giveBackWriteBuffer(this.buf);
     }
   }
 
   abort(): void {
-    try { fs.closeSync(this.fd); } catch { /* already failing */ }
+    if (this.fd >= 0) {
+      try { fs.closeSync(this.fd); } catch { /* already failing */ }
+      this.fd = -1;
+    }
     fs.rmSync(this.file, { force: true });
   }
 }

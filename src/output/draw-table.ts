@@ -5,9 +5,12 @@ import { SorterError } from '../events/sorter';
 import type { TableOptions } from './table';
 import type { TableJob, TableMessage } from './table-worker';
 
-/** the worker's heap: it keeps one merge's buffers and a chunk of text, the rest is garbage */
-const YOUNG_MB = 4;
-const OLD_MB = 64;
+/**
+ * The worker's heap: it keeps one merge's buffers and a chunk of text, the rest is garbage.
+ * Metadata ×40 (480,000 rows), peak RSS of the process: 4 / 64 MB 120 MiB, 2 / 32 MB 115 MiB.
+ */
+const YOUNG_MB = 2;
+const OLD_MB = 32;
 
 export interface DrawnTable {
   /** the table's text in order; rejects with a SorterError when a run cannot be read */
