@@ -7,14 +7,14 @@ import { Writable } from 'stream';
 import type { Severity, SmbEvent } from '../events/event';
 import { createEventSorter, createTempDir, reduceRuns, removeTempDir, RunMerge, RunSpiller, SorterError, wholeLines, writeFullyAt } from '../events/sorter';
 import type { EventRecord } from '../events/record';
-import { storiesFrom } from '../detect/stories';
+import { buildStories } from '../detect/stories-thread';
 import { StepBudget } from '../detect/step';
 import { SEVERITY_RANK } from '../detect/rules';
 import type { RulesConfig } from '../detect/config';
 import { createEventWriter, OutputFormat } from '../output';
 import { createTextWriter } from '../output/writer';
 import { drawTableFromRuns } from '../output/draw-table';
-import { compiledRules, EventFilter, wanted } from '../scan/filter';
+import { EventFilter, wanted } from '../scan/filter';
 import { formatLine } from '../output/writer';
 import { CSV_EOL, CSV_HEADER } from '../output/csv';
 import { SPLIT_MIN_RECORDS, startUpperHalf } from '../output/split-merge';
@@ -249,7 +249,7 @@ export async function runScan(o: ScanOptions): Promise<number> {
   totals.stepsDropped += steps.dropped;
   let allStories: EventRecord[] = [];
   try {
-    allStories = storiesFrom(steps.take(), { config: compiledRules(o.rules) });
+    allStories = await buildStories(steps.take(), o.rules);
   } catch (e) {
     // the rule hits wait in files beside the sorted runs: one that cannot be read back costs the
     // stories, not the timeline (found in review: the run ended as an internal error with -o emptied)

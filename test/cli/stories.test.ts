@@ -55,7 +55,7 @@ describe('--stories', () => {
 });
 
 describe('rule hits kept on disk for the stories', () => {
-  it('a step file that cannot be read back costs the stories, not the timeline: one line, exit 1, -o written (found in review)', () => {
+  it.each([['on the main thread', '2000'], ['in the stories thread', '0']])('a step file that cannot be read back costs the stories, not the timeline: one line, exit 1, -o written (found in review), stories built %s', (_where, inThread) => {
     // a preload that fails every read of a step file (EIO), as a disk error or a temp cleaner would
     const preload = path.join(tmp, 'fail-steps.js');
     fs.writeFileSync(preload, `const fs = require('fs'); const read = fs.readSync;
@@ -66,11 +66,13 @@ fs.readSync = function (fd, ...rest) {
 };`);
     const input = cap('08-smbexec-services.pcap');
     const good = run([input, '-f', 'csv', '-q', '--jobs', '1']);
+    // the stories thread builds the same stories
+    expect(spawnSync(process.execPath, [CLI, input, '-f', 'csv', '-q'], { encoding: 'utf8', cwd: ROOT, env: { ...process.env, SMBTRAIL_STORIES_IN_THREAD: inThread } }).stdout).toBe(good.out);
     expect(good.code).toBe(0);
     expect(good.out).toContain(',story,');
     const out = path.join(tmp, 'timeline.csv');
     fs.writeFileSync(out, 'yesterday\n');
-    const r = spawnSync(process.execPath, ['-r', preload, CLI, input, '-f', 'csv', '-q', '--jobs', '1', '-o', out], { encoding: 'utf8', cwd: ROOT });
+    const r = spawnSync(process.execPath, ['-r', preload, CLI, input, '-f', 'csv', '-q', '--jobs', '1', '-o', out], { encoding: 'utf8', cwd: ROOT, env: { ...process.env, SMBTRAIL_STORIES_IN_THREAD: inThread } });
     expect(r.status).toBe(1);
     expect(r.stderr).toMatch(/^smbtrail: cannot build the stories: .*\.steps: EIO/m);
     expect(r.stderr).not.toContain('internal error');

@@ -1,0 +1,43 @@
+/** Builds the stories in a worker (stories-worker.ts); small batches stay on this thread. */
+import * as path from 'path';
+import { Worker } from 'worker_threads';
+import type { EventRecord } from '../events/record';
+import { SorterError } from '../events/sorter';
+import { compiledRules } from '../scan/filter';
+import type { RulesConfig } from './config';
+import type { StepBatch } from './step';
+import { storiesFrom } from './stories';
+import type { StoriesJob, StoriesResult } from './stories-worker';
+
+/**
+ * Below this many hits a thread's start-up costs more than the garbage it saves.
+ * SMBTRAIL_STORIES_IN_THREAD=N overrides it (tests set 0 to send every batch to the thread).
+ */
+export const STORIES_IN_THREAD = 2_000;
+
+function inThreadBelow(): number {
+  const v = process.env.SMBTRAIL_STORIES_IN_THREAD;
+  return v !== undefined && /^\d+$/.test(v) ? Number(v) : STORIES_IN_THREAD;
+}
+
+/** rejects with a SorterError when a hits file cannot be read back, as storiesFrom throws */
+export async function buildStories(batches: StepBatch[], rules: RulesConfig | null | undefined): Promise<EventRecord[]> {
+  if (batches.reduce((a, b) => a + b.count, 0) < inThreadBelow()) return storiesFrom(batches, { config: compiledRules(rules) });
+  const job: StoriesJob = { batches, rules: rules ?? null };
+  const w = new Worker(path.join(__dirname, 'stories-worker.js'), { workerData: job, resourceLimits: { maxYoungGenerationSizeMb: 4, maxOldGenerationSizeMb: 128 } });
+  try {
+    const r = await new Promise<StoriesResult>((resolve, reject) => {
+      w.once('message', resolve);
+      w.once('error', reject);
+      w.once('exit', (code) => reject(new SorterError(`the stories thread ended with code ${code} and no result`)));
+    });
+    if (!r.ok) throw r.sorter ? new SorterError(r.message) : new Error(r.message);
+    return r.stories;
+  } catch (e) {
+    // out of memory or a crash: the stories are lost, not the timeline
+    if (e instanceof SorterError || !(e instanceof Error) || (e as NodeJS.ErrnoException).code !== 'ERR_WORKER_OUT_OF_MEMORY') throw e;
+    throw new SorterError(`building them needed more than 128 MB of memory`);
+  } finally {
+    await w.terminate();
+  }
+}
