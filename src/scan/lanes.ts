@@ -104,9 +104,9 @@ export async function runLanes<M>(job: LaneJob<M>): Promise<void> {
       if (job.acks(m)) void lane.queue.then(() => { if (lane.token === token) w.postMessage({ type: 'ack' }); });
       if (job.ends(m)) void lane.queue.then(() => settle?.());
     });
-    w.on('error', (e) => {
+    /** a crash inside the worker: that file is reported, and a fresh worker takes this lane */
+    const lost = (e: Error): void => {
       if (lane.token !== token) return;
-      // a crash inside the worker: that file is reported, and a fresh worker takes this lane
       lane.w = null;
       lane.token++;
       const i = lane.file;
@@ -115,19 +115,10 @@ export async function runLanes<M>(job: LaneJob<M>): Promise<void> {
         if (i >= 0) job.crashed(i, e);
         settle?.();
       });
-    });
-    w.on('exit', (code) => {
-      if (lane.token !== token) return;
-      // gone without an 'error' (the worker ended itself): its file is reported like a crash
-      lane.w = null;
-      lane.token++;
-      const i = lane.file;
-      const settle = lane.settle;
-      void lane.queue.then(() => {
-        if (i >= 0) job.crashed(i, new Error(`scanning thread exited with code ${code}`));
-        settle?.();
-      });
-    });
+    };
+    w.on('error', lost);
+    // gone without an 'error' (the worker ended itself): reported like a crash
+    w.on('exit', (code) => lost(new Error(`scanning thread exited with code ${code}`)));
     return w;
   };
 
