@@ -145,6 +145,21 @@ function rpcRequest(callId: number, opnum: number, stub: Buffer): Buffer {
   return rpcPdu(0, callId, Buffer.concat([b, stub]));
 }
 
+/** `count` connections of one handshake and one CREATE each, never closed; addresses from `base` */
+function oneMessageFile(file: string, count: number, base: number): string {
+  const out = new PcapOut(file);
+  for (let i = 0; i < count; i++) new Conn(out, ip(i + base), SERVER, 1024 + (i % 60000)).handshake().send(true, createReq(1, 1n, `f${i}.txt`));
+  out.close();
+  return file;
+}
+
+/** `count` connections, each logged on as session i + 1 with a disk share connected */
+function loggedOn(out: PcapOut, count: number): Conn[] {
+  const conns = Array.from({ length: count }, (_, i) => new Conn(out, ip(i), SERVER, 40000).handshake());
+  conns.forEach((c, i) => logon(c, BigInt(i + 1), 'share', SHARE_TYPE.DISK));
+  return conns;
+}
+
 interface Flood { name: string; what: string; make(dir: string, k: (n: number) => number): string[] }
 
 const FLOODS: Flood[] = [
@@ -160,10 +175,7 @@ const FLOODS: Flood[] = [
   {
     name: 'one-message', what: 'connections of one handshake and one CREATE each, never closed',
     make(dir, k) {
-      const out = new PcapOut(path.join(dir, 'one-message.pcap'));
-      for (let i = 0; i < k(200_000); i++) new Conn(out, ip(i), SERVER, 1024 + (i % 60000)).handshake().send(true, createReq(1, 1n, `f${i}.txt`));
-      out.close();
-      return [out.file];
+      return [oneMessageFile(path.join(dir, 'one-message.pcap'), k(200_000), 0)];
     },
   },
   {
@@ -173,11 +185,7 @@ const FLOODS: Flood[] = [
     make(dir, k) {
       const sub = path.join(dir, 'one-message-pair');
       fs.mkdirSync(sub, { recursive: true });
-      for (const n of [1, 2]) {
-        const out = new PcapOut(path.join(sub, `f${n}.pcap`));
-        for (let i = 0; i < k(200_000); i++) new Conn(out, ip(i + n * 1_000_000), SERVER, 1024 + (i % 60000)).handshake().send(true, createReq(1, 1n, `f${i}.txt`));
-        out.close();
-      }
+      for (const n of [1, 2]) oneMessageFile(path.join(sub, `f${n}.pcap`), k(200_000), n * 1_000_000);
       return [sub];
     },
   },
@@ -185,8 +193,7 @@ const FLOODS: Flood[] = [
     name: 'unanswered', what: '1,000 connections x 1,000 CREATEs never answered',
     make(dir, k) {
       const out = new PcapOut(path.join(dir, 'unanswered.pcap'));
-      const conns = Array.from({ length: k(1000) }, (_, i) => new Conn(out, ip(i), SERVER, 40000).handshake());
-      conns.forEach((c, i) => logon(c, BigInt(i + 1), 'share', SHARE_TYPE.DISK));
+      const conns = loggedOn(out, k(1000));
       for (let m = 0; m < 1000; m++) conns.forEach((c, i) => c.send(true, createReq(2 + m, BigInt(i + 1), `dir\\file-${m}.bin`)));
       out.close();
       return [out.file];
@@ -196,8 +203,7 @@ const FLOODS: Flood[] = [
     name: 'open-handles', what: '1,000 sessions x 1,000 handles opened and never closed',
     make(dir, k) {
       const out = new PcapOut(path.join(dir, 'open-handles.pcap'));
-      const conns = Array.from({ length: k(1000) }, (_, i) => new Conn(out, ip(i), SERVER, 40000).handshake());
-      conns.forEach((c, i) => logon(c, BigInt(i + 1), 'share', SHARE_TYPE.DISK));
+      const conns = loggedOn(out, k(1000));
       for (let m = 0; m < 1000; m++) {
         conns.forEach((c, i) => {
           c.send(true, createReq(2 + m, BigInt(i + 1), `dir\\file-${m}.bin`));
@@ -254,8 +260,7 @@ const FLOODS: Flood[] = [
     name: 'out-of-order', what: '1,000 connections whose answers arrive last segment first (all held until the first)',
     make(dir, k) {
       const out = new PcapOut(path.join(dir, 'out-of-order.pcap'));
-      const conns = Array.from({ length: k(1000) }, (_, i) => new Conn(out, ip(i), SERVER, 40000).handshake());
-      conns.forEach((c, i) => logon(c, BigInt(i + 1), 'share', SHARE_TYPE.DISK));
+      const conns = loggedOn(out, k(1000));
       for (let round = 0; round < 10; round++) {
         conns.forEach((c, i) => {
           const sid = BigInt(i + 1);

@@ -8,7 +8,6 @@
  * file beside it. A file's output depends only on the file, so the timeline stays byte-identical
  * to `--jobs 1`; what the stop costs is the time already spent on that file.
  */
-import * as fs from 'fs';
 import { Worker } from 'worker_threads';
 import type { InputFile } from '../cli/inputs';
 import { debugPhase } from '../util/debug';
