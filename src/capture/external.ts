@@ -200,7 +200,7 @@ const pipeBuffers: Buffer[] = [];
  * zstd: 3.0-4.4 s with fs.read, 1.2-1.8 s with fs.readSync (`zstd -dc | cat`: 1.06 s).
  */
 async function parsePipe(
-  fd: number, parser: CaptureParser, between?: () => Promise<void> | undefined, progress?: () => void,
+  fd: number, parser: CaptureParser, progress?: () => void,
 ): Promise<boolean> {
   while (pipeBuffers.length < 2) pipeBuffers.push(Buffer.allocUnsafe(PIPE_CHUNK));
   for (let k = 0, read = 0; ; k ^= 1) {
@@ -218,16 +218,12 @@ async function parsePipe(
       await new Promise<void>((resolve) => setImmediate(resolve));
     }
     if (!parser.push(pipeBuffers[k].subarray(0, n))) return true;
-    const hold = between?.();
-    if (hold) await hold;
   }
 }
 
-async function parseStream(stdout: AsyncIterable<Buffer>, parser: CaptureParser, between?: () => Promise<void> | undefined): Promise<boolean> {
+async function parseStream(stdout: AsyncIterable<Buffer>, parser: CaptureParser): Promise<boolean> {
   for await (const chunk of stdout) {
     if (!parser.push(chunk)) return true;
-    const hold = between?.();
-    if (hold) await hold;
   }
   return false;
 }
@@ -238,7 +234,7 @@ async function parseStream(stdout: AsyncIterable<Buffer>, parser: CaptureParser,
  * `<format>_corrupt`), like gzip; before that, the file is unreadable (CaptureError).
  */
 export async function readExternal(
-  fd: number, d: Decompressor, parser: CaptureParser, between?: () => Promise<void> | undefined,
+  fd: number, d: Decompressor, parser: CaptureParser,
   compressedProgress?: (fileBytes: number) => void,
 ): Promise<CaptureInfo> {
   const progress = compressedProgress && ((): void => {
@@ -256,8 +252,8 @@ export async function readExternal(
   let stoppedEarly = false;
   try {
     if (child.failedToStart() === null) {
-      if (pipe !== null) stoppedEarly = await parsePipe(pipe.readFd, parser, between, progress);
-      else if (child.stdout !== null) stoppedEarly = await parseStream(child.stdout, parser, between);
+      if (pipe !== null) stoppedEarly = await parsePipe(pipe.readFd, parser, progress);
+      else if (child.stdout !== null) stoppedEarly = await parseStream(child.stdout, parser);
     }
   } catch (e) {
     child.kill();

@@ -97,8 +97,7 @@ export function zlibFailure(err: Error & { code?: string }): 'truncated' | 'corr
  * problem, counted as an anomaly once packets have been read (CaptureError before that).
  */
 export async function inflateMembers(
-  fh: fs.promises.FileHandle, size: number, parser: CaptureParser, readSize: number, between?: () => Promise<void> | undefined,
-  progress?: (fileBytes: number) => void,
+  fh: fs.promises.FileHandle, size: number, parser: CaptureParser, readSize: number, progress?: (fileBytes: number) => void,
 ): Promise<void> {
   let pos = 0;
   // one read per member while members are small: header, deflate data and trailer from one block
@@ -124,10 +123,8 @@ export async function inflateMembers(
       data = { crc: zlib.crc32(b), length: b.length, used: small.used };
       progress?.(start + small.used);
       if (b.length > 0 && !parser.push(b)) return;
-      const hold = between?.();
-      if (hold) await hold;
     } else {
-      data = await inflateStreaming(fh, start, size, member === 0 ? readSize : 256 << 10, parser, between, progress);
+      data = await inflateStreaming(fh, start, size, member === 0 ? readSize : 256 << 10, parser, progress);
       if (data === null) return;
     }
     // the trailer: in the block when the member was, else read after the streamed data
@@ -160,7 +157,7 @@ function inflateSmall(b: Buffer): { data: Buffer; used: number } | null {
 /** inflates the member's deflate data from `start` into `parser`; null when it stopped (problem counted or parser done) */
 async function inflateStreaming(
   fh: fs.promises.FileHandle, start: number, size: number, readSize: number, parser: CaptureParser,
-  between?: () => Promise<void> | undefined, progress?: (fileBytes: number) => void,
+  progress?: (fileBytes: number) => void,
 ): Promise<{ crc: number; length: number; used: number } | null> {
   const inflate = zlib.createInflateRaw({ chunkSize: INFLATE_CHUNK });
   // not an fs read stream: destroying one closes the file whatever autoClose says, and the
@@ -176,8 +173,6 @@ async function inflateStreaming(
       crc = zlib.crc32(b, crc);
       length += b.length;
       if (!parser.push(b)) return null;
-      const hold = between?.();
-      if (hold) await hold;
     }
   } catch (err) {
     if (!isZlibError(err)) throw err;

@@ -22,12 +22,6 @@ export interface ReadOptions {
   /** bytes per read (default DEFAULT_CHUNK) */
   chunkSize?: number;
   /**
-   * Called after each chunk is parsed; a returned promise is awaited before the next chunk.
-   * This is how a slower consumer of the packets' results (a sorter spilling to disk, a busy
-   * main thread) holds the reader back instead of letting results pile up in memory.
-   */
-  between?: () => Promise<void> | undefined;
-  /**
    * Read on this thread (SYNC_CHUNK at a time) instead of double-buffering on the thread pool.
    * For a scanning worker when other workers keep the other cores busy: the overlap then buys
    * nothing, and a chunk the size of a core's L2 cache is still in that cache when it is
@@ -111,12 +105,12 @@ export async function readCapture(path: fs.PathLike, sink: PacketSink, options: 
     if (n === 0 || isGzip(first.subarray(0, n)) || external !== null) giveBack(first);
     if (n === 0) throw new CaptureError('empty file');
     // The parser itself names what is wrong with a file that is not a capture.
-    if (isGzip(first.subarray(0, n))) return await readGzip(fh, sink, chunkSize, options.between, options.compressedProgress);
+    if (isGzip(first.subarray(0, n))) return await readGzip(fh, sink, chunkSize, options.compressedProgress);
     if (external !== null) {
-      return await readExternal(fh.fd, external, createCaptureParser(sink, external.name), options.between, options.compressedProgress);
+      return await readExternal(fh.fd, external, createCaptureParser(sink, external.name), options.compressedProgress);
     }
-    if (options.sync) return await readSync(fh, createCaptureParser(sink), first, n, options.between);
-    return await readPlain(fh, createCaptureParser(sink), first, n, chunkSize, options.between);
+    if (options.sync) return await readSync(fh, createCaptureParser(sink), first, n);
+    return await readPlain(fh, createCaptureParser(sink), first, n, chunkSize);
   } finally {
     await fh.close().catch(() => undefined);
   }
@@ -128,7 +122,6 @@ export async function readCapture(path: fs.PathLike, sink: PacketSink, options: 
  */
 async function readPlain(
   fh: fs.promises.FileHandle, parser: CaptureParser, first: Buffer, n: number, chunkSize: number,
-  between?: () => Promise<void> | undefined,
 ): Promise<CaptureInfo> {
   let cur: Buffer = first;
   let curLen = n;
@@ -146,8 +139,6 @@ async function readPlain(
       }
       const got = await pending;
       if (!more) break;
-      const hold = between?.();
-      if (hold) await hold;
       pos += got;
       [cur, spare] = [spare, cur];
       curLen = got;
@@ -161,17 +152,12 @@ async function readPlain(
 }
 
 /** Synchronous reads into two alternating buffers (the previous chunk stays intact while the next is parsed). */
-async function readSync(
-  fh: fs.promises.FileHandle, parser: CaptureParser, first: Buffer, n: number,
-  between?: () => Promise<void> | undefined,
-): Promise<CaptureInfo> {
+function readSync(fh: fs.promises.FileHandle, parser: CaptureParser, first: Buffer, n: number): CaptureInfo {
   const bufs = [takeBuffer(SYNC_CHUNK), takeBuffer(SYNC_CHUNK)];
   try {
     let more = parser.push(first.subarray(0, n));
     let pos = n;
     for (let k = 0; more; k ^= 1) {
-      const hold = between?.();
-      if (hold) await hold;
       let got: number;
       try {
         got = fs.readSync(fh.fd, bufs[k], 0, SYNC_CHUNK, pos);
@@ -211,12 +197,11 @@ function giveBack(buf: Buffer): void {
 }
 
 async function readGzip(
-  fh: fs.promises.FileHandle, sink: PacketSink, chunkSize: number, between?: () => Promise<void> | undefined,
-  progress?: (fileBytes: number) => void,
+  fh: fs.promises.FileHandle, sink: PacketSink, chunkSize: number, progress?: (fileBytes: number) => void,
 ): Promise<CaptureInfo> {
   const parser = createCaptureParser(sink, 'gzip');
   try {
-    await inflateMembers(fh, (await fh.stat()).size, parser, chunkSize, between, progress);
+    await inflateMembers(fh, (await fh.stat()).size, parser, chunkSize, progress);
   } catch (err) {
     if (err instanceof CaptureError || typeof (err as NodeJS.ErrnoException)?.code !== 'string') throw err;
     throw ioError(err);

@@ -4,8 +4,8 @@
  */
 import * as fs from 'fs';
 import { Writable } from 'stream';
-import type { Severity, SmbEvent } from '../events/event';
-import { createEventSorter, createTempDir, reduceRuns, removeTempDir, RunMerge, RunSpiller, SorterError, wholeLines, writeFullyAt } from '../events/sorter';
+import type { Severity } from '../events/event';
+import { createTempDir, reduceRuns, removeTempDir, RunMerge, RunSpiller, SorterError, wholeLines, writeFullyAt } from '../events/sorter';
 import type { EventRecord } from '../events/record';
 import { buildStories } from '../detect/stories-thread';
 import { StepBudget } from '../detect/step';
@@ -20,7 +20,7 @@ import { CSV_EOL, CSV_HEADER } from '../output/csv';
 import { SPLIT_MIN_RECORDS, startUpperHalf } from '../output/split-merge';
 import { forTerminal } from '../output/sanitize';
 import { headWidths, measureEvent } from '../output/table';
-import { finalFanIn, FormattedEvent, JobCallbacks, MAX_STEP_BYTES_TOTAL, MAX_STEPS_TOTAL, ProduceOptions, RunTarget, runJobs, runStitchedJob } from '../scan/jobs';
+import { finalFanIn, JobCallbacks, MAX_STEP_BYTES_TOTAL, MAX_STEPS_TOTAL, ProduceOptions, RunTarget, runJobs, runStitchedJob } from '../scan/jobs';
 import { expandInputs, InputFile } from './inputs';
 import { createProgress } from './progress';
 import { debugPhase } from '../util/debug';
@@ -150,19 +150,16 @@ export async function runScan(o: ScanOptions): Promise<number> {
   const sizes = new Map(expanded.files.map((f) => [f.label, sizeOf(f)]));
   const showProgress = o.progress ?? (!o.quiet && process.stderr.isTTY === true);
   const progress = createProgress(showProgress, expanded.files.length, [...sizes.values()].reduce((a, b) => a + b, 0));
-  // the timeline is sorted with bounded memory: beyond 5,000 events, sorted runs spill to a temp dir
-  // 5,000 formatted events (~4 MB) per sorted run: measured on a 160,000-event capture, larger
+  // the timeline is sorted with bounded memory: the workers sort and spill their files' lines (the
+  // table's as JSON lines; --stitch: the stream's) as keyed runs, at most 5,000 records (~4 MB)
+  // per run; this thread only merges them at the end. Measured on a 160,000-event capture, larger
   // buffers only raised peak RSS (50,000: 235 MiB; 5,000: 164 MiB) and were no faster
   const inMemory = Number(process.env.SMBTRAIL_SORT_RECORDS);
-  const sorter = createEventSorter({ maxInMemory: Number.isInteger(inMemory) && inMemory > 0 ? inMemory : 5_000 });
-  let sortError: Error | null = null;
-  // the workers sort and spill their files' lines (the table's as JSON lines; --stitch: the
-  // stream's) as keyed runs; this thread only merges them at the end
   const sortTo: RunTarget | null = expanded.files.length > 0
     ? { dir: await createTempDir(), maxRecords: Number.isInteger(inMemory) && inMemory > 0 ? inMemory : 5_000 }
     : null;
   const runFiles: string[] = [];
-  /** the table's column widths, measured as its events arrive (it is drawn from the sorted stream) */
+  /** the table's column widths, measured by the workers (it is drawn from the sorted stream) */
   const tableWidths = o.format === 'table' ? headWidths() : null;
   /** every rule hit of every file, for the stories */
   const steps = new StepBudget(MAX_STEPS_TOTAL, MAX_STEP_BYTES_TOTAL);
@@ -181,19 +178,6 @@ export async function runScan(o: ScanOptions): Promise<number> {
   };
 
   const cb: JobCallbacks = {
-    async events(batch) {
-      if (batch.length > 0) gotSomething();
-      if (sortError) return;
-      try {
-        for (const r of batch) {
-          if (tableWidths) measureEvent(tableWidths, r.ev as SmbEvent);
-          if (!sorter.add(r)) await sorter.drained();
-        }
-      } catch (e) {
-        // the temp dir is full or gone: say it once at the end, keep scanning for the summary
-        sortError = e instanceof Error ? e : new Error(String(e));
-      }
-    },
     done(file, summary, tally, seconds) {
       gotSomething();
       steps.add(order.get(file.label) ?? 0, tally.steps);
@@ -233,9 +217,8 @@ export async function runScan(o: ScanOptions): Promise<number> {
 
   debugPhase(`${expanded.files.length} inputs found`);
   try {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    if (o.stitch) await runStitchedJob(expanded.files, produce, cb, sortTo ?? undefined);
-    else await runJobs(expanded.files, o.jobs, produce, cb, sortTo ?? undefined);
+    if (sortTo && o.stitch) await runStitchedJob(expanded.files, produce, cb, sortTo);
+    else if (sortTo) await runJobs(expanded.files, o.jobs, produce, cb, sortTo);
   } catch (e) {
     if (sortTo) await removeTempDir(sortTo.dir);
     throw e;
@@ -274,13 +257,6 @@ export async function runScan(o: ScanOptions): Promise<number> {
       spill.add(r.sec, r.ns, rank.get(r.ev.capture) ?? 0, r.ev.frame, r.seq, formatLine(fmt, r.ev));
     }
     runFiles.push(...spill.finish());
-  } else {
-    for (const r of stories) {
-      const fmt = o.format;
-      if (tableWidths) measureEvent(tableWidths, r.ev);
-      const rec = fmt === 'table' ? r : { sec: r.sec, ns: r.ns, seq: r.seq, ev: { capture: r.ev.capture, frame: r.ev.frame, line: formatLine(fmt, r.ev) } };
-      if (!sorter.add(rec)) await sorter.drained();
-    }
   }
 
   const tty = !o.output && process.stdout.isTTY === true;
@@ -290,13 +266,11 @@ export async function runScan(o: ScanOptions): Promise<number> {
   if (o.output && read === 0) {
     // nothing could be read (every input failed): yesterday's timeline stays as it was
     output.discard();
-    await sorter.cleanup();
     if (sortTo) await removeTempDir(sortTo.dir);
   } else {
     try {
       await output.start();
     } catch (e) {
-      await sorter.cleanup();
       if (sortTo) await removeTempDir(sortTo.dir);
       throw e;
     }
@@ -306,7 +280,6 @@ export async function runScan(o: ScanOptions): Promise<number> {
     /** set when a split merge's lower half failed: the output's length once written */
     let cutOutputAt: number | null = null;
     try {
-      if (sortError) throw sortError;
       debugPhase('stories done');
       if (sortTo && drawnTable) {
         const runs = reduceRuns(runFiles, finalFanIn(false), sortTo.dir);
@@ -411,18 +384,11 @@ export async function runScan(o: ScanOptions): Promise<number> {
           }
         }
       }
-      const table = o.format === 'table';
-      for await (const r of sorter.finish()) {
-        const more = table ? writer.write(r.ev as SmbEvent) : writer.writeLine((r.ev as FormattedEvent).line);
-        if (!more) await writer.drained();
-        if (writer.closed) break;
-      }
     } catch (e) {
       if (!(e instanceof SorterError)) throw e;
       process.stderr.write(`smbtrail: cannot sort the timeline: ${e.message.split('\n')[0]}\n`);
       failed++;
     } finally {
-      await sorter.cleanup();
       if (sortTo) await removeTempDir(sortTo.dir);
     }
     totals.failed = failed;

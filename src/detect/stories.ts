@@ -12,7 +12,7 @@
  * refused CreateService is still the attempt.
  */
 import type { SmbEvent, Severity } from '../events/event';
-import { compareRecords, EventRecord } from '../events/record';
+import type { EventRecord } from '../events/record';
 import { SEVERITY_RANK, shareHost, shareName } from './rules';
 import { DETECTION_RULES, DISCOVERY_RULE_IDS, ruleById } from './detections';
 import { CompiledConfig, DEFAULT_BURST, DEFAULT_STORY_WINDOW_SECONDS } from './config';

@@ -16,7 +16,7 @@ import {
   transResponse, transSecondary, treeConnectPath, treeConnectService, word, writeData, writeLength,
 } from '../smb/smb1/records';
 import type { Action, SmbEvent } from './event';
-import { complete, newPending, Pending, PendingInit, PendingTable } from './pending';
+import { complete, newPending, PendingInit, PendingTable } from './pending';
 import { flushTransfers, hex8, newEvent, ScanState } from './smb2';
 import { isPipe, looksLikeRpc, pipeTree, unknownTree } from './pipes';
 import { addTree, closeFile, ConnRef, filePath, forgetFile, newOpenFile, newTree, OpenFile, openFile, removeTree, Session, stampOf, Transfer, Tree } from './state';

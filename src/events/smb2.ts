@@ -21,7 +21,7 @@ import type { Action, SmbEvent } from './event';
 import { EventSink, isoTime } from './record';
 import { Smb1Handler, smb1KeepFor } from './smb1';
 import { isPipe, looksLikeRpc, PipeTap, unknownTree } from './pipes';
-import { complete, newPending, Pending, PendingInit, PendingTable } from './pending';
+import { complete, newPending, PendingInit, PendingTable } from './pending';
 import { addTree, closeFile, ConnRef, filePath, forgetFile, hex8, newOpenFile, newTree, OpenFile, openFile, removeTree, Session, SessionTable, Stamp, stampOf, Transfer, Tree } from './state';
 
 /** What every connection of one scan shares. */

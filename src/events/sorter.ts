@@ -1,62 +1,18 @@
 /**
- * Global time order for the merged timeline with bounded memory: an external merge sort.
+ * Global time order for the merged timeline with bounded memory: an external merge sort over
+ * keyed runs (the format is described above RunSpiller). Each scanning thread sorts its own
+ * file's formatted lines into runs in a private temporary directory (RunSpiller); the main thread
+ * merges them (RunMerge, reduceRuns), in two halves at once with two jobs (splitKey,
+ * writeUpperHalf), and copies their bytes to the output. Nothing is parsed on the main thread.
  *
- * Records are kept in memory up to `maxInMemory`; when one more arrives, the buffer is sorted and
- * spilled as a run (one JSON line per record) into a private temporary directory. `finish()` then
- * yields the records in order: a plain in-memory sort when nothing was spilled, otherwise a k-way
- * merge (binary heap) of the runs and the sorted buffer. Runs are read back in fixed-size chunks,
- * one chunk per run, so the merge costs O(fan-in × chunk) whatever the number of records; more runs
- * than `maxFanIn` are first merged into longer runs (multi-pass).
- *
- * Order is `compareRecords` (time, capture, frame, wire order) completed into a total order: the
- * very rare records equal on all those keys are ordered by their JSON text, so the output depends
- * only on the set of records added, never on the order they arrived in (parallel workers).
- *
- * Backpressure follows the output writers: `add()` returns false while a spill is being written;
- * the producer should `await drained()` before adding more (it may go on adding, at the price of
- * memory). A failed spill (disk full, directory gone) removes the temporary files and rejects
- * `drained()`; later `add()` calls and `finish()` throw the same error.
+ * A failure (disk full, directory gone, a run cut short) is a SorterError with a one-line
+ * message; the temporary directories are removed by their owner, and at exit or on a fatal
+ * signal as a last resort.
  */
 import * as fs from 'fs';
 import * as fsp from 'fs/promises';
 import * as os from 'os';
 import * as path from 'path';
-import { compareRecords, EventRecord as AnyRecord, SortKey } from './record';
-
-/** the sorter orders any record by time, capture, frame and wire order; what `ev` holds is opaque */
-type EventRecord = AnyRecord<SortKey>;
-
-export interface SorterOptions {
-  /**
-   * records held in memory before a sorted run is spilled to disk (default 50,000: an event
-   * record takes 600–900 bytes of heap, so ~45 MB, within the tool's 150 MB RSS budget)
-   */
-  maxInMemory?: number;
-  /** where the private temporary directory is created (default `os.tmpdir()`) */
-  tmpDir?: string;
-  /** runs merged at once; more are first merged into longer runs (default 64) */
-  maxFanIn?: number;
-  /** bytes read per run at a time while merging, and bytes per spill write (default 64 KiB) */
-  chunkBytes?: number;
-}
-
-export interface EventSorter {
-  /** Adds a record. False: a spill is being written; `await drained()` before adding more. */
-  add(r: EventRecord): boolean;
-  /** Resolves when no spill is being written; rejects with the spill's error. */
-  drained(): Promise<void>;
-  /** The records in order, once. Temporary files are removed when the iteration ends (or breaks). */
-  finish(): AsyncIterable<EventRecord>;
-  /** records added so far */
-  readonly count: number;
-  /** sorted runs spilled to disk so far */
-  readonly spilledRuns: number;
-  /** the private temporary directory, null until the first spill and after cleanup */
-  readonly tempDir: string | null;
-  /** Removes the temporary directory (idempotent; waits for a spill being written). */
-  cleanup(): Promise<void>;
-}
-
 /** A sorter failure with a one-line message fit for the command line; `code` is the errno code. */
 export class SorterError extends Error {
   override readonly name = 'SorterError';
@@ -65,64 +21,8 @@ export class SorterError extends Error {
   }
 }
 
-export const DEFAULT_MAX_IN_MEMORY = 50_000;
-export const DEFAULT_MAX_FAN_IN = 64;
-export const DEFAULT_CHUNK_BYTES = 64 * 1024;
-
-/**
- * `compareRecords` made total: records equal on time, capture, frame and seq (which a scanner
- * never emits twice) fall back to their events' JSON text, so no tie is left to arrival order.
- */
-export function compareRecordsTotal(a: EventRecord, b: EventRecord): number {
-  const c = compareRecords(a, b);
-  if (c !== 0 || a === b) return c;
-  const x = JSON.stringify(a.ev);
-  const y = JSON.stringify(b.ev);
-  return x < y ? -1 : x > y ? 1 : 0;
-}
-
-/**
- * One line per record. An event already formatted for the output ({capture, frame, line} with
- * one trailing newline) is written as "L" + tab-separated keys + the line itself: no JSON
- * escaping and parsing of text that is itself JSON or CSV, which cost more than the rest of the
- * sort. Anything else is one JSON object; numbers are checked finite in add(), so String() is
- * their JSON form.
- */
-function serialize(r: EventRecord): string {
-  const ev = r.ev as SortKey & { line?: unknown };
-  const line = ev.line;
-  if (typeof line === 'string' && line.indexOf('\n') === line.length - 1 && Object.keys(ev).length === 3) {
-    return `L${r.sec}\t${r.ns}\t${r.seq}\t${ev.frame}\t${escapeField(ev.capture)}\t${line}`;
-  }
-  return `{"sec":${r.sec},"ns":${r.ns},"seq":${r.seq},"ev":${JSON.stringify(r.ev)}}\n`;
-}
-
-const FIELD_UNSAFE = /[\\\t\n]/;
-function escapeField(s: string): string {
-  return FIELD_UNSAFE.test(s) ? s.replace(/\\/g, '\\\\').replace(/\t/g, '\\t').replace(/\n/g, '\\n') : s;
-}
-function unescapeField(s: string): string {
-  return s.indexOf('\\') < 0 ? s : s.replace(/\\(.)/g, (_, c: string) => (c === 't' ? '\t' : c === 'n' ? '\n' : c));
-}
-
-/** the records of a chunk of complete lines (the last newline removed) */
-function parseLines(text: string): EventRecord[] {
-  if (text.charCodeAt(0) !== 0x4c /* L */) return JSON.parse(`[${text.replace(/\n/g, ',')}]`) as EventRecord[];
-  const out: EventRecord[] = [];
-  for (const l of text.split('\n')) {
-    if (l.charCodeAt(0) !== 0x4c) { out.push(JSON.parse(l) as EventRecord); continue; }
-    const t1 = l.indexOf('\t'), t2 = l.indexOf('\t', t1 + 1), t3 = l.indexOf('\t', t2 + 1);
-    const t4 = l.indexOf('\t', t3 + 1), t5 = l.indexOf('\t', t4 + 1);
-    out.push({
-      sec: Number(l.slice(1, t1)), ns: Number(l.slice(t1 + 1, t2)), seq: Number(l.slice(t2 + 1, t3)),
-      ev: { frame: Number(l.slice(t3 + 1, t4)), capture: unescapeField(l.slice(t4 + 1, t5)), line: `${l.slice(t5 + 1)}\n` } as SortKey,
-    });
-  }
-  return out;
-}
-
 // ---------------------------------------------------------------------------------------------
-// Temporary directories: removed by their sorter, and by a process exit/signal hook as last resort
+// Temporary directories: removed by their owner, and by a process exit/signal hook as last resort
 
 const liveDirs = new Set<string>();
 let hooked = false;
@@ -188,469 +88,14 @@ function wrapError(e: unknown, what: string): SorterError {
   return new SorterError(`${what}: ${errnoText(e)}`, (e as NodeJS.ErrnoException)?.code, { cause: e });
 }
 
-// ---------------------------------------------------------------------------------------------
-// Run files
-
-/**
- * Writes one run: JSON lines encoded straight into one of two chunk-sized buffers; a full buffer
- * is written while the other fills, and filling waits for that write (backpressure), so a run
- * never exists twice in memory: a record becomes text only when its chunk is next.
- */
-class RunWriter {
-  private buf: Buffer;
-  private spare: Buffer;
-  private used = 0;
-  private inFlight: Promise<void> | null = null;
-
-  private constructor(readonly file: string, private readonly fh: fsp.FileHandle, chunk: number) {
-    this.buf = Buffer.allocUnsafe(chunk);
-    this.spare = Buffer.allocUnsafe(chunk);
-  }
-
-  static async open(file: string, chunk: number): Promise<RunWriter> {
-    return new RunWriter(file, await fsp.open(file, 'w', 0o600), chunk);
-  }
-
-  /** Appends a record. A promise: wait for it before the next push (a chunk is being handed over). */
-  push(r: EventRecord): void | Promise<void> {
-    const s = serialize(r);
-    // UTF-8 needs at most 3 bytes per UTF-16 unit
-    if (this.used + 3 * s.length <= this.buf.length) {
-      this.used += this.buf.write(s, this.used, 'utf8');
-      return;
-    }
-    return this.pushSlow(s);
-  }
-
-  private async pushSlow(s: string): Promise<void> {
-    const bytes = Buffer.byteLength(s, 'utf8');
-    if (this.used + bytes > this.buf.length) await this.flush();
-    if (bytes > this.buf.length) { // a record longer than a chunk: written on its own
-      await this.flush();
-      await this.settle(this.writeAll(Buffer.from(s, 'utf8'), bytes));
-      return;
-    }
-    this.used += this.buf.write(s, this.used, 'utf8');
-  }
-
-  /** waits for the write in flight, then starts writing the filled buffer and swaps buffers */
-  private async flush(): Promise<void> {
-    if (this.inFlight) await this.inFlight;
-    this.inFlight = null;
-    if (this.used === 0) return;
-    const full = this.buf;
-    this.buf = this.spare;
-    this.spare = full;
-    this.settle(this.writeAll(full, this.used));
-    this.used = 0;
-  }
-
-  /** remembers a write as the one in flight; its failure surfaces at the next flush()/end() */
-  private settle(p: Promise<void>): Promise<void> {
-    p.catch(() => {});
-    this.inFlight = p;
-    return p;
-  }
-
-  private async writeAll(buf: Buffer, len: number): Promise<void> {
-    let off = 0;
-    while (off < len) {
-      const { bytesWritten } = await this.fh.write(buf, off, len - off);
-      if (bytesWritten <= 0) throw Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' });
-      off += bytesWritten;
-    }
-  }
-
-  async end(): Promise<void> {
-    try {
-      await this.flush();
-      if (this.inFlight) await this.inFlight;
-    } finally {
-      this.inFlight = null;
-      await this.fh.close();
-    }
-  }
-
-  /** after a failure: close without caring about what is in flight */
-  async abort(): Promise<void> {
-    if (this.inFlight) await this.inFlight.catch(() => {});
-    await this.fh.close().catch(() => {});
-  }
-}
-
-/** A sorted source for the merge: `head` is its smallest record not yet taken. */
-interface Source {
-  head: EventRecord;
-  /** moves to the next record; false when exhausted (then `head` is meaningless) */
-  advance(): boolean | Promise<boolean>;
-  close(): Promise<void>;
-}
-
-class ArraySource implements Source {
-  head: EventRecord;
-  private i = 0;
-  constructor(private readonly items: EventRecord[]) { this.head = items[0]; }
-  advance(): boolean {
-    if (++this.i >= this.items.length) return false;
-    this.head = this.items[this.i];
-    return true;
-  }
-  async close(): Promise<void> {}
-}
-
-/**
- * Reads a run file back in `chunk`-byte reads: one chunk's worth of records parsed at a time
- * (plus a partial line carried to the next read), so memory per run is bounded by the chunk.
- */
-class RunReader implements Source {
-  head!: EventRecord;
-  private items: EventRecord[] = [];
-  private i = 0;
-  private carry: Buffer | null = null;
-  private eof = false;
-  private readonly buf: Buffer;
-
-  private constructor(readonly file: string, private readonly fh: fsp.FileHandle, chunk: number) {
-    this.buf = Buffer.allocUnsafe(chunk);
-  }
-
-  /** null when the run is empty */
-  static async open(file: string, chunk: number): Promise<RunReader | null> {
-    let fh: fsp.FileHandle;
-    try {
-      fh = await fsp.open(file, 'r');
-    } catch (e) {
-      throw wrapError(e, `cannot read the sorted run ${file}`);
-    }
-    const r = new RunReader(file, fh, chunk);
-    if (await r.refill()) return r;
-    await r.close();
-    return null;
-  }
-
-  advance(): boolean | Promise<boolean> {
-    if (++this.i < this.items.length) {
-      this.head = this.items[this.i];
-      return true;
-    }
-    return this.refill();
-  }
-
-  /** reads until at least one complete line is there; false at the end of the file */
-  private async refill(): Promise<boolean> {
-    try {
-      return await this.fill();
-    } catch (e) {
-      throw wrapError(e, `cannot read the sorted run ${this.file}`);
-    }
-  }
-
-  private async fill(): Promise<boolean> {
-    this.items = [];
-    this.i = 0;
-    while (!this.eof) {
-      const { bytesRead } = await this.fh.read(this.buf, 0, this.buf.length, null);
-      if (bytesRead === 0) {
-        this.eof = true;
-        if (this.carry && this.carry.length > 0) throw new Error(`truncated run (no newline at the end)`);
-        break;
-      }
-      const last = this.buf.lastIndexOf(0x0a, bytesRead - 1);
-      if (last < 0) { // a record longer than a chunk: keep collecting
-        this.carry = this.carry ? Buffer.concat([this.carry, this.buf.subarray(0, bytesRead)]) : Buffer.from(this.buf.subarray(0, bytesRead));
-        continue;
-      }
-      const text = this.carry
-        ? Buffer.concat([this.carry, this.buf.subarray(0, last)]).toString('utf8')
-        : this.buf.toString('utf8', 0, last);
-      this.carry = last + 1 < bytesRead ? Buffer.from(this.buf.subarray(last + 1, bytesRead)) : null;
-      // neither JSON text nor a formatted output line holds a raw line feed: LF only ends records
-      if (text.length === 0) continue; // only a line end (not written by RunWriter; harmless)
-      this.items = parseLines(text);
-      this.head = this.items[0];
-      return true;
-    }
-    return false;
-  }
-
-  async close(): Promise<void> {
-    this.items = [];
-    await this.fh.close().catch(() => {});
-  }
-}
-
-/** Binary min-heap of sources by their head record. */
-class SourceHeap {
-  private readonly h: Source[] = [];
-  get size(): number { return this.h.length; }
-  get top(): Source { return this.h[0]; }
-
-  push(s: Source): void {
-    const h = this.h;
-    let i = h.length;
-    h.push(s);
-    while (i > 0) {
-      const p = (i - 1) >> 1;
-      if (compareRecordsTotal(h[p].head, s.head) <= 0) break;
-      h[i] = h[p];
-      i = p;
-    }
-    h[i] = s;
-  }
-
-  /** the top's head changed: restore the heap */
-  siftTop(): void {
-    const h = this.h;
-    const n = h.length;
-    const s = h[0];
-    let i = 0;
-    for (;;) {
-      let c = 2 * i + 1;
-      if (c >= n) break;
-      if (c + 1 < n && compareRecordsTotal(h[c + 1].head, h[c].head) < 0) c++;
-      if (compareRecordsTotal(s.head, h[c].head) <= 0) break;
-      h[i] = h[c];
-      i = c;
-    }
-    h[i] = s;
-  }
-
-  popTop(): void {
-    const last = this.h.pop()!;
-    if (this.h.length > 0) {
-      this.h[0] = last;
-      this.siftTop();
-    }
-  }
-}
-
-// ---------------------------------------------------------------------------------------------
-
-class ExternalSorter implements EventSorter {
-  private buffer: EventRecord[] = [];
-  private runs: string[] = [];
-  private runNo = 0;
-  private added = 0;
-  private spills = 0;
-  private dir: string | null = null;
-  private dirPromise: Promise<string> | null = null;
-  /** the chain of spills being written */
-  private pending: Promise<void> | null = null;
-  private error: SorterError | null = null;
-  private finished = false;
-  private closed = false;
-  private readonly maxInMemory: number;
-  private readonly maxFanIn: number;
-  private readonly chunk: number;
-  private readonly tmpRoot: string;
-
-  constructor(opts: SorterOptions = {}) {
-    this.maxInMemory = positiveInt(opts.maxInMemory ?? DEFAULT_MAX_IN_MEMORY, 'maxInMemory', 1);
-    this.maxFanIn = positiveInt(opts.maxFanIn ?? DEFAULT_MAX_FAN_IN, 'maxFanIn', 2);
-    this.chunk = positiveInt(opts.chunkBytes ?? DEFAULT_CHUNK_BYTES, 'chunkBytes', 1);
-    this.tmpRoot = opts.tmpDir ?? os.tmpdir();
-  }
-
-  get count(): number { return this.added; }
-  get spilledRuns(): number { return this.spills; }
-  get tempDir(): string | null { return this.dir; }
-
-  add(r: EventRecord): boolean {
-    if (this.error) throw this.error;
-    if (this.finished || this.closed) throw new Error(`EventSorter.add() after ${this.closed ? 'cleanup' : 'finish'}()`);
-    if (!Number.isFinite(r.sec) || !Number.isFinite(r.ns) || !Number.isFinite(r.seq)) {
-      throw new TypeError(`EventSorter.add(): sec, ns and seq must be finite numbers (got ${r.sec}, ${r.ns}, ${r.seq})`);
-    }
-    if (this.buffer.length >= this.maxInMemory) this.spill();
-    this.buffer.push(r);
-    this.added++;
-    return this.pending === null;
-  }
-
-  drained(): Promise<void> {
-    if (this.error) return Promise.reject(this.error);
-    return this.pending ?? Promise.resolve();
-  }
-
-  /** hands the buffer to a spill queued after the ones being written */
-  private spill(): void {
-    const records = this.buffer;
-    this.buffer = [];
-    this.spills++;
-    const prev = this.pending ?? Promise.resolve();
-    const p: Promise<void> = prev
-      .then(() => this.writeSortedRun(records))
-      .then(() => { if (this.pending === p) this.pending = null; },
-        async (e: unknown) => { if (this.pending === p) this.pending = null; throw await this.fail(e); });
-    p.catch(() => {}); // kept in this.error; drained()/add()/finish() report it
-    this.pending = p;
-  }
-
-  private async writeSortedRun(records: EventRecord[]): Promise<void> {
-    if (this.error) throw this.error;
-    records.sort(compareRecordsTotal);
-    const dir = await this.ensureDir();
-    const file = path.join(dir, `run-${String(++this.runNo).padStart(6, '0')}.jsonl`);
-    let w: RunWriter | null = null;
-    try {
-      w = await RunWriter.open(file, this.chunk);
-      const recs = records as (EventRecord | undefined)[];
-      for (let i = 0; i < recs.length; i++) {
-        const wait = w.push(recs[i]!);
-        recs[i] = undefined; // the JSON text replaces the record: never both for the whole run
-        if (wait) await wait;
-      }
-      records.length = 0;
-      const done = w;
-      w = null;
-      await done.end();
-    } catch (e) {
-      if (w) await w.abort();
-      throw this.wrap(e, `cannot write a sorted run to ${file}`);
-    }
-    this.runs.push(file);
-  }
-
-  private ensureDir(): Promise<string> {
-    this.dirPromise ??= (async () => {
-      try {
-        const dir = await fsp.mkdtemp(path.join(this.tmpRoot, 'smbtrail-sort-'));
-        this.dir = dir;
-        track(dir);
-        return dir;
-      } catch (e) {
-        throw this.wrap(e, `cannot create a temporary directory under ${this.tmpRoot} to sort events`);
-      }
-    })();
-    return this.dirPromise;
-  }
-
-  private wrap(e: unknown, what: string): SorterError {
-    return wrapError(e, what);
-  }
-
-  /** records the first failure and removes the temporary files; returns the error to throw */
-  private async fail(e: unknown): Promise<SorterError> {
-    if (!this.error) {
-      this.error = this.wrap(e, 'sorting events failed');
-      this.buffer = [];
-      await this.removeTemp();
-    }
-    return this.error;
-  }
-
-  private async removeTemp(): Promise<void> {
-    const dir = this.dir;
-    this.dir = null;
-    this.runs = [];
-    if (dir) await removeDir(dir);
-  }
-
-  finish(): AsyncIterable<EventRecord> {
-    if (this.error) throw this.error;
-    if (this.finished) throw new Error('EventSorter.finish() called twice');
-    if (this.closed) throw new Error('EventSorter.finish() after cleanup()');
-    this.finished = true;
-    return this.iterate();
-  }
-
-  private async *iterate(): AsyncGenerator<EventRecord> {
-    const sources: Source[] = [];
-    try {
-      if (this.pending) await this.pending;
-      if (this.error) throw this.error;
-      const buffer = this.buffer;
-      this.buffer = [];
-      buffer.sort(compareRecordsTotal);
-      if (this.runs.length === 0) {
-        yield* buffer;
-        return;
-      }
-      await this.reduceRuns(buffer.length > 0 ? this.maxFanIn - 1 : this.maxFanIn);
-      for (const file of this.runs) {
-        const s = await RunReader.open(file, this.chunk);
-        if (s) sources.push(s);
-      }
-      if (buffer.length > 0) sources.push(new ArraySource(buffer));
-      const heap = new SourceHeap();
-      for (const s of sources) heap.push(s);
-      while (heap.size > 0) {
-        const top = heap.top;
-        yield top.head;
-        let more = top.advance();
-        if (more !== true && more !== false) more = await more;
-        if (more) heap.siftTop();
-        else heap.popTop();
-      }
-    } catch (e) {
-      throw await this.fail(e);
-    } finally {
-      await Promise.all(sources.map((s) => s.close()));
-      await this.removeTemp();
-    }
-  }
-
-
-  /** merges the oldest runs into longer ones until at most `fanIn` remain */
-  private async reduceRuns(fanIn: number): Promise<void> {
-    while (this.runs.length > fanIn) {
-      const take = Math.min(this.maxFanIn, this.runs.length - fanIn + 1);
-      const group = this.runs.splice(0, take);
-      const file = path.join(this.dir!, `run-${String(++this.runNo).padStart(6, '0')}.jsonl`);
-      const sources: Source[] = [];
-      let w: RunWriter | null = null;
-      try {
-        for (const f of group) {
-          const s = await RunReader.open(f, this.chunk);
-          if (s) sources.push(s);
-        }
-        w = await RunWriter.open(file, this.chunk);
-        const heap = new SourceHeap();
-        for (const s of sources) heap.push(s);
-        while (heap.size > 0) {
-          const top = heap.top;
-          const wait = w.push(top.head);
-          if (wait) await wait;
-          let more = top.advance();
-          if (more !== true && more !== false) more = await more;
-          if (more) heap.siftTop();
-          else heap.popTop();
-        }
-        const done = w;
-        w = null;
-        await done.end();
-      } catch (e) {
-        if (w) await w.abort();
-        throw this.wrap(e, `cannot write a merged run to ${file}`);
-      } finally {
-        await Promise.all(sources.map((s) => s.close()));
-      }
-      this.runs.push(file);
-      await Promise.all(group.map((f) => fsp.rm(f, { force: true })));
-    }
-  }
-
-  async cleanup(): Promise<void> {
-    this.closed = true;
-    if (this.pending) await this.pending.catch(() => {});
-    this.buffer = [];
-    await this.removeTemp();
-  }
-}
-
 function positiveInt(v: number, name: string, min: number): number {
-  if (!Number.isInteger(v) || v < min) throw new RangeError(`SorterOptions.${name} must be an integer ≥ ${min} (got ${v})`);
+  if (!Number.isInteger(v) || v < min) throw new RangeError(`${name} must be an integer ≥ ${min} (got ${v})`);
   return v;
 }
 
-/** An external merge sorter for event records; see the module comment. */
-export function createEventSorter(opts?: SorterOptions): EventSorter {
-  return new ExternalSorter(opts);
-}
-
 // ---------------------------------------------------------------------------------------------
-// Keyed runs: the batch path for CSV and JSON lines (see src/scan/jobs.ts). Each scanning thread
-// sorts its own file's formatted lines and writes them as sorted runs; the main thread only merges
+// Keyed runs: the path of every format (the table's lines are JSON lines; see src/scan/jobs.ts).
+// Each scanning thread sorts its own file's formatted lines and writes them as sorted runs; the main thread only merges
 // the runs and copies their bytes to the output. Nothing is parsed or decoded on the main thread.
 //
 // A record is a 44-byte header — u32 LE length of the line in bytes, then sec, ns, rank, frame, seq
@@ -879,12 +324,15 @@ export class RunSpiller {
         || arena.compare(arena, starts[b], starts[b] + lens[b], starts[a], starts[a] + lens[a]);
     });
     const file = this.nextFile();
-    const w = new SyncRunWriter(file, this.n);
+    // opened inside: a name already taken (O_EXCL) or no descriptor left is the sorter's one-line
+    // error like a failed write, not a bug of the capture's (found by test/sorter/errors.test.ts)
+    let w: SyncRunWriter | null = null;
     try {
+      w = new SyncRunWriter(file, this.n);
       for (const i of order) w.put(keys, i * KEYS, arena, starts[i], lens[i]);
       w.close();
     } catch (e) {
-      w.abort();
+      w?.abort();
       throw wrapError(e, `cannot write a sorted run to ${file}`);
     }
     this.runs.push(file);
@@ -901,7 +349,7 @@ let spareWriteBuffer: Buffer | null = null;
 /** Buffered synchronous writer of keyed records. */
 class SyncRunWriter {
   private fd: number;
-  private buf = takeWriteBuffer();
+  private buf: Buffer;
   /** the head is written at close(), over these first bytes */
   private pos = RUN_HEAD;
   /** bytes of the file before the buffer */
@@ -914,7 +362,10 @@ class SyncRunWriter {
 
   /** `count`: the records that will be put, to know the middle one */
   constructor(readonly file: string, private readonly count: number) {
+    // never through a planted symlink (O_EXCL): the temporary directory is private, but the
+    // name of a run is predictable
     this.fd = fs.openSync(file, 'wx', 0o600);
+    this.buf = takeWriteBuffer();
   }
 
   put(keys: ArrayLike<number>, k: number, src: Buffer, start: number, len: number): void {

@@ -34,14 +34,16 @@ async function post(text: string, done: boolean): Promise<void> {
 async function draw(): Promise<void> {
   const draw = tableDrawer(job.widths, job.opts);
   const merge = new RunMerge(job.runs);
+  let parts: string[] = [];
+  let rows = 0;
   try {
     const into = Buffer.allocUnsafe(64 << 10);
-    let parts: string[] = [];
     let size = 0;
     for (let b = merge.next(into); b !== null; b = merge.next(into)) {
       const text = b.toString('utf8');
       for (let at = 0, nl = text.indexOf('\n'); nl >= 0; at = nl + 1, nl = text.indexOf('\n', at)) {
         const row = draw.row(JSON.parse(text.slice(at, nl)) as SmbEvent);
+        rows++;
         parts.push(row);
         size += row.length;
       }
@@ -53,6 +55,10 @@ async function draw(): Promise<void> {
     }
     parts.push(draw.end());
     await post(parts.join(''), true);
+  } catch (e) {
+    // a run that cannot be read: the rows drawn so far, closed by the bottom border, before the error
+    if (rows > 0) await post(parts.join('') + draw.end(), false);
+    throw e;
   } finally {
     merge.close();
   }

@@ -1,9 +1,9 @@
 /**
- * Runs the per-capture pipeline over many files: in this thread for one job, in worker
- * threads for several (each worker takes the next file when it is done with one). Producers
- * flag, filter and format their events (the table as JSON lines), so the main thread only
- * sorts and copies lines. Events come back in batches with a bounded number in flight; their
- * order does not matter, the sorter makes the output deterministic.
+ * Runs the per-capture pipeline over many files, in worker threads (in this thread for one job
+ * over little data; each worker takes the next file when it is done with one). Producers flag,
+ * filter and format their events (the table as JSON lines) and write them as sorted runs, so the
+ * main thread only merges and copies lines at the end; the order in which files finish does not
+ * matter, the merge makes the output deterministic.
  */
 import * as fs from 'fs';
 import * as os from 'os';
@@ -25,11 +25,6 @@ import type * as StitchModule from './stitch';
 import { debugPhase } from '../util/debug';
 import { headWidths, measureEvent } from '../output/table';
 import { runLanes } from './lanes';
-
-/** an event on its way to the sorter: one formatted output line (CSV/JSON lines) */
-export interface FormattedEvent { capture: string; frame: number; line: string }
-/** whole events for the table, formatted lines otherwise */
-export type Shipped = EventRecord<SmbEvent> | EventRecord<FormattedEvent>;
 
 /** what the events of one file add to the summary */
 export interface Tally {
@@ -59,8 +54,6 @@ export const MAX_STEP_BYTES = 16 << 20;
 export const MAX_STEP_BYTES_TOTAL = 32 << 20;
 
 export interface JobCallbacks {
-  /** a batch of wanted records; the returned promise holds the producer back until it settles */
-  events(records: Shipped[]): void | Promise<void>;
   /** one file finished */
   done(file: InputFile, summary: CaptureSummary, tally: Tally, seconds: number): void;
   /** one file could not be read: `message` is one line; internal = a bug, not the file's fault */
@@ -70,20 +63,20 @@ export interface JobCallbacks {
   /** a file was stopped by the memory governor and will be scanned again alone (src/scan/lanes.ts) */
   stopped?(file: InputFile): void;
   /**
-   * the keyed runs holding a file's events (`runJobs` with a RunTarget), before its done/failed;
-   * for the table, the widths its events need (table.ts measureEvent)
+   * the keyed runs holding a file's events, before its done/failed; for the table, the widths
+   * its events need (table.ts measureEvent)
    */
-  runs?(file: InputFile, runs: string[], tableWidths?: number[]): void;
+  runs(file: InputFile, runs: string[], tableWidths?: number[]): void;
 }
 
 /**
- * The batch path (the table too, as JSON lines drawn at the end): each producer sorts its own file's lines and writes
- * them as keyed runs into `dir` (see RunSpiller), so the main thread only merges at the end.
+ * Where the producers write: each sorts its own file's lines (the table's as JSON lines, drawn at
+ * the end) and writes them as keyed runs into `dir` (see RunSpiller), at most `maxRecords` a run.
  */
 export interface RunTarget { dir: string; maxRecords: number }
-/** one file's part of a RunTarget: `rank` orders its capture label among all labels */
 /**
- * `maxRuns`: runs a file may leave for the final merge; beyond, its producer merges its oldest
+ * One file's part of a RunTarget: `rank` orders its capture label among all labels, `name`
+ * prefixes its runs. `maxRuns`: runs a file may leave for the final merge; beyond, its producer merges its oldest
  * runs down to that many (RunSpiller.finish). The final merge's fan-in shared among the batch's
  * files, at least 32 each (or the whole fan-in, when the open-file limit makes it smaller).
  */
@@ -132,9 +125,8 @@ export interface ProduceOptions {
   syncReads?: boolean;
 }
 
-/** messages a worker posts; the main thread answers each 'events' with an 'ack' */
+/** messages a worker posts */
 export type WorkerMessage =
-  | { type: 'events'; records: Shipped[] }
   | { type: 'progress'; bytes: number; file?: number }
   | { type: 'done'; summary: CaptureSummary; tally: Tally; seconds: number; runs?: string[]; tableWidths?: number[]; file?: number }
   | { type: 'failed'; message: string; internal: boolean; runs?: string[]; tableWidths?: number[]; file?: number }
@@ -145,7 +137,7 @@ export type WorkerMessage =
  * what the main thread sends a worker: a file to scan, or (--stitch) all the files as one
  * stream, whose messages then name their file by its index in `files`
  */
-export type MainMessage = { type: 'file'; file: InputFile; runs?: RunTask } | { type: 'stitch'; files: InputFile[]; runs?: StitchRuns } | { type: 'ack' };
+export type MainMessage = { type: 'file'; file: InputFile; runs: RunTask } | { type: 'stitch'; files: InputFile[]; runs: StitchRuns };
 
 /** --stitch into keyed runs: one producer for all the files, each capture ranked by its label */
 export interface StitchRuns { dir: string; maxRecords: number; maxRuns: number; name: string; rankOf: Record<string, number> }
@@ -221,12 +213,9 @@ function scanWeight(file: fs.PathLike): number {
   }
 }
 
-export const BATCH = 2000;
 export const PROGRESS_EVERY = 32 << 20;
 const PROGRESS_MIN = 1 << 20;
 const PROGRESS_MS = 250;
-/** batches a worker may have in flight before it waits for the main thread */
-export const IN_FLIGHT = 4;
 
 export function defaultJobs(): number {
   return Math.max(1, typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length);
@@ -257,7 +246,7 @@ export function detectWithStep(r: EventRecord, filter: EventFilter, onAllowed?: 
 }
 
 /** flags, filters and counts one event; false when it is not wanted */
-function wanted(r: EventRecord, o: ProduceOptions, tally: Tally, steps: StepCollector): boolean {
+export function admit(r: EventRecord, o: ProduceOptions, tally: Tally, steps: StepCollector): boolean {
   tally.found++;
   const step = detectWithStep(r, o.filter, () => { tally.allowed++; });
   for (const id of r.ev.rules) tally.byRule[id] = (tally.byRule[id] ?? 0) + 1;
@@ -270,62 +259,35 @@ function wanted(r: EventRecord, o: ProduceOptions, tally: Tally, steps: StepColl
   return true;
 }
 
-/** flags, filters, counts and formats one event; null when it is not wanted */
-export function ship(r: EventRecord, o: ProduceOptions, tally: Tally, steps: StepCollector): Shipped | null {
-  if (!wanted(r, o, tally, steps)) return null;
-  if (o.format === 'table') return r;
-  return { sec: r.sec, ns: r.ns, seq: r.seq, ev: { capture: r.ev.capture, frame: r.ev.frame, line: formatLine(o.format, r.ev) } };
-}
-
 /**
  * Flags, filters and counts one event and, when wanted, writes its line into the producer's
  * runs (the table's as a JSON line, its widths measured into `tableWidths`).
  */
 export function spillEvent(r: EventRecord, o: ProduceOptions, tally: Tally, steps: StepCollector, spiller: RunSpiller, rank: number, tableWidths: number[] | undefined): void {
-  if (!wanted(r, o, tally, steps)) return;
+  if (!admit(r, o, tally, steps)) return;
   if (tableWidths) measureEvent(tableWidths, r.ev);
   spiller.add(r.sec, r.ns, rank, r.ev.frame, r.seq, formatLine(o.format === 'table' ? 'jsonl' : o.format, r.ev));
 }
 
 /**
- * Scans one file, reporting through the same messages a worker sends. `post` returns a promise
- * when the receiver wants the producer to slow down; the reader then waits between chunks.
+ * Scans one file into its runs, reporting through the same messages a worker sends (`post`
+ * returns a promise where the receiver handles them asynchronously: the end is awaited).
  */
 export async function scanOne(
-  file: InputFile, o: ProduceOptions, post: (m: WorkerMessage) => void | Promise<void>, runTask?: RunTask,
+  file: InputFile, o: ProduceOptions, post: (m: WorkerMessage) => void | Promise<void>, runTask: RunTask,
 ): Promise<void> {
   const started = process.hrtime.bigint();
   const tally = newTally();
-  const fmt = o.format;
-  const spiller = runTask ? new RunSpiller(runTask.dir, runTask.name, { maxRecords: runTask.maxRecords, maxRuns: runTask.maxRuns }) : null;
+  const spiller = new RunSpiller(runTask.dir, runTask.name, { maxRecords: runTask.maxRecords, maxRuns: runTask.maxRuns });
   // the rule hits wait beside the runs (removed with them), not in memory
-  const steps = stepCollector(spiller && runTask ? path.join(runTask.dir, `${runTask.name}.steps`) : undefined);
-  const rank = runTask?.rank ?? 0;
+  const steps = stepCollector(path.join(runTask.dir, `${runTask.name}.steps`));
   /** the runs written so far; undefined when they could not be finished */
   const finishRuns = (): string[] | undefined => {
-    if (!spiller) return undefined;
     try { return spiller.finish(); } catch { return undefined; }
   };
-  let batch: Shipped[] = [];
-  let hold: Promise<void> | undefined;
-  const send = (): void => {
-    const p = post({ type: 'events', records: batch });
-    batch = [];
-    if (p) hold = hold ? Promise.all([hold, p]).then(() => undefined) : p;
-  };
   // the table's runs hold JSON lines, drawn as rows by the final merge; its widths are measured here
-  const tableWidths = fmt === 'table' ? headWidths() : undefined;
-  const emit = spiller ? (r: EventRecord): void => spillEvent(r, o, tally, steps, spiller, rank, tableWidths) : (r: EventRecord): void => {
-    const s = ship(r, o, tally, steps);
-    if (s === null) return;
-    batch.push(s);
-    if (batch.length >= BATCH) send();
-  };
-  const between = (): Promise<void> | undefined => {
-    const h = hold;
-    hold = undefined;
-    return h;
-  };
+  const tableWidths = o.format === 'table' ? headWidths() : undefined;
+  const emit = (r: EventRecord): void => spillEvent(r, o, tally, steps, spiller, runTask.rank, tableWidths);
   let lastTick = 0;
   let lastTime = Date.now();
   let nextCheck = PROGRESS_MIN;
@@ -343,16 +305,12 @@ export async function scanOne(
       lastTick = bytes;
       lastTime = Date.now();
       void post({ type: 'progress', bytes });
-    }, between, o.syncReads === true);
-    if (batch.length) send();
-    await hold;
-    const runs = spiller ? spiller.finish() : undefined;
+    }, o.syncReads === true);
+    const runs = spiller.finish();
     tally.steps = steps.done();
     tally.stepsDropped += steps.lost;
     await post({ type: 'done', summary, tally, seconds: Number(process.hrtime.bigint() - started) / 1e9, runs, tableWidths });
   } catch (e) {
-    if (batch.length) send();
-    await hold;
     // the hits of a failed file are not kept; their file is closed (and removed with the runs)
     steps.done();
     // a run that could not be written (disk full) is not a bug of the capture's
@@ -360,15 +318,14 @@ export async function scanOne(
     const internal = !(e instanceof CaptureError) && !sortFailed;
     const message = (sortFailed ? `cannot sort the timeline: ${e.message}` : e instanceof Error ? e.message : String(e)).split('\n')[0];
     if (internal && process.env.SMBTRAIL_DEBUG) process.stderr.write(`${(e as Error).stack}\n`);
-    // the events read before the failure are kept, as they are when they travel in batches
+    // the events read before the failure are kept
     await post({ type: 'failed', message, internal, runs: sortFailed ? undefined : finishRuns(), tableWidths });
   }
 }
 
-async function deliver(file: InputFile, m: WorkerMessage, cb: JobCallbacks): Promise<void> {
-  if ((m.type === 'done' || m.type === 'failed') && m.runs && cb.runs) cb.runs(file, m.runs, m.tableWidths);
+function deliver(file: InputFile, m: WorkerMessage, cb: JobCallbacks): void {
+  if ((m.type === 'done' || m.type === 'failed') && m.runs) cb.runs(file, m.runs, m.tableWidths);
   switch (m.type) {
-    case 'events': await cb.events(m.records); break;
     case 'progress': cb.progress(file, m.bytes); break;
     case 'done': debugPhase(`${file.label} done (${m.seconds.toFixed(3)} s)`); cb.done(file, m.summary, m.tally, m.seconds); break;
     case 'failed': cb.failed(file, m.message, m.internal); break;
@@ -378,81 +335,99 @@ async function deliver(file: InputFile, m: WorkerMessage, cb: JobCallbacks): Pro
 
 /**
  * --stitch in a worker (the same heap limits as any scan) unless the input is small: the stream's
- * state lives there, its events come to this thread in batches for the sorter. On this thread
- * the 200,000-connection flood peaked at 279 MiB and metadata ×40 at 148 MiB.
+ * state lives there, its events go into one set of keyed runs. On this thread the
+ * 200,000-connection flood peaked at 279 MiB and metadata ×40 at 148 MiB.
  */
-export async function runStitchedJob(files: InputFile[], o: ProduceOptions, cb: JobCallbacks, sortTo?: RunTarget): Promise<void> {
+export async function runStitchedJob(files: InputFile[], o: ProduceOptions, cb: JobCallbacks, sortTo: RunTarget): Promise<void> {
   const labels = [...new Set(files.map((f) => f.label))].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
-  const runs: StitchRuns | undefined = sortTo
-    ? { dir: sortTo.dir, maxRecords: sortTo.maxRecords, maxRuns: finalFanIn(false), name: 'stitched', rankOf: Object.fromEntries(labels.map((l, i) => [l, i])) }
-    : undefined;
+  const runs: StitchRuns = {
+    dir: sortTo.dir, maxRecords: sortTo.maxRecords, maxRuns: finalFanIn(false), name: 'stitched', rankOf: Object.fromEntries(labels.map((l, i) => [l, i])),
+  };
   if (files.reduce((a, f) => a + scanWeight(f.path), 0) < IN_THREAD_BYTES) {
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     const { runStitched } = require('./stitch') as typeof StitchModule;
     return runStitched(files, o, cb, runs);
   }
-  const reported = new Set<number>();
-  await new Promise<void>((resolve) => {
-    const w = new Worker(path.join(__dirname, 'worker.js'), { workerData: o, resourceLimits: { maxYoungGenerationSizeMb: WORKER_YOUNG_MB, maxOldGenerationSizeMb: WORKER_OLD_MB } });
+  const w = new Worker(path.join(__dirname, 'worker.js'), { workerData: o, resourceLimits: { maxYoungGenerationSizeMb: WORKER_YOUNG_MB, maxOldGenerationSizeMb: WORKER_OLD_MB } });
+  // listening from here on: the worker's first message comes after this turn at the earliest
+  const followed = followStitched(w, files, cb);
+  w.postMessage({ type: 'stitch', files, runs } satisfies MainMessage);
+  await followed;
+}
+
+/** what followStitched needs of a worker (a fake one in tests) */
+export type StitchWorker = Pick<Worker, 'on' | 'terminate'>;
+
+/**
+ * Follows the stitched stream's worker until it ends. The stream is one unit: its files' events
+ * share one set of runs, handed over at the end, so the files it read are reported done only then.
+ * When the worker dies (out of memory, a bug), every file it had not reported failed is named with
+ * the cause and no event of the stream is counted: done lines sent as they came were followed by
+ * a timeline without their events (found in review).
+ */
+export function followStitched(w: StitchWorker, files: InputFile[], cb: JobCallbacks): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const failedAlready = new Set<number>();
+    /** done messages, delivered once the stream's runs have arrived */
+    const dones: { file: InputFile; m: WorkerMessage }[] = [];
     let queue: Promise<void> = Promise.resolve();
     let ended = false;
+    let stream: Extract<WorkerMessage, { type: 'stitched' }> | null = null;
     const finish = (why: Error | null): void => {
       if (ended) return;
       ended = true;
       void queue.then(async () => {
-        // a crash: the files not reported yet are named with it
         if (why) {
           for (let i = 0; i < files.length; i++) {
-            if (reported.has(i)) continue;
+            if (failedAlready.has(i)) continue;
             if ((why as NodeJS.ErrnoException).code === 'ERR_WORKER_OUT_OF_MEMORY') {
               cb.failed(files[i], `capture abandoned: decoding the stitched stream needed more than ${WORKER_OLD_MB} MB of memory (hostile or extreme input; please report this file)`, false);
             } else cb.failed(files[i], `internal error, capture abandoned: ${why.message.split('\n')[0]} (please report this file)`, true);
           }
+        } else {
+          if (stream?.runs) cb.runs(files[0], stream.runs, stream.tableWidths);
+          for (const d of dones) deliver(d.file, d.m, cb);
         }
         await w.terminate();
         resolve();
       });
     };
     w.on('message', (m: WorkerMessage) => {
+      if (ended) return;
       if (m.type === 'stitched') {
-        if (m.runs) cb.runs?.(files[0], m.runs, m.tableWidths);
+        stream = m;
         finish(null);
         return;
       }
-      const i = m.type === 'events' ? -1 : m.file ?? -1;
-      if (m.type === 'done' || m.type === 'failed') reported.add(i);
-      const file = files[Math.max(0, i)];
-      queue = queue.then(() => deliver(file, m, cb));
-      if (m.type === 'events') void queue.then(() => w.postMessage({ type: 'ack' } satisfies MainMessage));
+      const i = Math.max(0, m.file ?? 0);
+      if (m.type === 'done') { dones.push({ file: files[i], m }); return; }
+      if (m.type === 'failed') failedAlready.add(i);
+      queue = queue.then(() => deliver(files[i], m, cb));
     });
-    w.on('error', (e) => finish(e));
-    w.on('exit', (code) => finish(new Error(`scanning thread exited with code ${code}`)));
-    w.postMessage({ type: 'stitch', files, runs } satisfies MainMessage);
+    w.on('error', (e: Error) => finish(e));
+    w.on('exit', (code: number) => finish(new Error(`scanning thread exited with code ${code}`)));
   });
 }
 
 /**
- * Scans the files with `jobs` producers. With a RunTarget (every format) the files are
- * scanned in worker threads, even with one job unless the input is small (IN_THREAD_BYTES): a
- * worker writes each file's events as sorted runs and the main thread keeps only their names;
- * the worker's young generation is small (WORKER_YOUNG_MB), which the main thread's cannot be
- * made at run time. Without one (a caller that wants the events themselves), events come back in
- * batches through `cb.events`, from this thread for one job.
+ * Scans the files with `jobs` producers, in worker threads, even with one job unless the input is
+ * small (IN_THREAD_BYTES): a worker writes each file's events as sorted runs and the main thread
+ * keeps only their names; the worker's young generation is small (WORKER_YOUNG_MB), which the
+ * main thread's cannot be made at run time.
  */
-export async function runJobs(files: InputFile[], jobs: number, o: ProduceOptions, cb: JobCallbacks, sortTo?: RunTarget): Promise<void> {
+export async function runJobs(files: InputFile[], jobs: number, o: ProduceOptions, cb: JobCallbacks, sortTo: RunTarget): Promise<void> {
   const n = Math.max(1, Math.min(jobs, files.length));
-  const runsMode = sortTo !== undefined;
   const sizes = files.map((f) => scanWeight(f.path));
   // rank of each capture label in string order: the runs sort by numbers only
   const labels = [...new Set(files.map((f) => f.label))].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
   const rankOf = new Map(labels.map((l, i) => [l, i]));
   const fanIn = finalFanIn(jobs >= 2);
-  const task = (f: InputFile, i: number): RunTask | undefined => (runsMode && sortTo
-    ? { dir: sortTo.dir, maxRecords: sortTo.maxRecords, rank: rankOf.get(f.label) ?? 0, name: `f${String(i).padStart(6, '0')}`, maxRuns: Math.max(2, Math.min(32, fanIn), Math.floor(fanIn / files.length)) }
-    : undefined);
+  const task = (f: InputFile, i: number): RunTask => ({
+    dir: sortTo.dir, maxRecords: sortTo.maxRecords, rank: rankOf.get(f.label) ?? 0, name: `f${String(i).padStart(6, '0')}`, maxRuns: Math.max(2, Math.min(32, fanIn), Math.floor(fanIn / files.length)),
+  });
   // one job over little data: this thread, as a worker costs its own start-up (~0.1 s of module
   // loading and warm-up) and only pays off in memory on larger inputs
-  if (n === 1 && (!runsMode || sizes.reduce((a, b) => a + b, 0) < IN_THREAD_BYTES)) {
+  if (n === 1 && sizes.reduce((a, b) => a + b, 0) < IN_THREAD_BYTES) {
     for (let i = 0; i < files.length; i++) await scanOne(files[i], o, (m) => deliver(files[i], m, cb), task(files[i], i));
     return;
   }
@@ -463,9 +438,9 @@ export async function runJobs(files: InputFile[], jobs: number, o: ProduceOption
   if (n >= 2) foregroundV8();
   const workerFile = path.join(__dirname, 'worker.js');
   // a stopped attempt's runs and hits carry its own name, so the next attempt starts clean
-  const taskOf = (i: number, attempt: number): RunTask | undefined => {
+  const taskOf = (i: number, attempt: number): RunTask => {
     const t = task(files[i], i);
-    return t && attempt > 0 ? { ...t, name: `${t.name}r${attempt}` } : t;
+    return attempt > 0 ? { ...t, name: `${t.name}r${attempt}` } : t;
   };
   await runLanes<WorkerMessage>({
     files,
@@ -475,18 +450,14 @@ export async function runJobs(files: InputFile[], jobs: number, o: ProduceOption
     start: (i, attempt): MainMessage => ({ type: 'file', file: files[i], runs: taskOf(i, attempt) }),
     deliver: (i, m) => deliver(files[i], m, cb),
     ends: (m) => m.type === 'done' || m.type === 'failed',
-    acks: (m) => m.type === 'events',
     crashed(i, e) {
       if ((e as NodeJS.ErrnoException).code === 'ERR_WORKER_OUT_OF_MEMORY') {
         cb.failed(files[i], `capture abandoned: decoding it needed more than ${WORKER_OLD_MB} MB of memory (hostile or extreme input; please report this file)`, false);
       } else cb.failed(files[i], `internal error, capture abandoned: ${e.message.split('\n')[0]} (please report this file)`, true);
     },
-    // only runs can be taken back: events shipped to this thread (the table) are already merged
-    governed: runsMode,
     discard(i, attempt) {
       cb.stopped?.(files[i]);
       const t = taskOf(i, attempt);
-      if (!t) return;
       let names: string[] = [];
       try { names = fs.readdirSync(t.dir); } catch { return; }
       for (const f of names) {

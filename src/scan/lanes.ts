@@ -37,16 +37,12 @@ export interface LaneJob<M> {
   newWorker(): Worker;
   /** the message that starts file i; `attempt` counts the earlier stopped tries (names its runs) */
   start(i: number, attempt: number): unknown;
-  /** delivers one message of file i; resolves once it is handled (messages are chained) */
-  deliver(i: number, m: M): Promise<void>;
+  /** delivers one message of file i (messages are chained: a returned promise holds the next) */
+  deliver(i: number, m: M): void | Promise<void>;
   /** whether m ends the file (done or failed) */
   ends(m: M): boolean;
-  /** whether the main thread must answer m (a batch of events) with an ack once delivered */
-  acks(m: M): boolean;
   /** the worker died (out of memory, a bug) while scanning file i */
   crashed(i: number, e: Error): void;
-  /** the governor may stop files (only where a stopped file leaves nothing behind) */
-  governed: boolean;
   /** file i was stopped on its attempt `attempt`: remove what it wrote */
   discard(i: number, attempt: number): void;
 }
@@ -100,7 +96,6 @@ export async function runLanes<M>(job: LaneJob<M>): Promise<void> {
       const settle = lane.settle;
       if (job.ends(m)) lane.ending = true;
       lane.queue = lane.queue.then(() => job.deliver(i, m)).catch(failed);
-      if (job.acks(m)) void lane.queue.then(() => { if (lane.token === token) w.postMessage({ type: 'ack' }); });
       if (job.ends(m)) void lane.queue.then(() => settle?.());
     });
     /** a crash inside the worker: that file is reported, and a fresh worker takes this lane */
@@ -160,7 +155,7 @@ export async function runLanes<M>(job: LaneJob<M>): Promise<void> {
     stopping = true;
     void preempt(victim).finally(() => { stopping = false; });
   };
-  const timer = job.governed && job.lanes >= 2 ? setInterval(check, GOVERNOR_POLL_MS) : null;
+  const timer = job.lanes >= 2 ? setInterval(check, GOVERNOR_POLL_MS) : null;
 
   type Pick = { i: number; alone: boolean } | 'wait' | 'end';
   const choose = (): Pick => {

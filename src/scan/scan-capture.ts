@@ -168,14 +168,13 @@ export function createCapturePipeline(
 
 /** Reads and scans one capture file; a CaptureError propagates for the caller to report. */
 export async function scanCapture(
-  path: PathLike, label: string, emit: EventSink, onBytes?: (bytes: number) => void,
-  between?: () => Promise<void> | undefined, syncReads = false,
+  path: PathLike, label: string, emit: EventSink, onBytes?: (bytes: number) => void, syncReads = false,
 ): Promise<CaptureSummary> {
   // a compressed file reports how far into the file it is; a plain one counts its packets' bytes
   let compressed = false;
   const pipe = createCapturePipeline(label, emit, onBytes && ((b) => { if (!compressed) onBytes(b); }));
   const info = await readCapture(path, pipe.sink, {
-    between, sync: syncReads, compressedProgress: onBytes && ((b) => { compressed = true; onBytes(b); }),
+    sync: syncReads, compressedProgress: onBytes && ((b) => { compressed = true; onBytes(b); }),
   });
   const summary = pipe.finish();
   summary.info = info;

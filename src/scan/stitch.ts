@@ -8,7 +8,7 @@ import type { PathLike } from 'fs';
 import { CaptureError, PacketSink } from '../capture/packet';
 import { readCapture } from '../capture/reader';
 import type { InputFile } from '../cli/inputs';
-import { BATCH, JobCallbacks, newTally, ProduceOptions, ship, Shipped, spillEvent, StitchRuns } from './jobs';
+import { JobCallbacks, newTally, ProduceOptions, spillEvent, StitchRuns } from './jobs';
 import { RunSpiller } from '../events/sorter';
 import { headWidths } from '../output/table';
 import { createCapturePipeline, newSummary } from './scan-capture';
@@ -43,32 +43,18 @@ export async function stitchOrder(files: InputFile[], cb: JobCallbacks): Promise
 }
 
 /**
- * `runs`: the events go into keyed runs (one producer for the whole stream, each capture ranked
- * by its label), handed over through `cb.runs` at the end; else in batches through `cb.events`.
+ * The events go into keyed runs (one producer for the whole stream, each capture ranked by its
+ * label), handed over through `cb.runs` at the end.
  */
-export async function runStitched(files: InputFile[], o: ProduceOptions, cb: JobCallbacks, runs?: StitchRuns): Promise<void> {
+export async function runStitched(files: InputFile[], o: ProduceOptions, cb: JobCallbacks, runs: StitchRuns): Promise<void> {
   const ordered = await stitchOrder(files, cb);
   if (!ordered.length) return;
-  const spiller = runs ? new RunSpiller(runs.dir, runs.name, { maxRecords: runs.maxRecords, maxRuns: runs.maxRuns }) : null;
-  const tableWidths = spiller && o.format === 'table' ? headWidths() : undefined;
-  let batch: Shipped[] = [];
-  let chain: Promise<void> = Promise.resolve();
-  let waiting = false;
-  const flushBatch = (): void => {
-    const b = batch; batch = [];
-    chain = chain.then(() => cb.events(b));
-    waiting = true;
-  };
-  // the reader waits between chunks while batches are still being sorted
-  const between = (): Promise<void> | undefined => (waiting ? ((waiting = false), chain) : undefined);
+  const spiller = new RunSpiller(runs.dir, runs.name, { maxRecords: runs.maxRecords, maxRuns: runs.maxRuns });
+  const tableWidths = o.format === 'table' ? headWidths() : undefined;
   let tally = newTally();
   let steps = stepCollector();
   const pipe = createCapturePipeline(ordered[0].label, (r) => {
-    if (spiller) { spillEvent(r, o, tally, steps, spiller, runs?.rankOf[r.ev.capture] ?? 0, tableWidths); return; }
-    const x = ship(r, o, tally, steps);
-    if (x === null) return;
-    batch.push(x);
-    if (batch.length >= BATCH) flushBatch();
+    spillEvent(r, o, tally, steps, spiller, runs.rankOf[r.ev.capture] ?? 0, tableWidths);
   });
   for (let i = 0; i < ordered.length; i++) {
     const f = ordered[i];
@@ -76,7 +62,7 @@ export async function runStitched(files: InputFile[], o: ProduceOptions, cb: Job
     const started = process.hrtime.bigint();
     const messagesBefore = pipe.smbMessages();
     try {
-      const info = await readCapture(f.path, pipe.sink, { between });
+      const info = await readCapture(f.path, pipe.sink);
       const s = newSummary(f.label);
       s.info = info; s.bytes = info.bytes; s.packets = info.packets; s.anomalies = { ...info.anomalies };
       s.smbMessages = pipe.smbMessages() - messagesBefore;
@@ -87,8 +73,6 @@ export async function runStitched(files: InputFile[], o: ProduceOptions, cb: Job
         s.smbMessages = all.smbMessages - messagesBefore;
         for (const [k, v] of Object.entries(all.anomalies)) s.anomalies[k] = (s.anomalies[k] ?? 0) + v;
       }
-      if (batch.length) flushBatch();
-      await chain;
       // events of a file are counted when they are made: a handle's read/write total made
       // at a CLOSE in the next file counts there
       tally.steps = steps.done();
@@ -100,7 +84,5 @@ export async function runStitched(files: InputFile[], o: ProduceOptions, cb: Job
       if (i === ordered.length - 1) pipe.finish();
     }
   }
-  if (batch.length) flushBatch();
-  await chain;
-  if (spiller) cb.runs?.(ordered[0], spiller.finish(), tableWidths);
+  cb.runs(ordered[0], spiller.finish(), tableWidths);
 }

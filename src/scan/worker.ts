@@ -1,29 +1,17 @@
 /**
- * Worker thread: scans the capture files the main thread hands it, one at a time. At most
- * IN_FLIGHT batches of events wait for the main thread's 'ack'; beyond that the reader pauses.
+ * Worker thread: scans the capture files the main thread hands it, one at a time, into sorted
+ * runs; only their names and the files' summaries travel back.
  */
 import { parentPort, workerData } from 'worker_threads';
 import type { InputFile } from '../cli/inputs';
-import { IN_FLIGHT, JobCallbacks, MainMessage, ProduceOptions, scanOne, StitchRuns, WorkerMessage } from './jobs';
+import { JobCallbacks, MainMessage, ProduceOptions, scanOne, StitchRuns, WorkerMessage } from './jobs';
 import { runStitched } from './stitch';
 
 const options = workerData as ProduceOptions;
 const port = parentPort;
-let inFlight = 0;
-/** one gate for every batch posted while too many are in flight (a chunk can make several) */
-let gate: { promise: Promise<void>; open: () => void } | null = null;
 
-function post(m: WorkerMessage): Promise<void> | undefined {
+function post(m: WorkerMessage): void {
   port?.postMessage(m);
-  if (m.type !== 'events') return undefined;
-  inFlight++;
-  if (inFlight < IN_FLIGHT) return undefined;
-  if (!gate) {
-    let open!: () => void;
-    const promise = new Promise<void>((resolve) => { open = resolve; });
-    gate = { promise, open };
-  }
-  return gate.promise;
 }
 
 /** a path given as bytes (cli/inputs.ts FilePath) arrives as a Uint8Array */
@@ -33,11 +21,10 @@ function asFile(f: InputFile): InputFile {
 }
 
 /** --stitch: the files as one stream; messages name their file by its index */
-async function stitch(files: InputFile[], runs: StitchRuns | undefined): Promise<void> {
+async function stitch(files: InputFile[], runs: StitchRuns): Promise<void> {
   const index = new Map(files.map((f, i) => [f, i]));
   let kept: { runs: string[]; tableWidths?: number[] } | null = null;
   const cb: JobCallbacks = {
-    events: (records) => post({ type: 'events', records }),
     done: (file, summary, tally, seconds) => { post({ type: 'done', summary, tally, seconds, file: index.get(file) }); },
     failed: (file, message, internal) => { post({ type: 'failed', message, internal, file: index.get(file) }); },
     progress: (file, bytes) => { post({ type: 'progress', bytes, file: index.get(file) }); },
@@ -51,11 +38,6 @@ async function stitch(files: InputFile[], runs: StitchRuns | undefined): Promise
 
 if (port) {
   port.on('message', (m: MainMessage) => {
-    if (m.type === 'ack') {
-      inFlight--;
-      if (gate && inFlight < IN_FLIGHT) { const g = gate; gate = null; g.open(); }
-      return;
-    }
     if (m.type === 'stitch') {
       stitch(m.files.map(asFile), m.runs).catch((e: unknown) => { throw e; });
       return;

@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import type { EventRecord } from '../../src/events/record';
 import { scanCapture } from '../../src/scan/scan-capture';
 import { ALL_EVENTS } from '../../src/scan/filter';
-import { detectWithStep, MAX_STEP_BYTES, newTally, ship } from '../../src/scan/jobs';
+import { admit, detectWithStep, MAX_STEP_BYTES, newTally } from '../../src/scan/jobs';
 import * as os from 'os';
 import { batchBytes, batchOf, firstHits, MAX_OPEN_STEP_FILES, packStep, StepBatch, stepCollector, StepBudget, stepsInOrder, unpackStep } from '../../src/detect/step';
 import { SorterError } from '../../src/events/sorter';
@@ -168,7 +168,7 @@ describe('the bytes of rule hits kept for the stories', () => {
     const tally = newTally();
     const steps = stepCollector();
     const n = 400; // ~100 KB per hit: ~40 MB offered
-    for (let i = 0; i < n; i++) ship(hostile(i), { filter: ALL_EVENTS, format: 'jsonl' }, tally, steps);
+    for (let i = 0; i < n; i++) admit(hostile(i), { filter: ALL_EVENTS, format: 'jsonl' }, tally, steps);
     expect(steps.count + tally.stepsDropped).toBe(n);
     expect(tally.stepsDropped).toBeGreaterThan(0);
     // at most one hit beyond the budget

@@ -1,12 +1,15 @@
+/**
+ * Failures of the keyed runs: a temporary directory that cannot be made, a full disk, a run gone
+ * or cut short, and the clean-up at exit and on signals. Each is one line (a SorterError), never
+ * a crash or a silently shorter timeline.
+ */
 import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import ts from 'typescript';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { EventRecord } from '../../src/events/record';
-import { createEventSorter, EventSorter, SorterError } from '../../src/events/sorter';
-import { synthetic } from './gen';
+import { createTempDir, RunMerge, RunSpiller, SorterError } from '../../src/events/sorter';
 
 let tmp: string;
 beforeEach(() => { tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'sorter-err-')); });
@@ -15,10 +18,12 @@ afterEach(() => {
   fs.rmSync(tmp, { recursive: true, force: true });
 });
 
-async function drain(s: EventSorter): Promise<EventRecord[]> {
-  const out: EventRecord[] = [];
-  for await (const r of s.finish()) out.push(r);
-  return out;
+function failure(f: () => unknown): SorterError {
+  let err: unknown = null;
+  try { f(); } catch (e) { err = e; }
+  expect(err).toBeInstanceOf(SorterError);
+  expect((err as Error).message).not.toContain('\n');
+  return err as SorterError;
 }
 
 async function rejection(p: Promise<unknown>): Promise<SorterError> {
@@ -28,107 +33,96 @@ async function rejection(p: Promise<unknown>): Promise<SorterError> {
   return e as SorterError;
 }
 
+/** merges runs to a string (RunMerge's whole output) */
+function merged(files: string[]): string {
+  const m = new RunMerge(files);
+  const parts: Buffer[] = [];
+  try {
+    for (let b = m.next(); b !== null; b = m.next()) parts.push(b);
+  } finally {
+    m.close();
+  }
+  return Buffer.concat(parts).toString('utf8');
+}
+
+/** one producer's runs of one-line records, `per` a run (record i has key 1000 - i) */
+function spill(dir: string, per: number): { spiller: RunSpiller; add: (i: number) => void } {
+  const spiller = new RunSpiller(dir, 'f000000', { maxRecords: per });
+  return { spiller, add: (i) => spiller.add(1000 - i, 0, 0, i, i, `record ${i}\n`) };
+}
+
 describe('the temporary directory cannot be created', () => {
-  it('nonexistent tmpDir: one clear line, from drained(), add() and finish()', async () => {
+  it('under a directory that does not exist: one clear line with the errno code', async () => {
     const where = path.join(tmp, 'no', 'such', 'dir');
-    const s = createEventSorter({ tmpDir: where, maxInMemory: 2 });
-    const recs = [...synthetic(3, 1)];
-    s.add(recs[0]);
-    s.add(recs[1]);
-    expect(s.add(recs[2])).toBe(false);
-    const e = await rejection(s.drained());
+    const e = await rejection(createTempDir(where));
     expect(e.message).toBe(`cannot create a temporary directory under ${where} to sort events: no such file or directory (ENOENT)`);
     expect(e.code).toBe('ENOENT');
-    expect(() => s.add(recs[0])).toThrow(e);
-    expect(() => s.finish()).toThrow(e);
-    expect(await rejection(s.drained())).toBe(e);
-    await s.cleanup();
   });
 
-  it('tmpDir is a file', async () => {
+  it('under a file', async () => {
     const file = path.join(tmp, 'plain-file');
     fs.writeFileSync(file, 'x');
-    const s = createEventSorter({ tmpDir: file, maxInMemory: 1 });
-    for (const r of synthetic(2, 1)) s.add(r);
-    const e = await rejection(s.drained());
+    const e = await rejection(createTempDir(file));
     expect(e.message).toMatch(/^cannot create a temporary directory under .*plain-file to sort events: not a directory \(ENOTDIR\)$/);
   });
 
-  it('the error also ends the iteration when drained() was never awaited', async () => {
-    const s = createEventSorter({ tmpDir: path.join(tmp, 'missing'), maxInMemory: 5 });
-    for (const r of synthetic(50, 1)) s.add(r);
-    const e = await rejection(drain(s));
-    expect(e.message).toMatch(/^cannot create a temporary directory under .*missing to sort events: no such file or directory \(ENOENT\)$/);
-  });
-
-  it.skipIf(process.getuid?.() === 0)('read-only tmpDir (permission denied)', async () => {
+  it.skipIf(process.getuid?.() === 0)('under a read-only directory (permission denied)', async () => {
     fs.chmodSync(tmp, 0o500);
-    const s = createEventSorter({ tmpDir: tmp, maxInMemory: 1 });
-    for (const r of synthetic(2, 1)) s.add(r);
-    const e = await rejection(s.drained());
+    const e = await rejection(createTempDir(tmp));
     expect(e.message).toMatch(/to sort events: permission denied \(EACCES\)$/);
   });
 });
 
 describe('a failure in the middle', () => {
-  it.skipIf(!fs.existsSync('/dev/full'))('disk full while a run is written: rejected, temporary files removed', async () => {
-    const s = createEventSorter({ tmpDir: tmp, maxInMemory: 200, chunkBytes: 4096 });
-    const recs = [...synthetic(1000, 9)];
-    let i = 0;
-    for (; i <= 200; i++) if (!s.add(recs[i])) await s.drained();
-    expect(s.spilledRuns).toBe(1);
-    const dir = s.tempDir!;
-    // the next run lands on a device that is always full: the kernel answers ENOSPC mid-write
-    fs.symlinkSync('/dev/full', path.join(dir, 'run-000002.jsonl'));
-    let err: unknown = null;
-    for (; i < recs.length && !err; i++) {
-      try {
-        if (!s.add(recs[i])) await s.drained();
-      } catch (e) {
-        err = e;
-      }
-    }
-    expect(err).toBeInstanceOf(SorterError);
-    const e = err as SorterError;
-    expect(e.message).toBe(`cannot write a sorted run to ${path.join(dir, 'run-000002.jsonl')}: no space left on device (ENOSPC)`);
-    expect(e.code).toBe('ENOSPC');
-    expect(fs.existsSync(dir)).toBe(false);
-    expect(fs.readdirSync(tmp)).toEqual([]);
-    expect(s.tempDir).toBeNull();
-    expect(() => s.finish()).toThrow(e);
+  it('a run that cannot be created (its name taken by a planted symlink): a SorterError naming it, the link not followed', () => {
+    const { spiller, add } = spill(tmp, 10);
+    for (let i = 0; i < 10; i++) add(i);
+    const target = path.join(tmp, 'elsewhere');
+    fs.writeFileSync(target, 'untouched');
+    fs.symlinkSync(target, path.join(tmp, 'f000000-000001.run'));
+    const e = failure(() => { for (let i = 10; i < 40; i++) add(i); spiller.finish(); });
+    expect(e.message).toBe(`cannot write a sorted run to ${path.join(tmp, 'f000000-000001.run')}: file already exists (EEXIST)`);
+    expect(e.code).toBe('EEXIST');
+    expect(fs.readFileSync(target, 'utf8')).toBe('untouched');
+    expect(fs.lstatSync(path.join(tmp, 'f000000-000001.run')).isSymbolicLink()).toBe(true);
   });
 
-  it('a run file gone before the merge: finish() rejects, the rest is removed', async () => {
-    const s = createEventSorter({ tmpDir: tmp, maxInMemory: 10 });
-    for (const r of synthetic(35, 2)) if (!s.add(r)) await s.drained();
-    const dir = s.tempDir!;
-    fs.rmSync(path.join(dir, 'run-000002.jsonl'));
-    const e = await rejection(drain(s));
-    expect(e.message).toBe(`cannot read the sorted run ${path.join(dir, 'run-000002.jsonl')}: no such file or directory (ENOENT)`);
-    expect(fs.existsSync(dir)).toBe(false);
+  it('a run gone before the merge: the merge fails with one line, it does not skip the run', () => {
+    const { spiller, add } = spill(tmp, 10);
+    for (let i = 0; i < 35; i++) add(i);
+    const runs = spiller.finish();
+    expect(runs.length).toBe(4);
+    fs.rmSync(runs[1]);
+    const e = failure(() => merged(runs));
+    expect(e.message).toBe('cannot read a sorted run: no such file or directory (ENOENT)');
+    expect(e.code).toBe('ENOENT');
   });
 
-  it('a truncated run file is reported, not silently shortened', async () => {
-    const s = createEventSorter({ tmpDir: tmp, maxInMemory: 10 });
-    for (const r of synthetic(25, 2)) if (!s.add(r)) await s.drained();
-    const file = path.join(s.tempDir!, 'run-000001.jsonl');
-    fs.truncateSync(file, fs.statSync(file).size - 3);
-    const e = await rejection(drain(s));
-    expect(e.message).toBe(`cannot read the sorted run ${file}: truncated run (no newline at the end)`);
-    expect(fs.readdirSync(tmp)).toEqual([]);
+  it('a run cut short is reported by name, not silently shortened', () => {
+    const { spiller, add } = spill(tmp, 10);
+    for (let i = 0; i < 25; i++) add(i);
+    const runs = spiller.finish();
+    fs.truncateSync(runs[0], fs.statSync(runs[0]).size - 3);
+    const e = failure(() => merged(runs));
+    expect(e.message).toBe(`truncated run ${runs[0]}`);
+  });
+
+  it('the runs of one producer merge back whole when nothing fails (the reference for the above)', () => {
+    const { spiller, add } = spill(tmp, 10);
+    for (let i = 0; i < 25; i++) add(i);
+    expect(merged(spiller.finish())).toBe(Array.from({ length: 25 }, (_, k) => `record ${24 - k}\n`).join(''));
   });
 });
 
 describe('process exit and signals', () => {
-  /** the sorter as plain JavaScript (record.ts, sorter.ts) in `dir`, for a child node process */
+  /** the sorter as plain JavaScript in `dir`, for a child node process */
   function compileSorter(dir: string): void {
-    for (const name of ['record', 'sorter']) {
-      const src = fs.readFileSync(path.join(__dirname, '../../src/events', `${name}.ts`), 'utf8');
-      const js = ts.transpileModule(src, { compilerOptions: { module: ts.ModuleKind.CommonJS, target: ts.ScriptTarget.ES2022, esModuleInterop: true } });
-      fs.writeFileSync(path.join(dir, `${name}.js`), js.outputText);
-    }
+    const src = fs.readFileSync(path.join(__dirname, '../../src/events/sorter.ts'), 'utf8');
+    const js = ts.transpileModule(src, { compilerOptions: { module: ts.ModuleKind.CommonJS, target: ts.ScriptTarget.ES2022, esModuleInterop: true } });
+    fs.writeFileSync(path.join(dir, 'sorter.js'), js.outputText);
   }
 
+  /** a child that spills 9 records in runs of 2 into a temporary directory under `work`, then does `ending` */
   function child(ending: string): { status: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string } {
     const code = path.join(tmp, 'code');
     fs.mkdirSync(code, { recursive: true });
@@ -136,14 +130,13 @@ describe('process exit and signals', () => {
     const work = path.join(tmp, 'work');
     fs.mkdirSync(work, { recursive: true });
     fs.writeFileSync(path.join(code, 'main.js'), `
-      const { createEventSorter } = require('./sorter');
+      const { createTempDir, RunSpiller } = require('./sorter');
       (async () => {
-        const s = createEventSorter({ tmpDir: ${JSON.stringify(work)}, maxInMemory: 2 });
-        for (let i = 0; i < 9; i++) {
-          const r = { sec: 9 - i, ns: 0, seq: i, ev: { capture: 'c', frame: i } };
-          if (!s.add(r)) await s.drained();
-        }
-        console.log(require('fs').readdirSync(s.tempDir).length);
+        const dir = await createTempDir(${JSON.stringify(work)});
+        const s = new RunSpiller(dir, 'f', { maxRecords: 2, maxRuns: 1000 });
+        for (let i = 0; i < 9; i++) s.add(9 - i, 0, 0, i, i, 'line ' + i + '\\n');
+        s.finish();
+        console.log(require('fs').readdirSync(dir).length);
         ${ending}
       })();
     `);
@@ -152,24 +145,24 @@ describe('process exit and signals', () => {
     return { status: r.status, signal: r.signal, stdout: r.stdout, stderr: r.stderr };
   }
 
-  it('process.exit() with a spilled sorter still removes its directory', () => {
+  it('process.exit() with runs written still removes their directory', () => {
     const r = child('process.exit(3);');
-    expect(r.stdout.trim()).toBe('4');
+    expect(r.stdout.trim()).toBe('5');
     expect(r.status).toBe(3);
   });
 
   it('SIGINT removes the directory, then the process dies of SIGINT as it would have', () => {
     const r = child(`process.kill(process.pid, 'SIGINT'); setTimeout(() => console.log('survived'), 2000);`);
-    expect(r.stdout.trim()).toBe('4');
+    expect(r.stdout.trim()).toBe('5');
     expect(r.signal).toBe('SIGINT');
   });
 
   it("SIGTERM with the program's own handler: left to it (files intact), removed at its exit", () => {
     const r = child(`
-      process.on('SIGTERM', () => { console.log('own handler', require('fs').readdirSync(s.tempDir).length); process.exit(143); });
+      process.on('SIGTERM', () => { console.log('own handler', require('fs').readdirSync(dir).length); process.exit(143); });
       process.kill(process.pid, 'SIGTERM');
       setTimeout(() => {}, 2000);`);
-    expect(r.stdout.trim().split('\n')).toEqual(['4', 'own handler 4']);
+    expect(r.stdout.trim().split('\n')).toEqual(['5', 'own handler 5']);
     expect(r.status).toBe(143);
   });
 });
