@@ -177,7 +177,7 @@ describe('compressed files inside a scanned directory', () => {
     // a rotated log cut short (a copy made while it was written) is still a log
     fs.writeFileSync(path.join(d, 'syslog.1.gz'), zlib.gzipSync(Buffer.from('log line of a service\n'.repeat(2000))).subarray(0, 300));
     const found = await expandInputs([d]);
-    expect(found.files.map((f) => path.basename(f.path))).toEqual(['broken.zst', 'cut.pcap.gz', 'ring-0001.zst']);
+    expect(found.files.map((f) => path.basename(String(f.path)))).toEqual(['broken.zst', 'cut.pcap.gz', 'ring-0001.zst']);
     expect(found.skipped).toBe(5);
     const e = await read(path.join(d, 'broken.zst')).catch((x: unknown) => x);
     expect(e).toBeInstanceOf(CaptureError);
@@ -188,7 +188,7 @@ describe('compressed files inside a scanned directory', () => {
     fs.writeFileSync(path.join(d, 'ring.xz'), Buffer.from([0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00, 0x00, 0x04]));
     process.env.PATH = fs.mkdtempSync(path.join(dir, 'empty-path-'));
     const found = await expandInputs([d]);
-    expect(found.files.map((f) => path.basename(f.path))).toEqual(['ring.xz']);
+    expect(found.files.map((f) => path.basename(String(f.path)))).toEqual(['ring.xz']);
     expect(found.skipped).toBe(0);
   });
 });

@@ -9,12 +9,12 @@ describe('isoTime / civil', () => {
     }
   });
   it('keeps the capture precision: 6 digits for µs, 9 for ns', () => {
-    expect(isoTime({ sec: 1700000000, ns: 123456000, digits: 6, frame: 1 })).toBe('2023-11-14T22:13:20.123456Z');
-    expect(isoTime({ sec: 1700000000, ns: 5, digits: 9, frame: 1 })).toBe('2023-11-14T22:13:20.000000005Z');
-    expect(isoTime({ sec: 1700000000, ns: 0, digits: 0, frame: 1 })).toBe('2023-11-14T22:13:20Z');
+    expect(isoTime({ sec: 1700000000, ns: 123456000, digits: 6, frame: 1, capture: 'c' })).toBe('2023-11-14T22:13:20.123456Z');
+    expect(isoTime({ sec: 1700000000, ns: 5, digits: 9, frame: 1, capture: 'c' })).toBe('2023-11-14T22:13:20.000000005Z');
+    expect(isoTime({ sec: 1700000000, ns: 0, digits: 0, frame: 1, capture: 'c' })).toBe('2023-11-14T22:13:20Z');
   });
   it('formats 64-bit pcapng timestamps beyond Date\'s range instead of throwing', () => {
     expect(civil(1e15)).toBe('+31690708-07-05T01:46:40');
-    expect(isoTime({ sec: 1.8e13, ns: 0, digits: 6, frame: 1 })).toMatch(/^\+\d{6,}-\d\d-\d\dT\d\d:\d\d:\d\d\.000000Z$/);
+    expect(isoTime({ sec: 1.8e13, ns: 0, digits: 6, frame: 1, capture: 'c' })).toMatch(/^\+\d{6,}-\d\d-\d\dT\d\d:\d\d:\d\d\.000000Z$/);
   });
 });

@@ -17,7 +17,8 @@ function ev(o: Partial<SmbEvent> = {}): SmbEvent {
     session_id: '0x0000000000000001', user: 'u', domain: 'd', workstation: 'w', action: 'create',
     share: '\\\\10.0.0.12\\data', share_type: 'disk', tree_id: '0x00000001', path: 'x.txt', new_path: null,
     status: 'STATUS_SUCCESS', disposition: 'FILE_OPEN', access: ['READ_DATA'], bytes: null,
-    flags: [], attack: [], severity: 'info', ...o,
+    flags: [], attack: [], severity: 'info', rpc_interface: null, rpc_operation: null, rpc_args: null,
+    rules: [], summary: null, refs: [], ...o,
   };
 }
 const flag = (o: Partial<SmbEvent>) => {

@@ -157,7 +157,7 @@ describe('the bytes of rule hits kept for the stories', () => {
     ev: {
       ts: '1970-01-01T00:16:40.000000000Z', capture: 'flood.pcap', frame: i + 1, response_frame: null, src_ip: '10.0.0.5', src_port: 50000,
       dst_ip: '10.0.0.12', dst_port: 445, smb_dialect: '3.1.1', session_id: '0x1', user: 'eve', domain: 'CORP', workstation: null,
-      action: 'rpc', share: '\\\\h\\IPC$', share_type: 'pipe', tree_id: null, path: 'svcctl', new_path: null, status: 0,
+      action: 'rpc', share: '\\\\h\\IPC$', share_type: 'pipe', tree_id: null, path: 'svcctl', new_path: null, status: 'STATUS_SUCCESS',
       disposition: null, access: [], bytes: null, rpc_interface: 'svcctl', rpc_operation: 'CreateServiceW',
       rpc_args: { service_name: `s${i}${'é'.repeat(32_760)}`, binary_path: `C:\\${'x'.repeat(32_760)}.exe` }, flags: [], attack: [],
       severity: 'info', rules: [], summary: null, refs: [],

@@ -21,7 +21,7 @@ interface TruthRequest {
  */
 function requestsOf(truthFile: string): (TruthRequest & { frames: number[] })[] {
   const t = JSON.parse(fs.readFileSync(truthFile, 'utf8')) as {
-    dcerpc?: { requests?: TruthRequest[]; binds?: { frame: number; stream: number; pipe: string | null }[] };
+    dcerpc?: { requests?: TruthRequest[]; binds?: { frame: number; stream: number; dport: number; pipe: string | null }[] };
   };
   const last = new Map<string, { call: string; r: TruthRequest & { frames: number[] } }>();
   const out: (TruthRequest & { frames: number[] })[] = [];

@@ -127,7 +127,7 @@ describe('hostile TREE_CONNECT, SESSION_SETUP, SET_INFO', () => {
   });
 
   it('NTLMSSP fields pointing outside the blob give no identity and no throw', () => {
-    const r = run((conv, cl) => {
+    const r = run((_conv, cl) => {
       const ntlm = ntlmAuthenticateMessage({ user: 'u', domain: 'd', workstation: 'w' });
       ntlm.writeUInt32LE(0x7ffffff0, 36 + 4); // UserName offset
       cl.exchange({ command: CMD.SESSION_SETUP }, sessionSetupRequestBody(ntlm), null);
@@ -145,7 +145,7 @@ describe('hostile TREE_CONNECT, SESSION_SETUP, SET_INFO', () => {
   });
 
   it('an unterminated workstation field still yields user and domain', () => {
-    const r = run((conv, cl) => {
+    const r = run((_conv, cl) => {
       const ntlm = ntlmAuthenticateMessage({ user: 'eve', domain: 'EVIL', workstation: 'W' });
       ntlm.writeUInt32LE(0x7ffffff0, 44 + 4);
       cl.exchange({ command: CMD.SESSION_SETUP }, sessionSetupRequestBody(ntlm), null);
@@ -154,7 +154,7 @@ describe('hostile TREE_CONNECT, SESSION_SETUP, SET_INFO', () => {
   });
 
   it('a rename whose FileNameLength runs past the buffer makes no event', () => {
-    const r = run((conv, cl) => {
+    const r = run((_conv, cl) => {
       const info = renameInfo('x.exe');
       info.writeUInt32LE(0x10000, 16);
       cl.exchange({ command: CMD.SET_INFO, treeId: 1 }, setInfoRequestBody(fileId(1), FILE_INFO.RENAME, info), { body: setInfoResponseBody() });

@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { complete, MAX_PENDING, MAX_PENDING_TOTAL, Pending, PendingTable } from '../../src/events/pending';
 import type { ScanState } from '../../src/events/smb2';
 import { oldestKey } from '../../src/util/oldest';
-import { CMD, createRequestBody, ACCESS, DISPOSITION, fileId, smallBody, writeRequestBody } from '../helpers/build';
+import { CMD, ACCESS, DISPOSITION, fileId, smallBody, writeRequestBody } from '../helpers/build';
 import { CaptureBuilder, only, scanBuilder, Smb2Client } from '../helpers/conversation';
 
 // the reference keeps the current per-connection bound (it was 1,024 when it was written)
@@ -44,7 +44,7 @@ function harness(make: (s: ScanState) => Table) {
   const log: string[] = [];
   const scan = { capture: 'c', emit: (r: { ev: { path: string | null } }) => log.push(`done ${r.ev.path}`), anomaly: (k: string) => log.push(k) } as unknown as ScanState;
   const t = make(scan);
-  const add = (k: number, name: string): void => t.add(k, { cmd: 5, stamp: { capture: 'c', sec: 0, ns: 0, frame: 1 }, seq: 0, session: {} as never, ev: { path: name, access: [] } as never } as Pending);
+  const add = (k: number, name: string): void => t.add(k, { cmd: 5, stamp: { capture: 'c', sec: 0, ns: 0, digits: 6, frame: 1 }, seq: 0, session: {} as never, ev: { path: name, access: [] } as never } as Pending);
   return { log, t, add };
 }
 
@@ -76,7 +76,7 @@ describe('PendingTable, slot version vs Map-only version', () => {
       const t = make(scan);
       let n = 0;
       for (const [op, k] of ops) {
-        if (op === 'add') t.add(k, { cmd: 5, stamp: { capture: 'c', sec: 0, ns: 0, frame: 1 }, seq: n, session: {} as never, ev: { path: `r${n++}`, access: [] } as never } as Pending);
+        if (op === 'add') t.add(k, { cmd: 5, stamp: { capture: 'c', sec: 0, ns: 0, digits: 6, frame: 1 }, seq: n, session: {} as never, ev: { path: `r${n++}`, access: [] } as never } as Pending);
         else if (op === 'take') log.push(`take ${k} ${t.take(k, 5)?.ev?.path ?? '-'}`);
         else if (op === 'peek') log.push(`peek ${k} ${t.peek(k)?.ev?.path ?? '-'}`);
         else { log.push('drain'); t.drain(); }
@@ -132,7 +132,7 @@ describe('requests in flight on all connections together', () => {
     let n = 0, peak = 0;
     for (let i = 0; i < 1000; i++) {
       for (const t of tables) {
-        t.add(i, { cmd: 5, stamp: { capture: 'c', sec: 0, ns: 0, frame: 1 }, seq: n, session: {} as never, ev: { path: `r${n++}`, access: [] } as never } as Pending);
+        t.add(i, { cmd: 5, stamp: { capture: 'c', sec: 0, ns: 0, digits: 6, frame: 1 }, seq: n, session: {} as never, ev: { path: `r${n++}`, access: [] } as never } as Pending);
         peak = Math.max(peak, scan.pendingTotal ?? 0);
       }
     }

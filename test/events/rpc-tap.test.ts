@@ -28,7 +28,7 @@ function scanState(): { scan: ScanState; records: EventRecord[]; anomalies: Reco
 function pipeFile(scan: ScanState, i: number): OpenFile {
   const session = scan.sessions.get('10.0.0.1', `0x${i.toString(16).padStart(16, '0')}`);
   return {
-    path: 'svcctl', tree: { id: 1, hexId: '0x00000001', share: '\\\\10.0.0.1\\IPC$', shareType: 'pipe' }, session,
+    path: 'svcctl', tree: { id: 1, hexId: '0x00000001', share: '\\\\10.0.0.1\\IPC$', shareType: 'pipe', used: false }, session,
     conn: { clientIp: '10.0.0.2', clientPort: 50000, serverIp: '10.0.0.1', serverPort: 445, dialect: '3.1.1' },
     read: null, write: null, closed: false,
   };

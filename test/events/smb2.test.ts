@@ -7,8 +7,8 @@ import { describe, expect, it } from 'vitest';
 import {
   ACCESS, CMD, closeRequestBody, closeResponseBody, compound, CREATE_OPTIONS, createRequestBody, createResponseBody,
   DISPOSITION, dispositionInfo, dispositionInfoEx, errorBody, FILE_INFO, fileId, interimResponse, nbss,
-  ntlmAuthenticateMessage, ntlmNegotiateMessage, RELATED_FILE_ID, renameInfo, req, resp, sessionSetupRequestBody,
-  setInfoRequestBody, setInfoResponseBody, SHARE_TYPE, SMB2_FLAGS, spnegoInitToken, spnegoResponseToken, STATUS,
+  ntlmNegotiateMessage, RELATED_FILE_ID, renameInfo, req, resp, sessionSetupRequestBody,
+  setInfoRequestBody, setInfoResponseBody, SHARE_TYPE, SMB2_FLAGS, spnegoInitToken, STATUS,
   transformMessage, writeRequestBody, writeResponseBody, readRequestBody, readResponseBody, smallBody, ACK as ACK_FLAG,
 } from '../helpers/build';
 import { CaptureBuilder, only, scanBuilder, Smb2Client } from '../helpers/conversation';
@@ -177,7 +177,7 @@ describe('CREATE', () => {
   });
 
   it('a request that spans three TCP segments is dated by the frame that completes it', () => {
-    const { cap, cl, conv } = session();
+    const { cap, conv } = session();
     const body = createRequestBody({ name: 'big\\split.txt', access: ACCESS.GENERIC_READ, disposition: DISPOSITION.OPEN });
     const frames = conv.send(true, nbss(req({ command: CMD.CREATE, treeId: 5, messageId: 50, sessionId: SID }, body)), [20, 60]);
     expect(frames).toHaveLength(3);

@@ -177,21 +177,6 @@ function requestBytes(o: { callId: number; opnum: number; ctxId?: number; stub: 
   });
 }
 
-function responseBytes(o: { callId: number; stub: Buffer; flags?: number; le?: boolean; auth?: Auth }): Buffer {
-  return pduBytes({
-    ptype: PTYPE.RESPONSE,
-    callId: o.callId,
-    le: o.le,
-    flags: o.flags,
-    auth: o.auth,
-    body: (w) => w.u32(o.stub.length).u16(0).u8(0).u8(0).bytes(o.stub),
-  });
-}
-
-function faultBytes(callId: number, status: number, le = true): Buffer {
-  return pduBytes({ ptype: PTYPE.FAULT, callId, le, body: (w) => w.u32(0).u16(0).u8(0).u8(0).u32(status).u32(0) });
-}
-
 describe('common header', () => {
   it('reads the header of a real BIND', () => {
     const b = hex(FIX.srvsvcBind);

@@ -204,7 +204,7 @@ describe('reassembly of the byte stream', () => {
     for (let m = 0; m < srvsvcSession.length; m++) {
       const len = srvsvcSession[m][1].length;
       for (let k = 1; k < len; k++) {
-        const msgs: Msg[] = srvsvcSession.map(([d, b], i) => [d, b]);
+        const msgs: Msg[] = srvsvcSession.map(([d, b]) => [d, b]);
         const r = run(msgs, { split: (b) => (b === srvsvcSession[m][1] ? [b.subarray(0, k), b.subarray(k)] : [b]) });
         expectSrvsvc(r);
         expect(r.anomalies).toEqual([]);

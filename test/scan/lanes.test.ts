@@ -118,7 +118,7 @@ describe('runLanes: stops, crashes and more lanes', () => {
     expect(h.stats().exclusiveOverlap).toBe(false);
   });
   it("a stopped worker's 'done' delivered while it exits is dropped; the file is counted once (rescan)", async () => {
-    const h = harness(3, 2, (i, a) => (a === 0 ? 200 : 20), true);
+    const h = harness(3, 2, (_i, a) => (a === 0 ? 200 : 20), true);
     expect(await within(h.p, 5000)).toBeUndefined();
     const ends = h.log.filter((l) => !l.startsWith('stopped')).sort();
     expect(ends).toEqual(['done f0', 'done f1', 'done f2']);

@@ -24,6 +24,7 @@ export function event(over: Partial<SmbEvent> = {}): SmbEvent {
     action: 'create', share: '\\\\10.0.0.12\\C$', share_type: 'disk', tree_id: '0x00000005',
     path: 'Windows\\Temp\\x.exe', new_path: null, status: 'STATUS_SUCCESS', disposition: 'FILE_OPEN',
     access: ['READ_DATA', 'SYNCHRONIZE'], bytes: null, flags: ['admin_share'], attack: ['T1021.002'], severity: 'medium',
+    rpc_interface: null, rpc_operation: null, rpc_args: null, rules: [], summary: null, refs: [],
     ...over,
   };
 }

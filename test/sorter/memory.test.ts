@@ -38,7 +38,7 @@ it('1,000,000 records, 50,000 a run: merged in order, equal to an in-memory sort
   const base = used();
 
   // one producer per capture, as the workers are (each sees its own records only)
-  const spillers = labels.map((l, i) => new RunSpiller(tmp, `f${i}`, { maxRecords: 50_000, maxRuns: 1000 }));
+  const spillers = labels.map((_l, i) => new RunSpiller(tmp, `f${i}`, { maxRecords: 50_000, maxRuns: 1000 }));
   let peakSpill = 0;
   let k = 0;
   for (const r of synthetic(N, SEED, CAPTURES)) {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { createRequire } from 'module';
-const req = createRequire(import.meta.url);
+const req = createRequire(__filename);
 const fs = req('fs') as typeof import('fs');
 import * as os from 'os';
 import * as path from 'path';
@@ -10,7 +10,7 @@ import * as path from 'path';
 // opening files meanwhile (two scanning workers, the table worker), that number may be theirs.
 describe('SyncRunWriter after a failed write', () => {
   it('closes its descriptor once', async () => {
-    const { RunSpiller } = req('../../dist/events/sorter.js') as typeof import('../../dist/events/sorter');
+    const { RunSpiller } = req('../../dist/events/sorter.js') as typeof import('../../src/events/sorter');
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'dc-'));
     const closed: number[] = [];
     const realClose = fs.closeSync;

@@ -73,7 +73,7 @@ describe('oldestIdle', () => {
 
 describe('open handles of a session are bounded', () => {
   const session = (): Session => new SessionTable().get('10.0.0.2', '0x0000000000000001');
-  const handle = (s: Session, path: string): OpenFile => ({ path, tree: { id: 1, hexId: '0x00000001', share: null, shareType: null }, session: s, conn: { clientIp: 'c', clientPort: 1, serverIp: 's', serverPort: 445, dialect: null }, read: null, write: null, closed: false });
+  const handle = (s: Session, path: string): OpenFile => ({ path, tree: { id: 1, hexId: '0x00000001', share: null, shareType: null, used: false }, session: s, conn: { clientIp: 'c', clientPort: 1, serverIp: 's', serverPort: 445, dialect: null }, read: null, write: null, closed: false });
 
   it('names beyond MAX_NAME_CHARS keep their start and end (the extension the rules read), saying how long they were', () => {
     expect(filePath('\\\\dir\\a.txt')).toBe('dir\\a.txt');
