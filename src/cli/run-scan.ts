@@ -19,7 +19,7 @@ import { formatLine } from '../output/writer';
 import { CSV_EOL, CSV_HEADER } from '../output/csv';
 import { SPLIT_MIN_RECORDS, startUpperHalf } from '../output/split-merge';
 import { forTerminal } from '../output/sanitize';
-import { headWidths, measureEvent } from '../output/table';
+import { captureNames, headWidths, measureEvent } from '../output/table';
 import { finalFanIn, JobCallbacks, MAX_STEP_BYTES_TOTAL, MAX_STEPS_TOTAL, ProduceOptions, RunTarget, runJobs, runStitchedJob } from '../scan/jobs';
 import { expandInputs, InputFile } from './inputs';
 import { createProgress } from './progress';
@@ -125,10 +125,12 @@ export async function runScan(o: ScanOptions): Promise<number> {
   const started = process.hrtime.bigint();
   // --stories: the producers keep no event; only the stories, built from their rule hits, come out
   const filter: EventFilter = { minRank: SEVERITY_RANK[o.minSeverity], actions: o.stories ? ['story'] : o.actions, rules: o.rules ?? null };
-  const produce: ProduceOptions = { filter, format: o.format };
   const totals = newTotals();
 
   const expanded = await expandInputs(o.inputs);
+  // the table names each capture by the shortest end of its path that tells it from the others
+  const names = o.format === 'table' ? captureNames(expanded.files.map((f) => f.label)) : undefined;
+  const produce: ProduceOptions = { filter, format: o.format, captureNames: names };
   await refuseOverwritingEvidence(o.output, expanded.files);
   // nothing to scan (a mistyped path): an existing output file keeps yesterday's timeline
   const output: Output = o.output && expanded.files.length === 0
@@ -253,7 +255,7 @@ export async function runScan(o: ScanOptions): Promise<number> {
     const spill = new RunSpiller(sortTo.dir, 'stories', { maxRecords: sortTo.maxRecords });
     const fmt = o.format === 'table' ? 'jsonl' : o.format;
     for (const r of stories) {
-      if (tableWidths) measureEvent(tableWidths, r.ev);
+      if (tableWidths) measureEvent(tableWidths, r.ev, names);
       spill.add(r.sec, r.ns, rank.get(r.ev.capture) ?? 0, r.ev.frame, r.seq, formatLine(fmt, r.ev));
     }
     runFiles.push(...spill.finish());
@@ -284,7 +286,7 @@ export async function runScan(o: ScanOptions): Promise<number> {
       if (sortTo && drawnTable) {
         const runs = reduceRuns(runFiles, finalFanIn(false), sortTo.dir);
         debugPhase(`table drawn from ${runs.length} runs`);
-        const drawn = drawTableFromRuns(runs, tableWidths ?? headWidths(), { color, columns });
+        const drawn = drawTableFromRuns(runs, tableWidths ?? headWidths(), { color, columns, names });
         try {
           for await (const text of drawn.chunks()) {
             if (!writer.writeLine(text)) await writer.drained();

@@ -7,6 +7,41 @@ export interface TableOptions {
   color: boolean;
   /** terminal width the whole table must fit in (borders included) */
   columns: number;
+  /** how each capture label is shown (captureNames); the base name when absent */
+  names?: CaptureNames;
+}
+
+/** capture label → the name the table shows for it */
+export type CaptureNames = Readonly<Record<string, string>>;
+
+/**
+ * The shortest end of each label's path that no other label of the batch ends with: `cap.pcap`
+ * while it is the only one of that name, `hostA/cap.pcap` and `hostB/cap.pcap` when two
+ * directories hold one each (found by a new-user trial: both were shown as `cap.pcap`, and a
+ * row could not be traced to its file). The whole label when nothing shorter is unique.
+ */
+export function captureNames(labels: readonly string[]): CaptureNames {
+  const parts = labels.map((l) => l.split('/'));
+  const depth = labels.map(() => 1);
+  const shown = (i: number): string => parts[i].slice(-depth[i]).join('/');
+  for (let changed = true; changed;) {
+    changed = false;
+    const seen = new Map<string, number[]>();
+    labels.forEach((_, i) => {
+      const k = shown(i);
+      const same = seen.get(k);
+      if (same) same.push(i); else seen.set(k, [i]);
+    });
+    for (const same of seen.values()) {
+      if (same.length < 2) continue;
+      for (const i of same) {
+        if (depth[i] < parts[i].length) { depth[i]++; changed = true; }
+      }
+    }
+  }
+  const out: Record<string, string> = {};
+  labels.forEach((l, i) => { out[l] = shown(i); });
+  return out;
 }
 
 export const DEFAULT_COLUMNS = 120;
@@ -48,8 +83,9 @@ const SGR_DEFAULT_FG = '\x1b[39m';
 /** The events as a bordered table fitted to `columns`, or a one-line note when there are none. */
 export function renderTable(events: readonly SmbEvent[], opts: TableOptions): string {
   const natural = headWidths();
-  for (const e of events) measureEvent(natural, e);
-  const draw = tableDrawer(natural, opts);
+  const names = opts.names ?? captureNames([...new Set(events.map((e) => e.capture))]);
+  for (const e of events) measureEvent(natural, e, names);
+  const draw = tableDrawer(natural, { ...opts, names });
   return (events.map((e) => draw.row(e)).join('') + draw.end()).slice(0, -1);
 }
 
@@ -64,8 +100,8 @@ export function headWidths(): number[] {
  * row by row: no event is kept for the table (all of them were: 547 MiB for the 480,000 events of
  * the metadata ×40 capture).
  */
-export function measureEvent(natural: number[], e: SmbEvent): void {
-  const cells = eventCells(e);
+export function measureEvent(natural: number[], e: SmbEvent, names?: CaptureNames): void {
+  const cells = eventCells(e, names);
   for (let i = 0; i < cells.length; i++) {
     for (const line of cells[i].split('\n')) natural[i] = Math.max(natural[i], displayWidth(line));
   }
@@ -87,7 +123,7 @@ export function tableDrawer(natural: readonly number[], opts: TableOptions): Tab
   return {
     row(e) {
       const lines = rows++ === 0 ? [top, ...drawRow([...TABLE_HEAD], widths, undefined), between] : [between];
-      lines.push(...drawRow(eventCells(e), widths, opts.color ? SEVERITY_SGR[e.severity] : undefined));
+      lines.push(...drawRow(eventCells(e, opts.names), widths, opts.color ? SEVERITY_SGR[e.severity] : undefined));
       return lines.join('\n') + '\n';
     },
     end: () => (rows === 0 ? NO_EVENTS : bottom) + '\n',
@@ -124,14 +160,14 @@ function drawRow(cells: readonly string[], widths: readonly number[], colour: st
 }
 
 /** The seven cell texts of one event, sanitised, before wrapping. */
-export function eventCells(e: SmbEvent): string[] {
+export function eventCells(e: SmbEvent, names?: CaptureNames): string[] {
   return [
     // where to check it in Wireshark: frame number and capture file, under the time
-    `${formatTime(e.ts)} #${e.frame} ${forTerminal(baseName(e.capture))}`,
+    `${formatTime(e.ts)} #${e.frame} ${forTerminal(nameOf(e.capture, names))}`,
     formatEndpoints(e),
     formatUser(e),
     formatAction(e),
-    formatTarget(e),
+    formatTarget(e, names),
     e.action === 'story' ? '' : formatStatus(e.status),
     forTerminal([e.severity, ...e.flags, ...e.rules].join(' ')),
   ];
@@ -142,7 +178,7 @@ export function eventCells(e: SmbEvent): string[] {
  * tell events apart on screen; truncated, not rounded, so the second never changes. The full
  * value is in CSV and JSON.
  */
-const baseName = (p: string): string => p.slice(Math.max(p.lastIndexOf('/'), p.lastIndexOf('\\')) + 1);
+const nameOf = (label: string, names: CaptureNames | undefined): string => names?.[label] ?? label.slice(label.lastIndexOf('/') + 1);
 
 export function formatTime(ts: string): string {
   const m = /^(\d{4}-\d{2}-\d{2})T(\d{2}:\d{2}:\d{2})(?:\.(\d+))?Z$/.exec(ts);
@@ -175,8 +211,8 @@ function formatAction(e: SmbEvent): string {
  * adds `interface.operation` and its arguments; a story is its one-line account and the frames
  * of its steps.
  */
-function formatTarget(e: SmbEvent): string {
-  if (e.action === 'story') return `${forTerminal(e.summary ?? '')}\nsteps: ${formatRefs(e)}`;
+function formatTarget(e: SmbEvent, names: CaptureNames | undefined): string {
+  if (e.action === 'story') return `${forTerminal(e.summary ?? '')}\nsteps: ${formatRefs(e, names)}`;
   const share = e.share === null ? '' : forTerminal(e.share);
   const path = e.path ? forTerminal(e.path) : '';
   let target = share !== '' && path !== '' ? `${share}\\${path}` : share + path;
@@ -191,9 +227,14 @@ function formatTarget(e: SmbEvent): string {
 }
 
 /** `#16 #49 …` when every step is in the story's own capture, `file#frame` otherwise */
-function formatRefs(e: SmbEvent): string {
+function formatRefs(e: SmbEvent, names: CaptureNames | undefined): string {
   const own = `${e.capture}#`;
-  return e.refs.map((r) => forTerminal(r.startsWith(own) ? r.slice(own.length - 1) : baseName(r))).join(' ');
+  return e.refs.map((r) => {
+    if (r.startsWith(own)) return forTerminal(r.slice(own.length - 1));
+    const at = r.lastIndexOf('#');
+    if (at < 0) return forTerminal(nameOf(r, names));
+    return forTerminal(`${nameOf(r.slice(0, at), names)}${r.slice(at)}`);
+  }).join(' ');
 }
 
 /** `STATUS_ACCESS_DENIED` → `ACCESS_DENIED`: the prefix is on every name and costs width. */

@@ -23,7 +23,7 @@ import type { CaptureSummary } from './scan-capture';
 import type * as ScanCaptureModule from './scan-capture';
 import type * as StitchModule from './stitch';
 import { debugPhase } from '../util/debug';
-import { headWidths, measureEvent } from '../output/table';
+import { CaptureNames, headWidths, measureEvent } from '../output/table';
 import { runLanes } from './lanes';
 
 /** what the events of one file add to the summary */
@@ -123,6 +123,8 @@ export interface ProduceOptions {
   format: OutputFormat;
   /** synchronous reads (set for workers when two or more scan at once: see ReadOptions.sync) */
   syncReads?: boolean;
+  /** the table: how each capture is named in it (table.ts captureNames), for its widths */
+  captureNames?: CaptureNames;
 }
 
 /** messages a worker posts */
@@ -265,7 +267,7 @@ export function admit(r: EventRecord, o: ProduceOptions, tally: Tally, steps: St
  */
 export function spillEvent(r: EventRecord, o: ProduceOptions, tally: Tally, steps: StepCollector, spiller: RunSpiller, rank: number, tableWidths: number[] | undefined): void {
   if (!admit(r, o, tally, steps)) return;
-  if (tableWidths) measureEvent(tableWidths, r.ev);
+  if (tableWidths) measureEvent(tableWidths, r.ev, o.captureNames);
   spiller.add(r.sec, r.ns, rank, r.ev.frame, r.seq, formatLine(o.format === 'table' ? 'jsonl' : o.format, r.ev));
 }
 
