@@ -17,8 +17,9 @@ import { loadRulesConfig, RulesConfig, RulesConfigError } from '../detect/config
 const ACTIONS: Action[] = ['session_setup', 'tree_connect', 'create', 'read', 'write', 'rename', 'delete', 'encrypted', 'rpc', 'story'];
 const SEVERITIES: Severity[] = ['info', 'low', 'medium', 'high'];
 
-function parseActions(raw: string[] | undefined): Set<string> | null {
-  if (!raw || raw.length === 0) return null;
+function parseActions(given: string | string[] | undefined): Set<string> | null {
+  const raw = given === undefined ? [] : [given].flat();
+  if (raw.length === 0) return null;
   const out = new Set<string>();
   for (const part of raw.flatMap((r) => String(r).split(','))) {
     const a = part.trim();
@@ -104,7 +105,9 @@ export async function main(argv: string[]): Promise<number> {
       .option('format', { alias: 'f', choices: OUTPUT_FORMATS as unknown as string[], default: 'table', requiresArg: true, coerce: last, describe: 'table for the terminal, csv for spreadsheets/timeline tools, jsonl for machines' })
       .option('output', { alias: 'o', type: 'string', requiresArg: true, coerce: last, describe: 'write events to FILE instead of stdout (the summary stays on stderr)' })
       .option('min-severity', { choices: SEVERITIES, default: 'info', requiresArg: true, coerce: last, describe: 'only events at or above this severity' })
-      .option('action', { type: 'string', array: true, requiresArg: true, describe: `only these actions (comma-separated or repeated): ${ACTIONS.join(', ')}` })
+      // not an array option: yargs lets one swallow every word after it, the inputs included
+      // (`--action create x.pcap` scanned nothing: found by a new-user trial); repeated, it adds up
+      .option('action', { type: 'string', requiresArg: true, describe: `only these actions (comma-separated or repeated): ${ACTIONS.join(', ')}` })
       .option('quiet', { alias: 'q', type: 'boolean', default: false, describe: 'no summary on stderr' })
       .option('jobs', { alias: 'j', type: 'number', default: defaultJobs(), requiresArg: true, coerce: last, describe: 'capture files scanned in parallel (worker threads; default: the number of cores); the output is the same for any value' })
       .option('stitch', { type: 'boolean', default: false, describe: 'the inputs are one sensor\'s rotated files (tcpdump -C/-G, dumpcap ring buffer): scan them in time order as one stream, so sessions and TCP streams continue across files' })
@@ -132,7 +135,7 @@ export async function main(argv: string[]): Promise<number> {
         if (!Number.isInteger(jobs) || jobs < 1) throw new UsageError('--jobs must be a whole number ≥ 1');
         // each worker holds its own heap (~15-30 MB): more than a few per core only costs memory
         if (jobs > MAX_JOBS) throw new UsageError(`--jobs must be at most ${MAX_JOBS} (4 per core here)`);
-        const actions = parseActions(a.action as string[] | undefined);
+        const actions = parseActions(a.action as string | string[] | undefined);
         code = await runScan({
           inputs, format: a.format as OutputFormat, output: a.output as string | undefined,
           minSeverity: a['min-severity'] as Severity, actions: actions ? [...actions] : null,

@@ -117,6 +117,18 @@ function splitMinRecords(): number {
   return v !== undefined && /^\d+$/.test(v) ? Number(v) : SPLIT_MIN_RECORDS;
 }
 
+/**
+ * Anomalies that say the file itself is damaged (cut short, corrupt records or compression), not
+ * the traffic in it: named on stderr even without --per-file, as the file is evidence (a cut
+ * capture was only counted in the summary's totals: found by a new-user trial).
+ */
+const DAMAGE = /^(truncated_record|bad_caplen|malformed_block|oversized_block)$|_(truncated|corrupt|crc_mismatch|trailing_garbage)$/;
+
+export function damageOf(anomalies: Record<string, number>): string | null {
+  const kinds = Object.entries(anomalies).filter(([k, n]) => n > 0 && DAMAGE.test(k)).map(([k, n]) => `${k}=${n}`);
+  return kinds.length > 0 ? kinds.join(' ') : null;
+}
+
 function sizeOf(f: InputFile): number {
   try { return fs.statSync(f.path).size; } catch { return 0; }
 }
@@ -188,10 +200,11 @@ export async function runScan(o: ScanOptions): Promise<number> {
       progress.clearPartial(file.label);
       progress.fileDone(sizes.get(file.label) ?? 0);
       const an = Object.entries(summary.anomalies).map(([k, v]) => `${k}=${v}`).join(' ') || 'none';
+      const damage = damageOf(summary.info?.anomalies ?? {});
       fileLine(file, o.perFile
         ? `smbtrail: ${file.label}: ${summary.packets} packets, ${(summary.bytes / 1e6).toFixed(1)} MB, ` +
           `${summary.smbMessages} SMB messages, ${tally.events} events, anomalies: ${an}, ${seconds.toFixed(2)} s\n`
-        : null);
+        : damage ? `smbtrail: ${file.label}: damaged capture file (${damage}); everything readable in it was scanned\n` : null);
     },
     failed(file, message, internal) {
       failed++;

@@ -395,6 +395,36 @@ describe('directories and formats', () => {
     const tc = run([cap, '-f', 'jsonl', '-q', '--action', 'tree_connect,session_setup']).out.trim().split('\n').map((l) => JSON.parse(l));
     expect(new Set(tc.map((e) => e.action))).toEqual(new Set(['tree_connect', 'session_setup']));
   });
+  it('--action before the inputs takes one value, not the inputs too; repeated, its values add up (found by a new-user trial)', () => {
+    const cap = labCapture(/admin/i);
+    const before = run(['--action', 'tree_connect', cap, '-f', 'jsonl', '-q']);
+    expect(before.code).toBe(0);
+    const evs = before.out.trim().split('\n').map((l) => JSON.parse(l));
+    expect(evs.length).toBeGreaterThan(0);
+    expect(new Set(evs.map((e) => e.action))).toEqual(new Set(['tree_connect']));
+    const bad = run(['--action', 'foo', cap]);
+    expect(bad.code).toBe(2);
+    expect(bad.err).toContain('unknown action "foo"');
+    const twice = run(['--action', 'tree_connect', '--action', 'session_setup', cap, '-f', 'jsonl', '-q']).out.trim().split('\n').map((l) => JSON.parse(l));
+    expect(new Set(twice.map((e) => e.action))).toEqual(new Set(['tree_connect', 'session_setup']));
+  });
+  it('a damaged capture in a batch is named on stderr, even with -q, and the exit status stays 0 (found by a new-user trial)', () => {
+    const dir = fs.mkdtempSync(path.join(tmp, 'damaged-'));
+    fs.writeFileSync(path.join(dir, 'cut.pcap'), fs.readFileSync(labCapture(/smbexec/i)).subarray(0, 5000));
+    fs.writeFileSync(path.join(dir, 'cut.pcap.gz'), zlib.gzipSync(fs.readFileSync(labCapture(/smb21/i))).subarray(0, 3000));
+    fs.copyFileSync(labCapture(/admin/i), path.join(dir, 'whole.pcap'));
+    const r = run([dir, '-f', 'jsonl', '-q']);
+    expect(r.code).toBe(0);
+    expect(r.err.trim().split('\n').sort()).toEqual([
+      `smbtrail: ${dir}/cut.pcap: damaged capture file (truncated_record=1); everything readable in it was scanned`,
+      `smbtrail: ${dir}/cut.pcap.gz: damaged capture file (gzip_truncated=1); everything readable in it was scanned`,
+    ].sort());
+    expect(r.out.split('\n').filter(Boolean).some((l) => JSON.parse(l).capture === `${dir}/cut.pcap`)).toBe(true);
+    // --per-file says it in the file's own line instead
+    const p = run([dir, '-f', 'jsonl', '-q', '--per-file']);
+    expect(p.err).not.toContain('damaged capture file');
+    expect(p.err).toMatch(/cut\.pcap: .*anomalies: .*truncated_record=1/);
+  });
   it('the table has no escape sequences when stdout is not a terminal', () => {
     const r = run([labCapture(/admin/i)]);
     expect(r.code).toBe(0);
