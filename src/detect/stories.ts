@@ -248,7 +248,10 @@ export class StoryBuilder {
     let severity: Severity = cfg ? cfg.ruleSeverity(s.id) : rule.severity;
     if (!s.strong && SEVERITY_RANK[severity] > SEVERITY_RANK.medium) severity = 'medium';
     const ev = storyEvent(s, rule.attack, severity);
-    if (cfg && cfg.isAllowed(ev, s.id)) return;
+    // allowed only when every step is: an entry that covers the step the story is told from (its
+    // key) must not hide the steps it does not cover (allowing ADMIN$ for an account hid a whole
+    // chain whose executable was copied to C$: found by a new-user trial)
+    if (cfg && cfg.isAllowed(ev, s.id) && s.steps.every((st) => cfg.isAllowed(st.e, s.id))) return;
     this.counters.stories++;
     this.done.push(ev);
   }
@@ -654,9 +657,23 @@ function tell(c: Chain): Story | null {
   }
   const keys = dump.filter((s) => !/savekey/i.test(s.e.rpc_operation ?? ''));
   if (keys.length) parts.push(`${did(keys, 'opened', 'open')} ${listed(keys.map((s) => arg(s, 'key') ?? '?'), 4)}`);
+  // registry values written in the same episode (a Run key for persistence) are part of what
+  // happened: they were refs of the story but missing from its text (found by a new-user trial)
+  const writes = c.registry.filter((s) => has(s, 'REG-REMOTE-WRITE'));
+  if (writes.length) {
+    const what = (x: Step): string => {
+      const k = arg(x, 'key'), v = arg(x, 'value_name'), d = arg(x, 'data');
+      return `${k ?? '?'}${v ? `\\${v}` : ''}${d ? ` = ${d}` : ''}`;
+    };
+    parts.push(`${did(writes, 'wrote', 'write')} ${listed(writes.map(what), 3)}`);
+  }
   if (c.outputs.length) parts.push(`read ${listed(c.outputs.map((o) => o.e.path ?? '?'), 3)} from ${c.outputs[0].e.share ?? '?'}`);
   if (c.drs.length) parts.push(`requested directory replication (DsGetNCChanges ×${c.drs.length})`);
-  return { id, strong: true, key, steps: all, summary: `${who(key.e)} ${sentence(parts)} on ${target(key.e)} — ${label}${failures(saves)}` };
+  // DCSync's technique only when replication was requested (the rule lists it for that case);
+  // a value written under a Run key is registry persistence
+  const attack = ruleById(id)!.attack.filter((t) => t !== 'T1003.006' || c.drs.length > 0);
+  if (writes.some((x) => /\\CurrentVersion\\Run(Once)?$/i.test(arg(x, 'key') ?? ''))) attack.push('T1547.001');
+  return { id, strong: true, key, steps: all, attack, summary: `${who(key.e)} ${sentence(parts)} on ${target(key.e)} — ${label}${failures([...saves, ...writes])}` };
 }
 
 /** rules a story can be made of (for documentation and tests) */

@@ -107,6 +107,24 @@ describe('--rules-config', () => {
     expect(loud.err).toMatch(/rules: none \(\d+ more removed by --rules-config allow-lists\)/);
   });
 
+  it('an entry that covers only some steps of a story does not hide it; one that covers all does (found by a new-user trial)', () => {
+    const story = (yaml: string): Record<string, unknown>[] => {
+      const cfg = path.join(tmp, `partial-${yaml.length}.yaml`);
+      fs.writeFileSync(cfg, yaml);
+      const r = run([cap('05-admin-share-exe-copy.pcap'), '--rules-config', cfg, '--stories', '-f', 'jsonl', '-q']);
+      expect(r.code).toBe(0);
+      return lines(r.out);
+    };
+    const plain = story('allow: []\n');
+    expect(plain).toHaveLength(1);
+    // ADMIN$ is the share the story is told from, but the executable was also copied to C$
+    const partial = story("allow:\n  - user: 'LAB\\alice'\n    share: 'ADMIN$'\n");
+    expect(partial).toHaveLength(1);
+    expect(partial[0].summary).toBe(plain[0].summary);
+    const whole = story("allow:\n  - user: 'LAB\\alice'\n");
+    expect(whole).toEqual([]);
+  });
+
   it('a mistake is one line naming the file and the key, exit 2', () => {
     const cfg = path.join(tmp, 'bad.yaml');
     fs.writeFileSync(cfg, 'allow:\n  - client: 10.0.0.0/33\n');

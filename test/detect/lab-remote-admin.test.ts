@@ -139,7 +139,10 @@ describe('lab capture 12-remote-admin-rpc (impacket remote administration agains
     const [s] = stories;
     expect(s).toMatchObject({ action: 'story', severity: 'high', user: 'alice', domain: 'LAB', src_ip: '198.18.10.21', dst_ip: '198.18.10.10' });
     expect(s.rules).toEqual(['STORY-SECRETSDUMP', 'SECRETSDUMP', 'REG-REMOTE-WRITE', 'REG-SAVE-KEY']);
-    expect(s.summary).toBe('198.18.10.21 (LAB\\alice) tried to save HKLM\\SAM to C:\\Windows\\Temp\\SAM.save and opened HKLM\\SYSTEM\\CurrentControlSet\\Control\\Lsa\\JD, HKLM\\SAM on 198.18.10.10 — remote credential dumping (impacket secretsdump) [failed: SaveKey ERROR_BAD_PATHNAME]');
+    // the Run-key value is told too (it was only among the refs: found by a new-user trial)
+    expect(s.summary).toBe('198.18.10.21 (LAB\\alice) tried to save HKLM\\SAM to C:\\Windows\\Temp\\SAM.save, opened HKLM\\SYSTEM\\CurrentControlSet\\Control\\Lsa\\JD, HKLM\\SAM and wrote HKLM\\Software\\Microsoft\\Windows\\CurrentVersion\\Run\\LabUpdater = C:\\Windows\\Temp\\svcupdate.exe on 198.18.10.10 — remote credential dumping (impacket secretsdump) [failed: SaveKey ERROR_BAD_PATHNAME]');
+    // no DRSUAPI call: no DCSync technique; the Run-key value is registry persistence
+    expect(s.attack).toEqual(['T1003.002', 'T1003.004', 'T1547.001', 'T1112']);
     const frame = (rule: string, op: string): string => `12-remote-admin-rpc.pcap#${hits(events, rule).find((e) => e.rpc_operation === op)!.frame}`;
     expect(s.refs).toEqual([frame('SECRETSDUMP', 'OpenKey'), frame('REG-REMOTE-WRITE', 'SetValue'),
       `12-remote-admin-rpc.pcap#${calls(events, 'winreg', 'OpenKey').find((e) => e.rpc_args?.key === 'HKLM\\SAM')!.frame}`,
