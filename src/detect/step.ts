@@ -199,7 +199,12 @@ export class StepBudget {
 
   /** the kept batches, in input order; the budget lets go of them */
   take(): StepBatch[] {
-    const out = this.kept.map((k) => k.batch);
+    return this.takeIndexed().map((k) => k.batch);
+  }
+
+  /** the kept batches with the index each was added with, in input order */
+  takeIndexed(): { index: number; batch: StepBatch }[] {
+    const out = this.kept.slice();
     this.kept.length = 0;
     this.count = 0;
     this.bytes = 0;

@@ -5,15 +5,19 @@ import type { EventRecord } from '../events/record';
 import { SorterError } from '../events/sorter';
 import { compiledRules } from '../scan/filter';
 import type { RulesConfig } from './config';
-import type { StepBatch } from './step';
+import { batchBytes, StepBatch } from './step';
 import { storiesFrom } from './stories';
 import type { StoriesJob, StoriesResult } from './stories-worker';
 
 /**
- * Below this many hits a thread's start-up costs more than the garbage it saves.
- * SMBTRAIL_STORIES_IN_THREAD=N overrides it (tests set 0 to send every batch to the thread).
+ * Below this many hits, and this many bytes of them, a thread's start-up costs more than the
+ * garbage it saves. The bytes matter too: 330 hits of ~100 KB each (CreateService calls with
+ * names as long as the decoder keeps) were parsed on this thread, 63 MiB of heap, 151 MiB of
+ * RSS (found in review). SMBTRAIL_STORIES_IN_THREAD=N overrides the count (tests set 0 to send
+ * every batch to the thread).
  */
 export const STORIES_IN_THREAD = 2_000;
+export const STORIES_IN_THREAD_BYTES = 2 << 20;
 
 function inThreadBelow(): number {
   const v = process.env.SMBTRAIL_STORIES_IN_THREAD;
@@ -22,7 +26,9 @@ function inThreadBelow(): number {
 
 /** rejects with a SorterError when a hits file cannot be read back, as storiesFrom throws */
 export async function buildStories(batches: StepBatch[], rules: RulesConfig | null | undefined): Promise<EventRecord[]> {
-  if (batches.reduce((a, b) => a + b.count, 0) < inThreadBelow()) return storiesFrom(batches, { config: compiledRules(rules) });
+  const count = batches.reduce((a, b) => a + b.count, 0);
+  const bytes = batches.reduce((a, b) => a + batchBytes(b), 0);
+  if (count < inThreadBelow() && bytes < STORIES_IN_THREAD_BYTES) return storiesFrom(batches, { config: compiledRules(rules) });
   const job: StoriesJob = { batches, rules: rules ?? null };
   const w = new Worker(path.join(__dirname, 'stories-worker.js'), { workerData: job, resourceLimits: { maxYoungGenerationSizeMb: 4, maxOldGenerationSizeMb: 128 } });
   try {

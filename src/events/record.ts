@@ -26,7 +26,10 @@ export function isoTime(s: Stamp): string {
 let lastSec = NaN;
 let lastCivil = '';
 
-/** Output order: time, then capture, then frame; wire order breaks the last ties. */
+/**
+ * Output order: time, then capture, then frame; wire order breaks the last ties. The keyed runs
+ * (sorter.ts) implement it with numbers only; the tests check them against this definition.
+ */
 export function compareRecords(a: EventRecord<SortKey>, b: EventRecord<SortKey>): number {
   return a.sec - b.sec || a.ns - b.ns
     || (a.ev.capture < b.ev.capture ? -1 : a.ev.capture > b.ev.capture ? 1 : 0)

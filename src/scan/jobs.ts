@@ -18,7 +18,7 @@ import type { InputFile } from '../cli/inputs';
 import { RunSpiller, SorterError } from '../events/sorter';
 import { formatLine, OutputFormat } from '../output/writer';
 import { ALL_EVENTS as DEFAULT_RULES, detect, EventFilter, wanted as isWanted } from './filter';
-import { emptyStepBatch, StepBatch, stepCollector, StepCollector } from '../detect/step';
+import { emptyStepBatch, StepBatch, StepBudget, stepCollector, StepCollector } from '../detect/step';
 import type { CaptureSummary } from './scan-capture';
 import type * as ScanCaptureModule from './scan-capture';
 import type * as StitchModule from './stitch';
@@ -63,8 +63,8 @@ export interface JobCallbacks {
   /** a file was stopped by the memory governor and will be scanned again alone (src/scan/lanes.ts) */
   stopped?(file: InputFile): void;
   /**
-   * the keyed runs holding a file's events, before its done/failed; for the table, the widths
-   * its events need (table.ts measureEvent)
+   * the keyed runs holding a file's events, before its done/failed (--stitch: once, for the whole
+   * stream, named by its first file); for the table, the widths its events need (measureEvent)
    */
   runs(file: InputFile, runs: string[], tableWidths?: number[]): void;
 }
@@ -272,12 +272,25 @@ export function spillEvent(r: EventRecord, o: ProduceOptions, tally: Tally, step
 }
 
 /**
- * Scans one file into its runs, reporting through the same messages a worker sends (`post`
- * returns a promise where the receiver handles them asynchronously: the end is awaited).
+ * A file's bytes read so far, passed on every 32 MiB or every quarter second (a compressed file
+ * reports its own, smaller bytes); the clock is read once per MiB, not per packet.
  */
-export async function scanOne(
-  file: InputFile, o: ProduceOptions, post: (m: WorkerMessage) => void | Promise<void>, runTask: RunTask,
-): Promise<void> {
+export function progressEvery(report: (bytes: number) => void): (bytes: number) => void {
+  let lastTick = 0;
+  let lastTime = Date.now();
+  let nextCheck = PROGRESS_MIN;
+  return (bytes) => {
+    if (bytes < nextCheck) return;
+    nextCheck = bytes + PROGRESS_MIN;
+    if (bytes - lastTick < PROGRESS_EVERY && Date.now() - lastTime < PROGRESS_MS) return;
+    lastTick = bytes;
+    lastTime = Date.now();
+    report(bytes);
+  };
+}
+
+/** Scans one file into its runs, reporting through the same messages a worker sends. */
+export async function scanOne(file: InputFile, o: ProduceOptions, post: (m: WorkerMessage) => void, runTask: RunTask): Promise<void> {
   const started = process.hrtime.bigint();
   const tally = newTally();
   const spiller = new RunSpiller(runTask.dir, runTask.name, { maxRecords: runTask.maxRecords, maxRuns: runTask.maxRuns });
@@ -290,28 +303,17 @@ export async function scanOne(
   // the table's runs hold JSON lines, drawn as rows by the final merge; its widths are measured here
   const tableWidths = o.format === 'table' ? headWidths() : undefined;
   const emit = (r: EventRecord): void => spillEvent(r, o, tally, steps, spiller, runTask.rank, tableWidths);
-  let lastTick = 0;
-  let lastTime = Date.now();
-  let nextCheck = PROGRESS_MIN;
+  const onBytes = progressEvery((bytes) => { post({ type: 'progress', bytes }); });
   try {
     // required here: the main thread of a batch only hands out files, and the decoding stages
     // (~35 modules) would delay the start of the workers that do need them
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     const { scanCapture } = require('./scan-capture') as typeof ScanCaptureModule;
-    const summary = await scanCapture(file.path, file.label, emit, (bytes) => {
-      // every 32 MiB, or every quarter second (a compressed file reports its own, smaller
-      // bytes); the clock is read once per MiB, not per packet
-      if (bytes < nextCheck) return;
-      nextCheck = bytes + PROGRESS_MIN;
-      if (bytes - lastTick < PROGRESS_EVERY && Date.now() - lastTime < PROGRESS_MS) return;
-      lastTick = bytes;
-      lastTime = Date.now();
-      void post({ type: 'progress', bytes });
-    }, o.syncReads === true);
+    const summary = await scanCapture(file.path, file.label, emit, onBytes, o.syncReads === true);
     const runs = spiller.finish();
     tally.steps = steps.done();
     tally.stepsDropped += steps.lost;
-    await post({ type: 'done', summary, tally, seconds: Number(process.hrtime.bigint() - started) / 1e9, runs, tableWidths });
+    post({ type: 'done', summary, tally, seconds: Number(process.hrtime.bigint() - started) / 1e9, runs, tableWidths });
   } catch (e) {
     // the hits of a failed file are not kept; their file is closed (and removed with the runs)
     steps.done();
@@ -321,7 +323,7 @@ export async function scanOne(
     const message = (sortFailed ? `cannot sort the timeline: ${e.message}` : e instanceof Error ? e.message : String(e)).split('\n')[0];
     if (internal && process.env.SMBTRAIL_DEBUG) process.stderr.write(`${(e as Error).stack}\n`);
     // the events read before the failure are kept
-    await post({ type: 'failed', message, internal, runs: sortFailed ? undefined : finishRuns(), tableWidths });
+    post({ type: 'failed', message, internal, runs: sortFailed ? undefined : finishRuns(), tableWidths });
   }
 }
 
@@ -371,7 +373,11 @@ export function followStitched(w: StitchWorker, files: InputFile[], cb: JobCallb
   return new Promise<void>((resolve) => {
     const failedAlready = new Set<number>();
     /** done messages, delivered once the stream's runs have arrived */
-    const dones: { file: InputFile; m: WorkerMessage }[] = [];
+    const dones: { i: number; m: Extract<WorkerMessage, { type: 'done' }> }[] = [];
+    // their rule hits go into a budget of the totals as they come (run-scan's bounds, by input
+    // order, so the same hits are kept): held whole until the end, N rotated files held up to
+    // N × MAX_STEP_BYTES (20 files of hostile hits: 310 → 505 MB, found in review)
+    const hits = new StepBudget(MAX_STEPS_TOTAL, MAX_STEP_BYTES_TOTAL);
     let queue: Promise<void> = Promise.resolve();
     let ended = false;
     let stream: Extract<WorkerMessage, { type: 'stitched' }> | null = null;
@@ -388,7 +394,15 @@ export function followStitched(w: StitchWorker, files: InputFile[], cb: JobCallb
           }
         } else {
           if (stream?.runs) cb.runs(files[0], stream.runs, stream.tableWidths);
-          for (const d of dones) deliver(d.file, d.m, cb);
+          const kept = new Map(hits.takeIndexed().map((k) => [k.index, k.batch]));
+          const last = dones.filter((d) => !failedAlready.has(d.i)).pop();
+          if (last) last.m.tally.stepsDropped += hits.dropped;
+          for (const d of dones) {
+            // a file failed after it was read (the stream's runs could not be written): once, failed
+            if (failedAlready.has(d.i)) continue;
+            d.m.tally.steps = kept.get(d.i) ?? emptyStepBatch();
+            deliver(files[d.i], d.m, cb);
+          }
         }
         await w.terminate();
         resolve();
@@ -402,7 +416,14 @@ export function followStitched(w: StitchWorker, files: InputFile[], cb: JobCallb
         return;
       }
       const i = Math.max(0, m.file ?? 0);
-      if (m.type === 'done') { dones.push({ file: files[i], m }); return; }
+      if (m.type === 'done') {
+        hits.add(i, m.tally.steps);
+        m.tally.steps = emptyStepBatch();
+        dones.push({ i, m });
+        // the progress bar hears that the file was read (its count waits for the stream's end)
+        queue = queue.then(() => cb.progress(files[i], m.summary.bytes));
+        return;
+      }
       if (m.type === 'failed') failedAlready.add(i);
       queue = queue.then(() => deliver(files[i], m, cb));
     });

@@ -37,7 +37,7 @@ export interface LaneJob<M> {
   newWorker(): Worker;
   /** the message that starts file i; `attempt` counts the earlier stopped tries (names its runs) */
   start(i: number, attempt: number): unknown;
-  /** delivers one message of file i (messages are chained: a returned promise holds the next) */
+  /** delivers one message of file i (in order: each after the previous one's promise, if any) */
   deliver(i: number, m: M): void | Promise<void>;
   /** whether m ends the file (done or failed) */
   ends(m: M): boolean;

@@ -38,3 +38,43 @@ describe('wrapText', () => {
     expect(wrapText('', 10, 'char')).toEqual(['']);
   });
 });
+
+describe('wrapText on names as long as the decoder keeps (32,768 characters)', () => {
+  /** the reference: one segmenter over the whole string, lines filled greedily by width */
+  function reference(s: string, width: number): string[] {
+    const lines: string[] = [];
+    let line = '';
+    let used = 0;
+    for (const { segment } of new Intl.Segmenter(undefined, { granularity: 'grapheme' }).segment(s)) {
+      const w = displayWidth(segment);
+      if (used + w > width && line !== '') { lines.push(line); line = ''; used = 0; }
+      line += segment;
+      used += w;
+    }
+    lines.push(line);
+    return lines;
+  }
+
+  it('the same lines as one pass of the segmenter, clusters cut by its chunks kept whole', () => {
+    // clusters of 1 to 11 code units (a family emoji with joiners, flags, combining marks) at
+    // every offset, so that chunk edges fall inside each kind
+    const clusters = ['€', 'e\u0301', '👨‍👩‍👧‍👦', '🇫🇷', '漢', 'a', 'x\u0301\u0302\u0303'];
+    let s = '';
+    for (let i = 0; s.length < 30_000; i++) s += clusters[(i * 7 + (i >> 3)) % clusters.length];
+    for (const width of [1, 7, 22]) expect(wrapText(s, width, 'char')).toEqual(reference(s, width));
+    expect(wrapText(s, 22, 'char').join('')).toBe(s);
+  });
+
+  it('text whose every unit is a cluster (accents precomposed, CJK, Cyrillic, €) skips the segmenter with the same lines', () => {
+    for (const t of ['Ünïcødé €漢字 Привет © ™ ☺ ', 'ก้าว e\u0301 각 가', 'ña\u0303 한국어 \u0e33 x\ry', '𝒳 🇫🇷 ☺\ufe0f']) {
+      const s = t.repeat(400);
+      for (const width of [1, 5, 22]) expect(wrapText(s, width, 'char')).toEqual(reference(s, width));
+    }
+  });
+
+  it('printable ASCII is cut every `width` characters', () => {
+    const ascii = 'x'.repeat(32_768);
+    expect(wrapText(ascii, 22, 'char')).toHaveLength(Math.ceil(32_768 / 22));
+    expect(wrapText(ascii, 22, 'char').join('')).toBe(ascii);
+  });
+});
