@@ -19,6 +19,7 @@ import {
 } from '../../test/helpers/build';
 import { NDR, uuidBytes } from '../../test/rpc/wire';
 import { treeConnect as smb1TreeConnect, treeConnectResponse as smb1TreeConnectResponse } from '../../test/events/smb1-helpers';
+import { T0, writeHostileHits } from '../../test/helpers/hostile-hits';
 
 /** the repository (floods.sh runs the compiled file from elsewhere) */
 const ROOT = process.env.SMBTRAIL_ROOT ?? process.cwd();
@@ -160,7 +161,11 @@ function loggedOn(out: PcapOut, count: number): Conn[] {
   return conns;
 }
 
-interface Flood { name: string; what: string; make(dir: string, k: (n: number) => number): string[] }
+interface Flood {
+  name: string; what: string; make(dir: string, k: (n: number) => number): string[];
+  /** scan options besides the defaults, and the --jobs values to try (default: 1, and 2 for several files) */
+  args?: string[]; jobs?: number[];
+}
 
 const FLOODS: Flood[] = [
   {
@@ -335,6 +340,16 @@ const FLOODS: Flood[] = [
       return [path.join(dir, 'smbexec')];
     },
   },
+  {
+    name: 'stitched-hits', what: '20 rotated files of 100 CreateService calls with 30,000-character names, scanned with --stitch (up to 16 MiB of rule hits per file)',
+    args: ['--stitch'], jobs: [1],
+    make(dir, k) {
+      const d = path.join(dir, 'stitched-hits');
+      fs.mkdirSync(d, { recursive: true });
+      for (let n = 0; n < k(20); n++) writeHostileHits(path.join(d, `rot-${String(n).padStart(3, '0')}.pcap`), 100, T0 + n * 3600, n);
+      return [d];
+    },
+  },
 ];
 
 function parseArgs(argv: string[]): { workdir: string; only: Set<string> | null; scale: number; keep: boolean } {
@@ -355,9 +370,9 @@ function parseArgs(argv: string[]): { workdir: string; only: Set<string> | null;
   return o;
 }
 
-function measure(inputs: string[], jobs: number): { kib: number; seconds: number; code: number | null; summary: string } {
+function measure(inputs: string[], jobs: number, args: string[]): { kib: number; seconds: number; code: number | null; summary: string } {
   const t0 = process.hrtime.bigint();
-  const r = spawnSync('/usr/bin/time', ['-f', 'PEAK %M', process.execPath, path.join(ROOT, 'dist/cli/main.js'), 'scan', ...inputs, '-f', 'jsonl', '-o', '/dev/null', '--jobs', String(jobs)], { encoding: 'utf8', maxBuffer: 64 << 20 });
+  const r = spawnSync('/usr/bin/time', ['-f', 'PEAK %M', process.execPath, path.join(ROOT, 'dist/cli/main.js'), 'scan', ...inputs, '-f', 'jsonl', '-o', '/dev/null', '--jobs', String(jobs), ...args], { encoding: 'utf8', maxBuffer: 64 << 20 });
   const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
   const m = /PEAK (\d+)/.exec(r.stderr ?? '');
   const lines = (r.stderr ?? '').split('\n');
@@ -378,9 +393,9 @@ function main(): void {
     const inputs = f.make(o.workdir, k);
     const files = inputs.flatMap((p) => (fs.statSync(p).isDirectory() ? fs.readdirSync(p).map((x) => path.join(p, x)) : [p]));
     const mb = files.reduce((s, p) => s + fs.statSync(p).size, 0) / 1e6;
-    for (const jobs of files.length > 1 ? [1, 2] : [1]) {
-      console.error(`[floods] ${f.name}: scanning ${mb.toFixed(0)} MB with --jobs ${jobs}`);
-      const r = measure(inputs, jobs);
+    for (const jobs of f.jobs ?? (files.length > 1 ? [1, 2] : [1])) {
+      console.error(`[floods] ${f.name}: scanning ${mb.toFixed(0)} MB with --jobs ${jobs} ${(f.args ?? []).join(' ')}`);
+      const r = measure(inputs, jobs, f.args ?? []);
       const mib = r.kib / 1024;
       rows.push(`| ${f.name} | ${f.what} | ${mb.toFixed(0)} | ${jobs} | ${mib.toFixed(1)} (${(r.kib * 1024 / 1e6).toFixed(1)} MB) | ${r.kib * 1024 <= 150e6 ? 'yes' : '**no**'} | ${r.seconds.toFixed(1)} | ${r.code} | ${r.summary.replace(/\|/g, '\\|')} |`);
       console.error(rows[rows.length - 1]);

@@ -109,7 +109,7 @@ export async function main(argv: string[]): Promise<number> {
       // (`--action create x.pcap` scanned nothing: found by a new-user trial); repeated, it adds up
       .option('action', { type: 'string', requiresArg: true, describe: `only these actions (comma-separated or repeated): ${ACTIONS.join(', ')}` })
       .option('quiet', { alias: 'q', type: 'boolean', default: false, describe: 'no summary on stderr' })
-      .option('jobs', { alias: 'j', type: 'number', default: defaultJobs(), requiresArg: true, coerce: last, describe: 'capture files scanned in parallel (worker threads; default: the number of cores); the output is the same for any value' })
+      .option('jobs', { alias: 'j', type: 'number', default: defaultJobs(), requiresArg: true, coerce: last, describe: `capture files scanned in parallel (worker threads; default: the number of cores, at most ${MAX_JOBS}: 4 per core); the output is the same for any value` })
       .option('stitch', { type: 'boolean', default: false, describe: 'the inputs are one sensor\'s rotated files (tcpdump -C/-G, dumpcap ring buffer): scan them in time order as one stream, so sessions and TCP streams continue across files' })
       .option('progress', { type: 'boolean', describe: 'progress bar on stderr (default: when stderr is a terminal and not --quiet)' })
       .option('per-file', { type: 'boolean', default: false, describe: 'one summary line per capture file on stderr' })

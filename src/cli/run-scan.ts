@@ -157,6 +157,7 @@ export async function runScan(o: ScanOptions): Promise<number> {
   // (EPIPE: the reader went away, as in `smbtrail … | head`; not an error, see EventWriter.closed)
   out.on('error', (e: NodeJS.ErrnoException) => { if (e.code !== 'EPIPE') outputError ??= e; });
   totals.skippedFiles = expanded.skipped;
+  totals.stitched = o.stitch;
   let failed = expanded.errors.length;
   // file names and messages can carry escape sequences (a hostile file name): shown escaped
   for (const msg of expanded.errors) process.stderr.write(`smbtrail: ${forTerminal(msg)}\n`);

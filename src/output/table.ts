@@ -46,7 +46,7 @@ export function captureNames(labels: readonly string[]): CaptureNames {
 
 export const DEFAULT_COLUMNS = 120;
 export const NO_EVENTS = 'no SMB events';
-export const TABLE_HEAD = ['time', 'client → server', 'user', 'action', 'target', 'status', 'flags'] as const;
+export const TABLE_HEAD = ['time (UTC)', 'client → server', 'user', 'action', 'target', 'status', 'flags'] as const;
 
 interface ColumnSpec {
   /** wire strings wrap anywhere (every character is evidence), our own texts at spaces */

@@ -37,6 +37,11 @@ export interface Tally {
   byRule: Record<string, number>;
   /** rule hits an allow-list entry of --rules-config removed */
   allowed: number;
+  /**
+   * events whose setup was before the capture: file actions without a share (TREE_CONNECT not
+   * seen), RPC calls without an interface (bind not seen)
+   */
+  unseenSetup: number;
 }
 
 /**
@@ -223,13 +228,16 @@ export function defaultJobs(): number {
   return Math.max(1, typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length);
 }
 
-export const newTally = (): Tally => ({ found: 0, events: 0, byAction: {}, byFlag: {}, encrypted: 0, steps: emptyStepBatch(), stepsDropped: 0, byRule: {}, allowed: 0 });
+export const newTally = (): Tally => ({ found: 0, events: 0, byAction: {}, byFlag: {}, encrypted: 0, steps: emptyStepBatch(), stepsDropped: 0, byRule: {}, allowed: 0, unseenSetup: 0 });
+
+const FILE_ACTIONS = new Set(['create', 'read', 'write', 'rename', 'delete']);
 
 function count(t: Tally, e: SmbEvent): void {
   t.events++;
   t.byAction[e.action] = (t.byAction[e.action] ?? 0) + 1;
   for (const f of e.flags) t.byFlag[f] = (t.byFlag[f] ?? 0) + 1;
   if (e.action === 'encrypted') t.encrypted++;
+  if ((FILE_ACTIONS.has(e.action) && e.share === null) || (e.action === 'rpc' && e.rpc_interface === null)) t.unseenSetup++;
 }
 
 /**

@@ -182,8 +182,14 @@ describe('--stitch', () => {
     const cut = parse(run([src, '-f', 'jsonl', '-q']).out).filter((e) => (e.frame as number) <= firstCreate.frame - 2 && (e.response_frame as number) > firstCreate.frame - 2);
     expect(all.filter((e) => e.capture === parts[2] && e.response_frame === null).length).toBeGreaterThanOrEqual(cut.length);
     // without --stitch the later files lose the share and the user
-    const apart = parse(run([...parts, '-f', 'jsonl', '-q']).out);
+    const apartRun = run([...parts, '-f', 'jsonl']);
+    const apart = parse(apartRun.out);
+    const orphans = apart.filter((e) => ['create', 'read', 'write', 'rename', 'delete'].includes(e.action as string) && e.share === null);
+    expect(orphans.length).toBeGreaterThan(0);
     expect(apart.filter((e) => e.action === 'create').some((e) => e.share === null && e.user === null)).toBe(true);
+    // and the summary counts them and names --stitch (found by a new-user trial: "anomalies: none")
+    expect(apartRun.err).toContain(`note: ${orphans.length} event(s) have no share or RPC interface: their TREE_CONNECT or bind came before the capture; if the inputs are rotated parts of one capture, --stitch reads them as one stream`);
+    expect(run([...parts, '-f', 'jsonl', '--stitch']).err).not.toContain('have no share or RPC interface');
   });
 });
 

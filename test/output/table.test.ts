@@ -32,7 +32,7 @@ describe('renderTable', () => {
   it('has the columns in this order', () => {
     const header = renderTable([makeEvent()], { color: false, columns: 300 }).split('\n')[1];
     expect(header.split('│').slice(1, -1).map((c) => c.trim())).toEqual([...TABLE_HEAD]);
-    expect([...TABLE_HEAD]).toEqual(['time', 'client → server', 'user', 'action', 'target', 'status', 'flags']);
+    expect([...TABLE_HEAD]).toEqual(['time (UTC)', 'client → server', 'user', 'action', 'target', 'status', 'flags']);
   });
 
   it('shows one event as time, endpoints, DOMAIN\\user, action, UNC target, short status, flags', () => {
