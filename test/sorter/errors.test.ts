@@ -9,7 +9,8 @@ import * as os from 'os';
 import * as path from 'path';
 import ts from 'typescript';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { createTempDir, RunMerge, RunSpiller, SorterError } from '../../src/events/sorter';
+import { createTempDir, RunSpiller, SorterError } from '../../src/events/sorter';
+import { mergeAll } from './gen';
 
 let tmp: string;
 beforeEach(() => { tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'sorter-err-')); });
@@ -33,17 +34,6 @@ async function rejection(p: Promise<unknown>): Promise<SorterError> {
   return e as SorterError;
 }
 
-/** merges runs to a string (RunMerge's whole output) */
-function merged(files: string[]): string {
-  const m = new RunMerge(files);
-  const parts: Buffer[] = [];
-  try {
-    for (let b = m.next(); b !== null; b = m.next()) parts.push(b);
-  } finally {
-    m.close();
-  }
-  return Buffer.concat(parts).toString('utf8');
-}
 
 /** one producer's runs of one-line records, `per` a run (record i has key 1000 - i) */
 function spill(dir: string, per: number): { spiller: RunSpiller; add: (i: number) => void } {
@@ -93,7 +83,7 @@ describe('a failure in the middle', () => {
     const runs = spiller.finish();
     expect(runs.length).toBe(4);
     fs.rmSync(runs[1]);
-    const e = failure(() => merged(runs));
+    const e = failure(() => mergeAll(runs));
     expect(e.message).toBe('cannot read a sorted run: no such file or directory (ENOENT)');
     expect(e.code).toBe('ENOENT');
   });
@@ -103,14 +93,14 @@ describe('a failure in the middle', () => {
     for (let i = 0; i < 25; i++) add(i);
     const runs = spiller.finish();
     fs.truncateSync(runs[0], fs.statSync(runs[0]).size - 3);
-    const e = failure(() => merged(runs));
+    const e = failure(() => mergeAll(runs));
     expect(e.message).toBe(`truncated run ${runs[0]}`);
   });
 
   it('the runs of one producer merge back whole when nothing fails (the reference for the above)', () => {
     const { spiller, add } = spill(tmp, 10);
     for (let i = 0; i < 25; i++) add(i);
-    expect(merged(spiller.finish())).toBe(Array.from({ length: 25 }, (_, k) => `record ${24 - k}\n`).join(''));
+    expect(mergeAll(spiller.finish())).toBe(Array.from({ length: 25 }, (_, k) => `record ${24 - k}\n`).join(''));
   });
 });
 

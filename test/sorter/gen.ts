@@ -1,6 +1,7 @@
 /** Synthetic event records for the sorter tests: deterministic (seeded), realistic in size. */
 import type { Action, SmbEvent } from '../../src/events/event';
 import type { EventRecord } from '../../src/events/record';
+import { RunMerge } from '../../src/events/sorter';
 
 /** mulberry32: a small seeded PRNG, [0, 1) */
 export function rng(seed: number): () => number {
@@ -61,4 +62,16 @@ export function* synthetic(n: number, seed = 1, captures = 4): Generator<EventRe
       }),
     };
   }
+}
+
+/** the whole output of RunMerge over `files`, as a string */
+export function mergeAll(files: string[], o?: { chunk?: number; outBytes?: number; from?: number[]; until?: number[] }): string {
+  const m = new RunMerge(files, o);
+  const parts: Buffer[] = [];
+  try {
+    for (let b = m.next(); b !== null; b = m.next()) parts.push(b);
+  } finally {
+    m.close();
+  }
+  return Buffer.concat(parts).toString('utf8');
 }

@@ -9,7 +9,7 @@ import * as path from 'path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { compareRecords } from '../../src/events/record';
 import { createTempDir, reduceRuns, removeTempDir, RunMerge, RunSpiller, splitKey, writeUpperHalf } from '../../src/events/sorter';
-import { rng } from './gen';
+import { mergeAll, rng } from './gen';
 
 let tmp: string;
 beforeAll(() => { tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'sorter-runs-')); });
@@ -44,16 +44,6 @@ function spillAll(recs: Rec[], labels: string[], dir: string, maxRecords: number
   return files;
 }
 
-function mergeAll(files: string[], o?: { chunk?: number; outBytes?: number; from?: number[]; until?: number[] }): string {
-  const m = new RunMerge(files, o);
-  const parts: Buffer[] = [];
-  try {
-    for (let b = m.next(); b !== null; b = m.next()) parts.push(b);
-  } finally {
-    m.close();
-  }
-  return Buffer.concat(parts).toString('utf8');
-}
 
 describe('keyed runs', () => {
   const labels = ['b.pcap', 'a.pcap', 'dir/ä.pcap', 'Z.pcap'];
