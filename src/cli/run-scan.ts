@@ -122,7 +122,7 @@ function splitMinRecords(): number {
  * the traffic in it: named on stderr even without --per-file, as the file is evidence (a cut
  * capture was only counted in the summary's totals: found by a new-user trial).
  */
-const DAMAGE = /^(truncated_record|bad_caplen|malformed_block|oversized_block)$|_(truncated|corrupt|crc_mismatch|trailing_garbage)$/;
+const DAMAGE = /^(truncated_record|bad_caplen|absurd_caplen|malformed_block|oversized_block|bad_block_length|bad_section_header)$|_(truncated|corrupt|crc_mismatch|trailing_garbage)$/;
 
 export function damageOf(anomalies: Record<string, number>): string | null {
   const kinds = Object.entries(anomalies).filter(([k, n]) => n > 0 && DAMAGE.test(k)).map(([k, n]) => `${k}=${n}`);
@@ -216,8 +216,9 @@ export async function runScan(o: ScanOptions): Promise<number> {
         : `smbtrail: ${file.label}: ${message}\n`);
     },
     progress(file, bytes) {
-      // packets are being read: a long single file's earlier output is emptied meanwhile
-      gotSomething();
+      // packets are being read: a long single file's earlier output is emptied meanwhile (not
+      // for --stitch, whose stream may still fail as a whole: found in review)
+      if (!o.stitch) gotSomething();
       progress.partial(file.label, Math.min(bytes, sizes.get(file.label) ?? bytes));
     },
     stopped(file) {

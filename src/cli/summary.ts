@@ -93,7 +93,7 @@ export function formatSummary(t: RunTotals, seconds: number): string {
   }
   if (t.unseenSetup) {
     // rotated files scanned one by one look like this from the second on (found by a new-user trial)
-    lines.push(`  note: ${t.unseenSetup} event(s) have no share or RPC interface: their TREE_CONNECT or bind came before the capture${t.captures > 1 && !t.stitched ? '; if the inputs are rotated parts of one capture, --stitch reads them as one stream' : ''}`);
+    lines.push(`  note: ${t.unseenSetup} event(s) have no share or RPC interface: their TREE_CONNECT or bind is not in the capture (made before it started, or not captured)${t.captures > 1 && !t.stitched ? '; if the inputs are rotated parts of one capture, --stitch reads them as one stream' : ''}`);
   }
   if (t.encryptedSessions) {
     lines.push(`  note: ${t.encryptedSessions} session(s) switched to SMB3 encryption; their shares, files and users after that point are not visible`);

@@ -672,7 +672,7 @@ function tell(c: Chain): Story | null {
   // DCSync's technique only when replication was requested (the rule lists it for that case);
   // a value written under a Run key is registry persistence
   const attack = ruleById(id)!.attack.filter((t) => t !== 'T1003.006' || c.drs.length > 0);
-  if (writes.some((x) => /\\CurrentVersion\\Run(Once)?$/i.test(arg(x, 'key') ?? ''))) attack.push('T1547.001');
+  if (writes.some((x) => /\\CurrentVersion\\(Policies\\Explorer\\)?Run(Once|OnceEx|Services|ServicesOnce)?$/i.test(arg(x, 'key') ?? ''))) attack.push('T1547.001');
   return { id, strong: true, key, steps: all, attack, summary: `${who(key.e)} ${sentence(parts)} on ${target(key.e)} — ${label}${failures([...saves, ...writes])}` };
 }
 

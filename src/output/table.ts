@@ -11,8 +11,11 @@ export interface TableOptions {
   names?: CaptureNames;
 }
 
-/** capture label → the name the table shows for it */
-export type CaptureNames = Readonly<Record<string, string>>;
+/**
+ * capture label → the name the table shows for it (a Map: a plain object took a capture named
+ * `__proto__` for its prototype and the table abandoned the file, found in review)
+ */
+export type CaptureNames = ReadonlyMap<string, string>;
 
 /**
  * The shortest end of each label's path that no other label of the batch ends with: `cap.pcap`
@@ -21,7 +24,8 @@ export type CaptureNames = Readonly<Record<string, string>>;
  * row could not be traced to its file). The whole label when nothing shorter is unique.
  */
 export function captureNames(labels: readonly string[]): CaptureNames {
-  const parts = labels.map((l) => l.split('/'));
+  // unique as displayed: an ESC in one name and the four characters `\x1b` in another look alike
+  const parts = labels.map((l) => forTerminal(l).split('/'));
   const depth = labels.map(() => 1);
   const shown = (i: number): string => parts[i].slice(-depth[i]).join('/');
   for (let changed = true; changed;) {
@@ -39,8 +43,15 @@ export function captureNames(labels: readonly string[]): CaptureNames {
       }
     }
   }
-  const out: Record<string, string> = {};
-  labels.forEach((l, i) => { out[l] = shown(i); });
+  // names still alike at full depth (displayed the same): numbered in input order
+  const out = new Map<string, string>();
+  const uses = new Map<string, number>();
+  labels.forEach((l, i) => {
+    const name = shown(i);
+    const n = (uses.get(name) ?? 0) + 1;
+    uses.set(name, n);
+    out.set(l, n === 1 ? name : `${name} [${n}]`);
+  });
   return out;
 }
 
@@ -178,7 +189,7 @@ export function eventCells(e: SmbEvent, names?: CaptureNames): string[] {
  * tell events apart on screen; truncated, not rounded, so the second never changes. The full
  * value is in CSV and JSON.
  */
-const nameOf = (label: string, names: CaptureNames | undefined): string => names?.[label] ?? label.slice(label.lastIndexOf('/') + 1);
+const nameOf = (label: string, names: CaptureNames | undefined): string => names?.get(label) ?? label.slice(label.lastIndexOf('/') + 1);
 
 export function formatTime(ts: string): string {
   const m = /^(\d{4}-\d{2}-\d{2})T(\d{2}:\d{2}:\d{2})(?:\.(\d+))?Z$/.exec(ts);

@@ -95,11 +95,12 @@ function breakAnywhere(s: string, width: number): string[] {
 
 /**
  * Text in which every UTF-16 unit is a grapheme cluster of its own: no character that joins the
- * one before or after it (marks, joiners, Prepend, SpacingMark letters, Hangul jamo, CR), nothing
+ * one before or after it (marks, joiners, Prepend, SpacingMark letters, Hangul jamo, the halfwidth
+ * sound marks U+FF9E/U+FF9F, which are letters that extend, CR), nothing
  * outside the BMP (emoji, regional indicators). Most non-ASCII names (accents precomposed, Cyrillic,
  * CJK, '€') are, and skip the segmenter, which costs ~0.8 µs a cluster.
  */
-const ONE_UNIT_CLUSTERS = /^[^\p{M}\u200c\u200d\u0600-\u0605\u06dd\u070f\u0890\u0891\u08e2\u0d4e\u0e33\u0eb3\u1100-\u11ff\ua960-\ua97f\ud7b0-\ud7ff\r\u{10000}-\u{10ffff}\p{Cs}]*$/u;
+const ONE_UNIT_CLUSTERS = /^[^\p{M}\u200c\u200d\u0600-\u0605\u06dd\u070f\u0890\u0891\u08e2\u0d4e\u0e33\u0eb3\uff9e\uff9f\u1100-\u11ff\ua960-\ua97f\ud7b0-\ud7ff\r\u{10000}-\u{10ffff}\p{Cs}]*$/u;
 
 /** code units segmented at a time: V8's segmenter slows down with the string's length */
 const SEGMENT_CHUNK = 2048;
@@ -115,8 +116,9 @@ function* graphemes(s: string): Generator<string> {
   if (ONE_UNIT_CLUSTERS.test(s)) { yield* s; return; }
   const seg = (segmenter ??= new Intl.Segmenter(undefined, { granularity: 'grapheme' }));
   let from = 0;
+  let size = SEGMENT_CHUNK;
   while (from < s.length) {
-    let end = Math.min(s.length, from + SEGMENT_CHUNK);
+    let end = Math.min(s.length, from + size);
     // never between the two halves of a surrogate pair: a lone half is a cluster of its own
     const c = s.charCodeAt(end - 1);
     if (end < s.length && c >= 0xd800 && c <= 0xdbff) end--;
@@ -128,9 +130,12 @@ function* graphemes(s: string): Generator<string> {
       lastAt = from + index;
     }
     if (end === s.length) { if (last !== '') yield last; return; }
+    // one cluster fills the chunk (nothing yielded yet): segmented again with twice as much
+    // (a letter with 3,000 combining marks came out in pieces, found in review)
+    if (lastAt === from) { size *= 2; continue; }
     // the last cluster may continue in the next chunk: it is segmented again with it
-    from = lastAt > from ? lastAt : end;
-    if (from === end && last !== '') yield last;
+    size = SEGMENT_CHUNK;
+    from = lastAt;
   }
 }
 

@@ -48,8 +48,7 @@ export async function stitchOrder(files: InputFile[], cb: JobCallbacks): Promise
  * label), handed over through `cb.runs` at the end. A run that cannot be written (a full
  * temporary disk) ends the stream and costs its whole timeline: every file is named with the
  * cause, as the scan's own failure, not a bug (it was an internal error for each file in turn).
- * In a worker the files' done reports wait for the stream's end (followStitched), so each file
- * is then reported once, failed.
+ * The files read are reported done after the runs, so each file is reported once.
  */
 export async function runStitched(files: InputFile[], o: ProduceOptions, cb: JobCallbacks, runs: StitchRuns): Promise<void> {
   const ordered = await stitchOrder(files, cb);
@@ -62,6 +61,9 @@ export async function runStitched(files: InputFile[], o: ProduceOptions, cb: Job
   let fileNo = 0;
   const nextSteps = (): StepCollector => stepCollector(path.join(runs.dir, `${runs.name}.${fileNo++}.steps`));
   let steps = nextSteps();
+  // the files read are reported done once the stream's runs are written: a stream that cannot be
+  // sorted then reports each file once, failed (it said done, then failed, found in review)
+  const reads: (() => void)[] = [];
   // the pipeline counts the stream's bytes; progress is reported per file, from its own start
   let streamBytes = 0;
   let fileStart = 0;
@@ -92,7 +94,8 @@ export async function runStitched(files: InputFile[], o: ProduceOptions, cb: Job
       // at a CLOSE in the next file counts there
       tally.steps = steps.done();
       tally.stepsDropped += steps.lost;
-      cb.done(f, s, tally, Number(process.hrtime.bigint() - started) / 1e9);
+      const t = tally, seconds = Number(process.hrtime.bigint() - started) / 1e9;
+      reads.push(() => cb.done(f, s, t, seconds));
       tally = newTally();
       steps = nextSteps();
     } catch (e) {
@@ -118,6 +121,7 @@ export async function runStitched(files: InputFile[], o: ProduceOptions, cb: Job
     return;
   }
   cb.runs(ordered[0], written, tableWidths);
+  for (const done of reads) done();
 }
 
 function sortFailed(files: InputFile[], e: SorterError, cb: JobCallbacks): void {

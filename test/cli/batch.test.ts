@@ -188,7 +188,7 @@ describe('--stitch', () => {
     expect(orphans.length).toBeGreaterThan(0);
     expect(apart.filter((e) => e.action === 'create').some((e) => e.share === null && e.user === null)).toBe(true);
     // and the summary counts them and names --stitch (found by a new-user trial: "anomalies: none")
-    expect(apartRun.err).toContain(`note: ${orphans.length} event(s) have no share or RPC interface: their TREE_CONNECT or bind came before the capture; if the inputs are rotated parts of one capture, --stitch reads them as one stream`);
+    expect(apartRun.err).toContain(`note: ${orphans.length} event(s) have no share or RPC interface: their TREE_CONNECT or bind is not in the capture (made before it started, or not captured); if the inputs are rotated parts of one capture, --stitch reads them as one stream`);
     expect(run([...parts, '-f', 'jsonl', '--stitch']).err).not.toContain('have no share or RPC interface');
   });
 });

@@ -283,6 +283,24 @@ describe('DCSync and secretsdump', () => {
     expect(run([drs(1, 'DsGetNCChanges')], new StoryBuilder({ config: low }))[0].severity).toBe('low');
   });
 
+  it('STORY-SECRETSDUMP: DCSync only with replication, a Run-key value (any of its forms) is persistence (found in review)', () => {
+    const o = { dst_ip: '10.0.0.1' };
+    for (const [key, persistence] of [
+      ['HKLM\\Software\\Microsoft\\Windows\\CurrentVersion\\RunOnceEx', true],
+      ['HKLM\\Software\\Microsoft\\Windows\\CurrentVersion\\Policies\\Explorer\\Run', true],
+      ['HKLM\\Software\\Microsoft\\Windows\\CurrentVersion\\Runner', false],
+    ] as const) {
+      const stories = run([
+        step(1, rpc('winreg', 'SaveKey', { key: 'HKLM\\SAM', file: 'x.tmp' }, o)),
+        step(2, rpc('winreg', 'SetValue', { key, value_name: 'v', data: 'c:\\x.exe' }, o)),
+      ]);
+      expect(stories.map((x) => x.rules[0])).toEqual(['STORY-SECRETSDUMP']);
+      expect(stories[0].attack.includes('T1547.001')).toBe(persistence);
+      expect(stories[0].attack).not.toContain('T1003.006');
+      expect(stories[0].summary).toContain(`wrote ${key}\\v = c:\\x.exe`);
+    }
+  });
+
   it('remote registry hive saves with DRS replication are one STORY-SECRETSDUMP', () => {
     const o = { dst_ip: '10.0.0.1' };
     const stories = run([
