@@ -136,6 +136,9 @@ export async function main(argv: string[]): Promise<number> {
         // each worker holds its own heap (~15-30 MB): more than a few per core only costs memory
         if (jobs > MAX_JOBS) throw new UsageError(`--jobs must be at most ${MAX_JOBS} (4 per core here)`);
         const actions = parseActions(a.action as string | string[] | undefined);
+        // --stories prints the stories and nothing else: an --action beside it would be ignored
+        // in silence ("no SMB events", exit 0: found by a new-user trial)
+        if (a.stories && actions !== null) throw new UsageError('--stories prints only the stories; leave out --action (or use --action story without --stories)');
         code = await runScan({
           inputs, format: a.format as OutputFormat, output: a.output as string | undefined,
           minSeverity: a['min-severity'] as Severity, actions: actions ? [...actions] : null,

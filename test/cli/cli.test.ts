@@ -405,6 +405,10 @@ describe('directories and formats', () => {
     const bad = run(['--action', 'foo', cap]);
     expect(bad.code).toBe(2);
     expect(bad.err).toContain('unknown action "foo"');
+    // --stories beside --action used to print 'no SMB events' with exit 0
+    const both = run([cap, '--stories', '--action', 'create']);
+    expect(both.code).toBe(2);
+    expect(both.err.split('\n')[0]).toBe('smbtrail: --stories prints only the stories; leave out --action (or use --action story without --stories)');
     const twice = run(['--action', 'tree_connect', '--action', 'session_setup', cap, '-f', 'jsonl', '-q']).out.trim().split('\n').map((l) => JSON.parse(l));
     expect(new Set(twice.map((e) => e.action))).toEqual(new Set(['tree_connect', 'session_setup']));
   });
