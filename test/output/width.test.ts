@@ -72,6 +72,17 @@ describe('wrapText on names as long as the decoder keeps (32,768 characters)', (
     }
   });
 
+  // found in review of f488afe
+  it('halfwidth katakana sound marks (U+FF9E, U+FF9F: Grapheme_Extend, category Lm, not \\p{M}) stay with their letter', () => {
+    expect(wrapText('ｶﾞｶﾞｶﾞ', 3, 'char')).toEqual(reference('ｶﾞｶﾞｶﾞ', 3));
+    expect(wrapText('ﾃﾞｰﾀﾍﾞｰｽ.mdb', 5, 'char')).toEqual(reference('ﾃﾞｰﾀﾍﾞｰｽ.mdb', 5));
+  });
+
+  it('a cluster longer than a segmented chunk is not cut in two (a letter with 3,000 combining marks)', () => {
+    const s = '\u0915' + '\u0951'.repeat(3000) + 'abc';
+    expect(wrapText(s, 22, 'char')).toEqual(reference(s, 22));
+  });
+
   it('printable ASCII is cut every `width` characters', () => {
     const ascii = 'x'.repeat(32_768);
     expect(wrapText(ascii, 22, 'char')).toHaveLength(Math.ceil(32_768 / 22));
