@@ -77,6 +77,19 @@ function unknownOption(argv: string[]): string | null {
   return null;
 }
 
+/** on/off options: `--color=maybe` or `--stitch=2` was taken as on, in silence (found by a new-user trial) */
+const SWITCHES = new Set(['quiet', 'stitch', 'progress', 'per-file', 'color', 'stories']);
+
+/** `--switch=VALUE` with a value other than true or false, if any */
+function badSwitchValue(argv: string[]): string | null {
+  for (const a of argv) {
+    if (a === '--') break;
+    const m = /^--(?:no-)?([a-z-]+)=(.*)$/s.exec(a);
+    if (m && SWITCHES.has(m[1]) && m[2] !== 'true' && m[2] !== 'false') return a;
+  }
+  return null;
+}
+
 export async function main(argv: string[]): Promise<number> {
   let code = 0;
   let usage = false;
@@ -84,6 +97,12 @@ export async function main(argv: string[]): Promise<number> {
   if (unknown !== null) {
     const dash = !unknown.startsWith('--') ? ` (a file whose name starts with -: put -- before it, as in smbtrail -- ${forTerminal(unknown)})` : '';
     process.stderr.write(`smbtrail: unknown option ${forTerminal(unknown)}${dash}\nTry 'smbtrail --help'.\n`);
+    return 2;
+  }
+  const badSwitch = badSwitchValue(argv);
+  if (badSwitch !== null) {
+    const name = badSwitch.split('=')[0];
+    process.stderr.write(`smbtrail: ${forTerminal(name)} is on or off: give it alone, as ${forTerminal(name)}=true or =false, or as --no-${forTerminal(name.replace(/^--(no-)?/, ''))} (not "${forTerminal(badSwitch.slice(name.length + 1))}")\nTry 'smbtrail --help'.\n`);
     return 2;
   }
   // after "--" every word is an input, even one that starts with "-" (a file named -rf.pcap);

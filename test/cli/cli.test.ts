@@ -47,6 +47,11 @@ describe('usage', () => {
     expect(r.err).toMatch(/smbtrail: .*\n/);
     expect(noStack(r.err)).toBe(true);
   });
+  it('an on/off switch takes true or false as its value', () => {
+    const cap = labCapture(/./);
+    expect(run([cap, '--color=false', '-q', '-f', 'csv']).code).toBe(0);
+    expect(run([cap, '--stitch=true', '-q', '-f', 'csv']).code).toBe(0);
+  });
   it('an unknown option or action is a usage error', () => {
     expect(run(['--frobnicate', 'x.pcap']).code).toBe(2);
     const r = run([labCapture(/./), '--action', 'explode']);
@@ -61,6 +66,8 @@ describe('usage', () => {
       [['--jobs'], '--jobs needs a value'], [['--rules-config'], '--rules-config needs a value'],
       [['-f', 'xml'], '--format must be one of table, csv, jsonl (not "xml")'],
       [['-j', '1e9'], '--jobs must be at most'], [['--rules-config', '/dev/zero'], 'rules config /dev/zero: larger than 1 MB: not a rules file'],
+      // on/off switches with a value that is neither (found by a new-user trial: taken as on)
+      [['--color=maybe'], '--color is on or off'], [['--stitch=2'], '--stitch is on or off'],
     ] as const) {
       const r = run([cap, ...args]);
       expect(r.code, args.join(' ')).toBe(2);
