@@ -43,14 +43,18 @@ export function captureNames(labels: readonly string[]): CaptureNames {
       }
     }
   }
-  // names still alike at full depth (displayed the same): numbered in input order
+  // names still alike at full depth (displayed the same): numbered in input order, with a number
+  // that no other capture's own name already ends in (a file may be named `x.pcap [2]`)
   const out = new Map<string, string>();
-  const uses = new Map<string, number>();
+  const taken = new Set(labels.map((_, i) => shown(i)));
+  const first = new Set<string>();
   labels.forEach((l, i) => {
     const name = shown(i);
-    const n = (uses.get(name) ?? 0) + 1;
-    uses.set(name, n);
-    out.set(l, n === 1 ? name : `${name} [${n}]`);
+    if (!first.has(name)) { first.add(name); out.set(l, name); return; }
+    let n = 2;
+    while (taken.has(`${name} [${n}]`)) n++;
+    taken.add(`${name} [${n}]`);
+    out.set(l, `${name} [${n}]`);
   });
   return out;
 }
