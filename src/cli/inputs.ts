@@ -221,18 +221,25 @@ export async function expandInputs(inputs: string[]): Promise<ExpandedInputs> {
     } else found.push({ path: where, label: show(where) });
   }
   // the same file named twice (or inside a directory also given) is scanned once
-  const files: InputFile[] = [];
+  const unique: InputFile[] = [];
   const seen = new Set<string>();
-  const labels = new Map<string, number>();
   for (const f of found) {
     const real = await realKey(f.path);
     if (seen.has(real)) continue;
     seen.add(real);
-    // two files shown alike (a byte 0xff and the four characters "\xff"): the label is what
-    // each event names, so the second gets a number
-    const n = (labels.get(f.label) ?? 0) + 1;
-    labels.set(f.label, n);
-    files.push(n === 1 ? f : { ...f, label: `${f.label} [${n}]` });
+    unique.push(f);
   }
+  // two files shown alike (a byte 0xff and the four characters "\xff"): the label is what each
+  // event names, so the second gets a number, one that no other file's own label has (a file
+  // may be named `x.pcap [2]`: found in review)
+  const taken = new Set(unique.map((f) => f.label));
+  const given = new Set<string>();
+  const files = unique.map((f) => {
+    if (!given.has(f.label)) { given.add(f.label); return f; }
+    let n = 2;
+    while (taken.has(`${f.label} [${n}]`)) n++;
+    taken.add(`${f.label} [${n}]`);
+    return { ...f, label: `${f.label} [${n}]` };
+  });
   return { files, errors, skipped: counter.skipped };
 }

@@ -170,6 +170,13 @@ describe('evidence is never overwritten or double counted', () => {
     const both = run([dir.toString(), '-f', 'csv', '--per-file']);
     expect(both.err).toMatch(/evil\\xff\.pcap: \d+ packets/);
     expect(both.err).toMatch(/evil\\xff\.pcap \[2\]: \d+ packets/);
+    // and a third file literally named like that number takes its own name: the second becomes [3]
+    fs.copyFileSync(labCapture(/admin/i), path.join(dir.toString(), 'evil\\xff.pcap [2]'));
+    const three = run([dir.toString(), '-f', 'jsonl', '-q']);
+    const caps = new Set(three.out.trim().split('\n').map((l) => (JSON.parse(l) as { capture: string }).capture));
+    // the byte, the four characters, the one named with the number, and sub\xfe/x\x9b.pcap
+    expect(caps.size).toBe(4);
+    expect([...caps].filter((c) => c.endsWith('evil\\xff.pcap [3]'))).toHaveLength(1);
   });
 
   it('--rules-config from a pipe (process substitution) is read like a file', () => {
