@@ -8,6 +8,7 @@ import * as path from 'path';
 import * as zlib from 'zlib';
 import { decompressorFor, peekExternal } from '../capture/external';
 import { sniffCaptureFormat } from '../capture/reader';
+import { numberAlike } from '../util/numbered';
 
 /**
  * A file's path as the operating system has it: a string, or its bytes when they are not valid
@@ -232,14 +233,7 @@ export async function expandInputs(inputs: string[]): Promise<ExpandedInputs> {
   // two files shown alike (a byte 0xff and the four characters "\xff"): the label is what each
   // event names, so the second gets a number, one that no other file's own label has (a file
   // may be named `x.pcap [2]`: found in review)
-  const taken = new Set(unique.map((f) => f.label));
-  const given = new Set<string>();
-  const files = unique.map((f) => {
-    if (!given.has(f.label)) { given.add(f.label); return f; }
-    let n = 2;
-    while (taken.has(`${f.label} [${n}]`)) n++;
-    taken.add(`${f.label} [${n}]`);
-    return { ...f, label: `${f.label} [${n}]` };
-  });
+  const labels = numberAlike(unique.map((f) => f.label));
+  const files = unique.map((f, i) => (labels[i] === f.label ? f : { ...f, label: labels[i] }));
   return { files, errors, skipped: counter.skipped };
 }

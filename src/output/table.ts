@@ -1,5 +1,6 @@
 import { SmbEvent, Severity } from '../events/event';
 import { forTerminal } from './sanitize';
+import { numberAlike } from '../util/numbered';
 import { WrapMode, displayWidth, wrapText } from './width';
 
 export interface TableOptions {
@@ -45,18 +46,8 @@ export function captureNames(labels: readonly string[]): CaptureNames {
   }
   // names still alike at full depth (displayed the same): numbered in input order, with a number
   // that no other capture's own name already ends in (a file may be named `x.pcap [2]`)
-  const out = new Map<string, string>();
-  const taken = new Set(labels.map((_, i) => shown(i)));
-  const first = new Set<string>();
-  labels.forEach((l, i) => {
-    const name = shown(i);
-    if (!first.has(name)) { first.add(name); out.set(l, name); return; }
-    let n = 2;
-    while (taken.has(`${name} [${n}]`)) n++;
-    taken.add(`${name} [${n}]`);
-    out.set(l, `${name} [${n}]`);
-  });
-  return out;
+  const names = numberAlike(labels.map((_, i) => shown(i)));
+  return new Map(labels.map((l, i) => [l, names[i]]));
 }
 
 export const DEFAULT_COLUMNS = 120;
