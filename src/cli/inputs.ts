@@ -1,7 +1,8 @@
 /**
  * Command-line inputs → capture files. Files named on the command line are always tried (a
  * non-capture gets a clear error); inside directories, files are recognised by their magic
- * bytes, not their extension, and the rest are counted as skipped.
+ * bytes, not their extension, and the rest are counted as skipped — except a file named like a
+ * capture, which is tried and named with the reason when it is not one (see namedLikeCapture).
  */
 import { promises as fs } from 'fs';
 import * as path from 'path';
@@ -75,6 +76,16 @@ async function head(file: FilePath, size = 8): Promise<Buffer | NodeJS.ErrnoExce
 }
 
 /**
+ * A name a capture tool gives its files: `.pcap`, `.pcapng`, `.cap`, `.ntar`, tcpdump -C's
+ * `.pcap1`, `.pcap2`…, any of them compressed. Inside a directory such a file that is not a
+ * capture by its first bytes — an empty ring-buffer file, a capture whose header was overwritten
+ * — is tried like a file named on the command line, so that it is named with the reason (and
+ * counted as failed) instead of disappearing into the count of skipped files.
+ */
+const CAPTURE_NAME = /\.(?:pcap|pcapng|cap|ntar)\d*(?:\.(?:gz|zst|xz|bz2|lz4))?$/i;
+export const namedLikeCapture = (name: Buffer | string): boolean => CAPTURE_NAME.test(typeof name === 'string' ? name : name.toString('latin1'));
+
+/**
  * Files of `dir` and below, in name order. Symbolic links are followed (evidence directories are
  * often assembled from links), each directory is walked once whatever the links (no loops), and
  * a link to nothing is named.
@@ -111,7 +122,7 @@ async function walk(
       const h = await head(p);
       // a file we cannot open may well be a capture: it is named, never counted as skipped
       if (!Buffer.isBuffer(h)) errors.push(`${show(p)}: cannot read file (${h.code ?? h.message})`);
-      else if (await isCapture(p, h)) out.push({ path: p, label: show(p) });
+      else if (await isCapture(p, h) || namedLikeCapture(e.name)) out.push({ path: p, label: show(p) });
       else counter.skipped++;
     } else if (special) {
       // a FIFO, socket or device (or a link to one): never opened (a FIFO would block), counted

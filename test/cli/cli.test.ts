@@ -360,6 +360,23 @@ describe('directories and formats', () => {
     expect(r.err).toMatch(/1 capture\(s\) read, 1 non-capture file\(s\) skipped/);
     expect(r.out).toContain('renamed.bin');
   });
+  it('a file named like a capture that is not one (empty ring-buffer file, overwritten header) is named with the reason, not skipped', () => {
+    const dir = path.join(tmp, 'ring');
+    fs.mkdirSync(dir);
+    fs.copyFileSync(labCapture(/admin/i), path.join(dir, 'ring_00001.pcapng'));
+    fs.writeFileSync(path.join(dir, 'ring_00002.pcapng'), '');
+    const wiped = fs.readFileSync(labCapture(/admin/i));
+    wiped.fill(0, 0, 64);
+    fs.writeFileSync(path.join(dir, 'trace.pcap3'), wiped);
+    fs.writeFileSync(path.join(dir, 'notes.txt'), '');
+    const r = run([dir, '-f', 'jsonl']);
+    expect(r.code).toBe(1);
+    expect(r.err).toContain(`smbtrail: ${path.join(dir, 'ring_00002.pcapng')}: empty file\n`);
+    expect(r.err).toMatch(/trace\.pcap3: not a pcap\/pcapng file \(starts with 00 00 00 00\)/);
+    // the capture is read, the empty text file is still only counted
+    expect(r.err).toMatch(/1 capture\(s\) read, 2 could not be read, 1 non-capture file\(s\) skipped/);
+    expect(r.out.trim().split('\n').length).toBeGreaterThan(5);
+  });
   it('JSON lines carry every field in schema order; CSV has the same columns', () => {
     const cap = labCapture(/admin/i);
     const j = run([cap, '-f', 'jsonl', '-q']);
