@@ -5,20 +5,24 @@
 import type * as CliProgress from 'cli-progress';
 
 export interface Progress {
-  fileDone(size: number): void;
+  /** a file is done (or failed): counted once, also when it was counted as read before */
+  fileDone(key: string, size: number): void;
+  /** a file was read to its end; its done report comes later (--stitch) */
+  fileRead(key: string, size: number): void;
   /** bytes read so far of a file still being scanned (replaces its previous figure) */
   partial(key: string, bytes: number): void;
   clearPartial(key: string): void;
   stop(): void;
 }
 
-const NONE: Progress = { fileDone() {}, partial() {}, clearPartial() {}, stop() {} };
+const NONE: Progress = { fileDone() {}, fileRead() {}, partial() {}, clearPartial() {}, stop() {} };
 
 export function createProgress(enabled: boolean, files: number, totalBytes: number): Progress {
   if (!enabled) return NONE;
   const started = Date.now();
   let doneBytes = 0, doneFiles = 0;
   const partials = new Map<string, number>();
+  const counted = new Set<string>();
   // required here: a run without a progress bar (not a terminal) does not load the library
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const { SingleBar } = require('cli-progress') as typeof CliProgress;
@@ -41,8 +45,18 @@ export function createProgress(enabled: boolean, files: number, totalBytes: numb
   };
   bar.start(Math.max(1, totalBytes), 0, payload());
   const update = () => { const p = payload(); bar.update(Math.min(p.seen, Math.max(1, totalBytes)), p); };
+  // a stitched file is counted when read, and its done report (at the stream's end) not again
+  const count = (key: string, size: number): void => {
+    partials.delete(key);
+    if (counted.has(key)) return;
+    counted.add(key);
+    doneBytes += size;
+    doneFiles++;
+    update();
+  };
   return {
-    fileDone(size) { doneBytes += size; doneFiles++; update(); },
+    fileDone: count,
+    fileRead: count,
     partial(key, bytes) { partials.set(key, bytes); update(); },
     clearPartial(key) { partials.delete(key); },
     stop() { bar.stop(); },

@@ -198,8 +198,7 @@ export async function runScan(o: ScanOptions): Promise<number> {
       steps.add(order.get(file.label) ?? 0, tally.steps);
       addCapture(totals, summary);
       addTally(totals, tally);
-      progress.clearPartial(file.label);
-      progress.fileDone(sizes.get(file.label) ?? 0);
+      progress.fileDone(file.label, sizes.get(file.label) ?? 0);
       const an = Object.entries(summary.anomalies).map(([k, v]) => `${k}=${v}`).join(' ') || 'none';
       const damage = damageOf(summary.info?.anomalies ?? {});
       fileLine(file, o.perFile
@@ -209,8 +208,7 @@ export async function runScan(o: ScanOptions): Promise<number> {
     },
     failed(file, message, internal) {
       failed++;
-      progress.clearPartial(file.label);
-      progress.fileDone(sizes.get(file.label) ?? 0);
+      progress.fileDone(file.label, sizes.get(file.label) ?? 0);
       fileLine(file, internal
         ? `smbtrail: ${file.label}: internal error, capture abandoned: ${message} (please report this file)\n`
         : `smbtrail: ${file.label}: ${message}\n`);
@@ -220,6 +218,9 @@ export async function runScan(o: ScanOptions): Promise<number> {
       // for --stitch, whose stream may still fail as a whole: found in review)
       if (!o.stitch) gotSomething();
       progress.partial(file.label, Math.min(bytes, sizes.get(file.label) ?? bytes));
+    },
+    read(file) {
+      progress.fileRead(file.label, sizes.get(file.label) ?? 0);
     },
     stopped(file) {
       totals.rescanned++;

@@ -65,6 +65,11 @@ export interface JobCallbacks {
   failed(file: InputFile, message: string, internal: boolean): void;
   /** bytes of capture data read so far in a file still being scanned */
   progress(file: InputFile, bytes: number): void;
+  /**
+   * --stitch: a file of the stream has been read to its end; its done (or failed) report waits
+   * for the stream's runs, so the progress bar counts the file from here
+   */
+  read?(file: InputFile): void;
   /** a file was stopped by the memory governor and will be scanned again alone (src/scan/lanes.ts) */
   stopped?(file: InputFile): void;
   /**
@@ -135,6 +140,8 @@ export interface ProduceOptions {
 /** messages a worker posts */
 export type WorkerMessage =
   | { type: 'progress'; bytes: number; file?: number }
+  /** --stitch: a file of the stream was read to its end (JobCallbacks.read) */
+  | { type: 'read'; file?: number }
   | { type: 'done'; summary: CaptureSummary; tally: Tally; seconds: number; runs?: string[]; tableWidths?: number[]; file?: number }
   | { type: 'failed'; message: string; internal: boolean; runs?: string[]; tableWidths?: number[]; file?: number }
   /** --stitch: every file of the stream has been reported */
@@ -339,6 +346,7 @@ function deliver(file: InputFile, m: WorkerMessage, cb: JobCallbacks): void {
   if ((m.type === 'done' || m.type === 'failed') && m.runs) cb.runs(file, m.runs, m.tableWidths);
   switch (m.type) {
     case 'progress': cb.progress(file, m.bytes); break;
+    case 'read': cb.read?.(file); break;
     case 'done': debugPhase(`${file.label} done (${m.seconds.toFixed(3)} s)`); cb.done(file, m.summary, m.tally, m.seconds); break;
     case 'failed': cb.failed(file, m.message, m.internal); break;
     case 'stitched': break;
@@ -428,8 +436,9 @@ export function followStitched(w: StitchWorker, files: InputFile[], cb: JobCallb
         hits.add(i, m.tally.steps);
         m.tally.steps = emptyStepBatch();
         dones.push({ i, m });
-        // the progress bar hears that the file was read (its count waits for the stream's end)
-        queue = queue.then(() => cb.progress(files[i], m.summary.bytes));
+        // the file was read (its 'read' message said so already, unless the worker posts its
+        // done reports as it goes; the bar counts a file once)
+        queue = queue.then(() => { cb.progress(files[i], m.summary.bytes); cb.read?.(files[i]); });
         return;
       }
       if (m.type === 'failed') failedAlready.add(i);

@@ -97,6 +97,7 @@ export async function runStitched(files: InputFile[], o: ProduceOptions, cb: Job
       const t = tally, seconds = Number(process.hrtime.bigint() - started) / 1e9;
       // the bar moves as each file is read (its done report waits for the runs)
       cb.progress(f, info.bytes);
+      cb.read?.(f);
       reads.push(() => cb.done(f, s, t, seconds));
       tally = newTally();
       steps = nextSteps();

@@ -28,6 +28,7 @@ async function stitch(files: InputFile[], runs: StitchRuns): Promise<void> {
     done: (file, summary, tally, seconds) => { post({ type: 'done', summary, tally, seconds, file: index.get(file) }); },
     failed: (file, message, internal) => { post({ type: 'failed', message, internal, file: index.get(file) }); },
     progress: (file, bytes) => { post({ type: 'progress', bytes, file: index.get(file) }); },
+    read: (file) => { post({ type: 'read', file: index.get(file) }); },
     runs: (_file, list, tableWidths) => { kept = { runs: list, tableWidths }; },
   };
   // a throw here (a bug) ends the worker with an error: the main thread names the files not reported

@@ -28,6 +28,7 @@ it('runStitched reports each file read (progress to its size, or done) before th
     failed: (f) => { log.push(`failed ${f.label}`); },
     // a file's bytes, counted from its own start, up to its size: the bar has it in full
     progress: (f, bytes) => { if (bytes >= (size.get(f.label) ?? Infinity) - 24) log.push(`read ${f.label}`); },
+    read: (f) => { log.push(`counted ${f.label}`); },
     runs: () => { log.push('runs'); },
   };
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'smbtrail-r3-'));
@@ -40,4 +41,7 @@ it('runStitched reports each file read (progress to its size, or done) before th
   expect(end).toBeGreaterThanOrEqual(0);
   // observed at HEAD: ['runs', 'read 01-…', 'read 05-…', 'read 07-…']
   for (const n of names.slice(0, -1)) expect(log.indexOf(`read ${n}`), n).toBeLessThan(end);
+  // the progress bar's file count moves with them (cb.read), each file once
+  for (const n of names.slice(0, -1)) expect(log.indexOf(`counted ${n}`), n).toBeLessThan(end);
+  expect(log.filter((l) => l.startsWith('counted ')).length).toBe(names.length);
 });

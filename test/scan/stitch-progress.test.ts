@@ -23,7 +23,10 @@ it('the files of a stitched stream move the progress bar as they are read, not a
   const files = ['a.pcap', 'b.pcap', 'c.pcap'].map((label) => ({ path: label, label }) as InputFile);
   /** what run-scan's progress bar hears about each file (progress bytes or a file done) */
   const heard = new Set<string>();
+  /** files the bar counts as read (its file count moves; their done reports wait for the end) */
+  const read: string[] = [];
   const cb = {
+    read: (f: InputFile) => { read.push(f.label); },
     done: (f: InputFile) => { heard.add(f.label); },
     failed: (f: InputFile) => { heard.add(f.label); },
     progress: (f: InputFile) => { heard.add(f.label); },
@@ -38,9 +41,40 @@ it('the files of a stitched stream move the progress bar as they are read, not a
   // let the message queue run (deliveries are chained on promises)
   await new Promise((resolve) => setImmediate(resolve));
   const beforeEnd = [...heard];
+  const readBeforeEnd = [...read];
   w.emit('message', { type: 'done', summary: newSummary(files[2].label), tally: newTally(), seconds: 1, file: 2 });
   w.emit('message', { type: 'stitched', runs: [] });
   await followed;
   // a.pcap and b.pcap were read while c.pcap was still being scanned
   expect(beforeEnd).toEqual(['a.pcap', 'b.pcap']);
+  // and counted as files read: the bar's "2/3 files" (it stayed at 0/3 until the end)
+  expect(readBeforeEnd).toEqual(['a.pcap', 'b.pcap']);
+  expect(read).toEqual(['a.pcap', 'b.pcap', 'c.pcap']);
+});
+
+it('the worker as it is now (done reports at the stream end): its read messages count each file as it is read', async () => {
+  const files = ['a.pcap', 'b.pcap', 'c.pcap'].map((label) => ({ path: label, label }) as InputFile);
+  const read: string[] = [];
+  const done: string[] = [];
+  const cb = {
+    read: (f: InputFile) => { read.push(f.label); },
+    done: (f: InputFile) => { done.push(f.label); },
+    failed: () => {},
+    progress: () => {},
+    runs: () => {},
+  } as JobCallbacks;
+  const w = new FakeStitcher();
+  const followed = followStitched(w as unknown as StitchWorker, files, cb);
+  for (let i = 0; i < 2; i++) {
+    w.emit('message', { type: 'progress', bytes: 100, file: i });
+    w.emit('message', { type: 'read', file: i });
+  }
+  await new Promise((resolve) => setImmediate(resolve));
+  expect(read).toEqual(['a.pcap', 'b.pcap']);
+  expect(done).toEqual([]);
+  w.emit('message', { type: 'read', file: 2 });
+  for (let i = 0; i < 3; i++) w.emit('message', { type: 'done', summary: newSummary(files[i].label), tally: newTally(), seconds: 1, file: i });
+  w.emit('message', { type: 'stitched', runs: [] });
+  await followed;
+  expect(done).toEqual(['a.pcap', 'b.pcap', 'c.pcap']);
 });
