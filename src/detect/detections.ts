@@ -58,6 +58,7 @@ export const INTERFACE_ALIASES: Record<string, string[]> = {
   eventlog: ['eventlog', '82273fdc-e32a-18c3-3f78-827929dc23ea'],
   even6: ['even6', 'IEventService', 'f6beaff7-1e19-4fbb-9f8f-b89e2018337c'],
   winreg: ['winreg', '338cd001-2244-31f1-aaaa-900038001003'],
+  netlogon: ['rpc_netlogon', 'netlogon', '12345678-1234-abcd-ef00-01234567cffb'],
   initshutdown: ['initshutdown', '894de0c0-0d55-11d3-a322-00c04fa321a1'],
   windowsshutdown: ['WindowsShutdown', 'd95afe70-a6d5-4259-822e-2c84da1ddb0d'],
   wmi: ['IWbemServices', '9556dc99-828c-11cf-a37e-00aa003240c7'],
@@ -88,6 +89,21 @@ const CHANGE_SERVICE = ['ChangeServiceConfigW', 'ChangeServiceConfigA', 'RChange
 const SAVE_KEY = ['SaveKey', 'SaveKeyEx', 'BaseRegSaveKey', 'BaseRegSaveKeyEx'];
 const SERVICE_ARGS = ['service_name', 'display_name', 'binary_path'];
 const TASK_COMMAND = ['command', 'arguments'];
+/** the registry keys whose values run at logon or boot (T1547.001) */
+export const RUN_KEY = /\\CurrentVersion\\(Policies\\Explorer\\)?Run(Once|OnceEx|Services|ServicesOnce)?$/i;
+/**
+ * What a service's binary path may run instead of a service binary, with the technique of each:
+ * [rule id, title, ATT&CK, pattern on binary_path]
+ */
+const SERVICE_COMMANDS: readonly [string, string, string, RegExp][] = [
+  ['SVC-SHELL-COMMAND', 'Service binary path runs cmd.exe', 'T1059.003', /%comspec%|\bcmd(\.exe)?\b/i],
+  ['SVC-POWERSHELL-COMMAND', 'Service binary path runs PowerShell', 'T1059.001', /\b(powershell|pwsh)(\.exe)?\b/i],
+  ['SVC-SCRIPT-HOST-COMMAND', 'Service binary path runs a Windows Script Host script', 'T1059.005', /\b(wscript|cscript)(\.exe)?\b/i],
+  ['SVC-PROXY-COMMAND', 'Service binary path runs a signed proxy binary (mshta, rundll32, regsvr32, msiexec)', 'T1218', /\b(mshta|rundll32|regsvr32|msiexec)(\.exe)?\b/i],
+  ['SVC-TRANSFER-COMMAND', 'Service binary path runs a download tool (certutil, bitsadmin)', 'T1105', /\b(certutil|bitsadmin)(\.exe)?\b/i],
+];
+/** the rules above: a service definition that runs a command */
+export const SERVICE_COMMAND_RULES: readonly string[] = SERVICE_COMMANDS.map(([id]) => id);
 const svc = (ops: string[]): Match => ({ actions: ['rpc'], rpc_interface: ['svcctl'], rpc_operation: ops });
 /** a name of a tool's service, binary or pipe: in a file or pipe path, or in a service's arguments */
 const toolName = (re: RegExp): Match => ({
@@ -213,25 +229,29 @@ export const DETECTION_RULES: readonly DetectionRule[] = [
     description: 'svcctl StartService over the network: after a creation it is the execution itself.',
     match: svc(['StartServiceW', 'StartServiceA', 'RStartServiceW', 'RStartServiceA']),
   },
+  // a service that runs an interpreter or a system binary instead of a service binary: a one-shot
+  // remote command, tagged with the technique of what it runs
+  ...SERVICE_COMMANDS.map(([id, title, technique, pattern]): DetectionRule => ({
+    id, title, attack: ['T1569.002', technique], severity: 'high',
+    description: `A service created or changed to run ${title.replace(/^Service binary path runs /, '')} instead of a service binary: a one-shot remote command.`,
+    match: { ...svc([...CREATE_SERVICE, ...CHANGE_SERVICE]), args: [{ keys: ['binary_path'], pattern }] },
+  })),
   {
-    id: 'SVC-SHELL-COMMAND', title: 'Service binary path runs a shell or a LOLBin', attack: ['T1569.002', 'T1059.003'], severity: 'high',
-    description: 'A service created or changed to run cmd.exe, %COMSPEC%, PowerShell, mshta, rundll32… instead of a service binary: a one-shot remote command.',
-    match: {
-      ...svc([...CREATE_SERVICE, ...CHANGE_SERVICE]),
-      args: [{ keys: ['binary_path'], pattern: /%comspec%|\b(cmd|powershell|pwsh|mshta|rundll32|regsvr32|wscript|cscript|certutil|bitsadmin|msiexec)(\.exe)?\b/i }],
-    },
+    id: 'SVC-DISABLE', title: 'Remote change of a service to disabled', attack: ['T1489'], severity: 'medium',
+    description: 'svcctl ChangeServiceConfig setting the start type to DISABLED: a service (Remote Desktop, a security agent, backups) kept from starting.',
+    match: { ...svc(CHANGE_SERVICE), args: [{ keys: ['start_type'], pattern: /DISABLED/i }] },
   },
   {
     id: 'PSEXEC-PSEXESVC', title: 'Sysinternals PsExec (PSEXESVC)', attack: ['T1569.002', 'T1570'], severity: 'high',
     description: 'PSEXESVC.exe copied to ADMIN$, the PSEXESVC service, or its pipes PSEXESVC and PSEXESVC-<host>-<pid>-stdin/stdout/stderr (which name the client host and process).',
-    match: { any_of: [{ flags: ['PSEXESVC'] }, toolName(/psexesvc/i)] },
+    match: { any_of: [{ flags: ['PSEXESVC'] }, toolName(/psexec?svc/i)] },
   },
   {
     id: 'PSEXEC-PIPE-SHAPE', title: 'PsExec-shaped pipes under another service name', attack: ['T1569.002'], severity: 'high',
     description: 'Pipes <name>-<host>-<pid>-stdin/stdout/stderr: PsExec started with -r <name> (renamed service) or a clone.',
     match: {
       share: /^IPC\$$/i, path: /^[^\\]+-\d+-(stdin|stdout|stderr)$/i,
-      none_of: [{ path: /psexesvc|paexec|remcom|csexec/i }],
+      none_of: [{ path: /psexec?svc|paexec|remcom|csexec/i }],
     },
   },
   {
@@ -271,10 +291,10 @@ export const DETECTION_RULES: readonly DetectionRule[] = [
     },
   },
   {
-    id: 'IMPACKET-ATEXEC', title: 'impacket atexec.py shape', attack: ['T1053.005', 'T1053.002', 'T1059.003'], severity: 'high',
-    description: 'A task or AT job whose command line redirects its output to a file under Temp or a share (cmd.exe /C … > %windir%\\Temp\\<8 letters>.tmp 2>&1), read back over SMB.',
+    id: 'IMPACKET-ATEXEC', title: 'impacket atexec.py shape', attack: ['T1053.005', 'T1059.003'], severity: 'high',
+    description: 'A scheduled task (ITaskSchedulerService SchRpcRegisterTask, which atexec.py uses) whose command line redirects its output to a file under Temp or a share (cmd.exe /C … > %windir%\\Temp\\<8 letters>.tmp 2>&1), read back over SMB. An AT job doing the same is ATSVC-JOB-ADD.',
     match: {
-      actions: ['rpc'], rpc_interface: ['atsvc', 'tsch'], rpc_operation: ['JobAdd', 'NetrJobAdd', 'SchRpcRegisterTask'],
+      actions: ['rpc'], rpc_interface: ['tsch'], rpc_operation: ['SchRpcRegisterTask'],
       args: [{ keys: TASK_COMMAND, pattern: /(\^?>|\b1>|\b2>)\s*"?([^\s"]*\\temp\\|\\\\[^\\\s]+\\[^\\\s]+\\)[^\s"]+/i }],
     },
   },
@@ -333,6 +353,25 @@ export const DETECTION_RULES: readonly DetectionRule[] = [
     },
   },
   {
+    id: 'ZEROLOGON', title: 'Netlogon authentication with a zero credential (Zerologon, CVE-2020-1472)', attack: ['T1210'], severity: 'high',
+    description: 'netlogon NetrServerAuthenticate2/3 with a client credential of eight zero bytes, or NetrServerPasswordSet(2) with a zero authenticator or an all-zero new password: the Zerologon exploit, which then empties the domain controller\'s machine password. A real client computes its credential from the session key.',
+    match: {
+      any_of: [
+        { actions: ['rpc'], rpc_interface: ['netlogon'], rpc_operation: ['NetrServerAuthenticate2', 'NetrServerAuthenticate3'], args: [{ keys: ['client_credential'], pattern: /^0{16}$/ }] },
+        { actions: ['rpc'], rpc_interface: ['netlogon'], rpc_operation: ['NetrServerPasswordSet', 'NetrServerPasswordSet2'], args: [{ keys: ['authenticator_credential'], pattern: /^0{16}$/ }] },
+        { actions: ['rpc'], rpc_interface: ['netlogon'], rpc_operation: ['NetrServerPasswordSet', 'NetrServerPasswordSet2'], args: [{ keys: ['new_password'], pattern: /^all zeros$/ }] },
+      ],
+    },
+  },
+  {
+    id: 'PRINT-DRIVER-REMOTE-DLL', title: 'Printer driver loaded from a network path (PrintNightmare)', attack: ['T1210', 'T1068'], severity: 'high',
+    description: 'spoolss AddPrinterDriverEx (or the IRemoteWinspool form) whose driver, data or configuration file is a UNC path: the spooler loads a DLL from another host as SYSTEM (CVE-2021-1675 / CVE-2021-34527).',
+    match: {
+      actions: ['rpc'], rpc_interface: ['spoolss', 'winspool'], rpc_operation: ['AddPrinterDriverEx', 'RpcAddPrinterDriverEx', 'AddPrinterDriver', 'RpcAddPrinterDriver', 'winspool_AsyncAddPrinterDriver', 'RpcAsyncAddPrinterDriver'],
+      args: [{ keys: ['driver_path', 'data_file', 'config_file'], pattern: /^\\\\[^\\]+\\/ }],
+    },
+  },
+  {
     id: 'SECLOGON-CREATE-PROCESS', title: 'Process created through the Secondary Logon service', attack: ['T1134.002'], severity: 'high',
     description: 'ISeclogon SeclCreateProcessWithLogon(Ex)W over the network (BZAR files it under T1547.004; it creates a process with other credentials).',
     match: { actions: ['rpc'], rpc_interface: ['seclogon'], rpc_operation: ['SeclCreateProcessWithLogonW', 'SeclCreateProcessWithLogonExW', 'opnum 0', 'opnum 1'] },
@@ -366,6 +405,11 @@ export const DETECTION_RULES: readonly DetectionRule[] = [
     match: { actions: ['rpc'], rpc_interface: ['winreg'], rpc_operation: SAVE_KEY },
   },
   {
+    id: 'REG-RUN-KEY-WRITE', title: 'Registry Run key written remotely', attack: ['T1547.001'], severity: 'high',
+    description: 'winreg CreateKey / SetValue under …\\CurrentVersion\\Run, RunOnce, RunOnceEx, RunServices(Once) or Policies\\Explorer\\Run: a program started at every logon or boot.',
+    match: { actions: ['rpc'], rpc_interface: ['winreg'], rpc_operation: ['CreateKey', 'SetValue', 'BaseRegCreateKey', 'BaseRegSetValue'], args: [{ keys: ['key'], pattern: RUN_KEY }] },
+  },
+  {
     id: 'REG-REMOTE-WRITE', title: 'Remote registry modification', attack: ['T1112'], severity: 'medium',
     description: 'winreg CreateKey / SetValue / DeleteKey / DeleteValue over the network.',
     match: { actions: ['rpc'], rpc_interface: ['winreg'], rpc_operation: ['CreateKey', 'SetValue', 'DeleteKey', 'DeleteValue', 'DeleteKeyEx', 'BaseRegCreateKey', 'BaseRegSetValue', 'BaseRegDeleteKey', 'BaseRegDeleteValue', 'BaseRegDeleteKeyEx'] },
@@ -396,6 +440,8 @@ export const STORY_RULES: readonly DetectionRule[] = [
   { id: 'STORY-TASK-EXEC', title: 'Remote scheduled task / AT job execution', attack: ['T1053.005', 'T1053.002'], severity: 'high', description: 'A task or AT job created remotely (and run); medium when only a run was seen.', match: null },
   { id: 'STORY-WMIEXEC', title: 'WMI remote execution with output files', attack: ['T1047', 'T1021.002'], severity: 'high', description: 'WMI ExecMethod calls and __<time> output files read over ADMIN$ (impacket wmiexec/dcomexec).', match: null },
   { id: 'STORY-DCSYNC', title: 'DCSync', attack: ['T1003.006'], severity: 'high', description: 'Directory replication (DsGetNCChanges) requested by a client; allow-list real DCs.', match: null },
+  { id: 'STORY-RUN-KEY', title: 'Registry Run-key persistence set remotely', attack: ['T1547.001', 'T1112'], severity: 'high', description: 'Values written under a Run key over the remote registry, with no credential dumping around them (told inside STORY-SECRETSDUMP when there is).', match: null },
+  { id: 'STORY-ZEROLOGON', title: 'Zerologon (CVE-2020-1472)', attack: ['T1210'], severity: 'high', description: 'Netlogon authentications with a zero credential until one is accepted, the DC machine password set to zeros, and directory replication with that account when it follows; medium when every attempt was refused.', match: null },
   { id: 'STORY-SECRETSDUMP', title: 'Remote credential dumping (secretsdump shape)', attack: ['T1003.002', 'T1003.004', 'T1003.006'], severity: 'high', description: 'Remote registry hive saves / boot key reads, hive files read over ADMIN$, with or without DCSync.', match: null },
 ];
 

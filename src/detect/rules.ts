@@ -77,7 +77,8 @@ export const FLAG_RULES: FlagRule[] = [
   },
   {
     flag: 'PSEXESVC', title: 'PsExec service binary or pipe', attack: ['T1569.002'], severity: 'high',
-    test: (e) => /psexesvc/i.test(e.path ?? '') || /psexesvc/i.test(e.new_path ?? ''),
+    // PsExec before v2 named its control pipe \psexecsvc
+    test: (e) => /psexec?svc/i.test(e.path ?? '') || /psexec?svc/i.test(e.new_path ?? ''),
   },
   {
     flag: 'EXECUTABLE_WRITE', title: 'Executable or script written to an administrative share', attack: ['T1570'], severity: 'high',

@@ -14,7 +14,7 @@
 import type { SmbEvent, Severity } from '../events/event';
 import type { EventRecord } from '../events/record';
 import { SEVERITY_RANK, shareHost, shareName } from './rules';
-import { DETECTION_RULES, DISCOVERY_RULE_IDS, ruleById } from './detections';
+import { DETECTION_RULES, DISCOVERY_RULE_IDS, ruleById, SERVICE_COMMAND_RULES } from './detections';
 import { CompiledConfig, DEFAULT_BURST, DEFAULT_STORY_WINDOW_SECONDS } from './config';
 import { StepBatch, stepsInOrder, unpackStep } from './step';
 
@@ -72,6 +72,11 @@ interface Burst {
 }
 
 const DISCOVERY = new Set(DISCOVERY_RULE_IDS);
+/** what a discovery burst looked for, by the techniques of its calls (it said "share, host and account" whatever they were) */
+const DISCOVERED: Record<string, string> = {
+  T1016: 'network configuration', T1018: 'remote system', T1033: 'owner/user', T1049: 'network connection', T1069: 'permission group',
+  T1082: 'system information', T1083: 'open file', T1087: 'account', T1124: 'system time', T1135: 'share',
+};
 /** event rules that are context, not steps of an execution chain */
 const NOT_CHAIN = new Set([...DISCOVERY_RULE_IDS, 'DISCOVERY-BURST']);
 
@@ -236,8 +241,9 @@ export class StoryBuilder {
     const span = steps[steps.length - 1].t - first.t;
     const techniques = new Set<string>();
     for (const s of steps) for (const r of s.e.rules) if (DISCOVERY.has(r)) for (const t of ruleById(r)!.attack) techniques.add(t);
+    const what = [...techniques].sort().map((t) => DISCOVERED[t] ?? t);
     const summary = `${who(first.e)} made ${ops.length} distinct discovery calls to ${target(first.e)} in ${span.toFixed(1)} s: `
-      + `${listed(ops, 8)} — share, host and account discovery`;
+      + `${listed(ops, 8)} — ${sentence(what)} discovery`;
     this.emit({ id: 'DISCOVERY-BURST', strong: true, key: first, steps, summary, attack: [...techniques].sort() });
   }
 
@@ -300,19 +306,20 @@ function sortStories(xs: SmbEvent[]): SmbEvent[] {
 
 type Tool =
   | 'psexec' | 'paexec' | 'remcom' | 'csexec' | 'impacket-psexec' | 'smbexec' | 'service'
-  | 'atexec' | 'task' | 'wmiexec' | 'dcsync' | 'secretsdump';
+  | 'atexec' | 'task' | 'wmiexec' | 'dcsync' | 'secretsdump' | 'zerologon';
 
 const STORY_ID: Record<Tool, string> = {
   psexec: 'STORY-PSEXEC', paexec: 'STORY-PAEXEC', remcom: 'STORY-REMCOM', csexec: 'STORY-CSEXEC',
   'impacket-psexec': 'STORY-IMPACKET-PSEXEC', smbexec: 'STORY-SMBEXEC', service: 'STORY-SERVICE-EXEC',
   atexec: 'STORY-ATEXEC', task: 'STORY-TASK-EXEC', wmiexec: 'STORY-WMIEXEC', dcsync: 'STORY-DCSYNC', secretsdump: 'STORY-SECRETSDUMP',
+  zerologon: 'STORY-ZEROLOGON',
 };
 
 const TOOL_LABEL: Record<Tool, string> = {
   psexec: 'PsExec', paexec: 'PAExec', remcom: 'RemCom', csexec: 'CSExec', 'impacket-psexec': 'impacket psexec.py',
   smbexec: 'impacket smbexec.py', service: 'remote service execution', atexec: 'impacket atexec.py',
   task: 'remote scheduled task', wmiexec: 'WMI remote execution with output files (impacket wmiexec/dcomexec)',
-  dcsync: 'DCSync', secretsdump: 'remote credential dumping (impacket secretsdump)',
+  dcsync: 'DCSync', secretsdump: 'remote credential dumping (impacket secretsdump)', zerologon: 'Zerologon (CVE-2020-1472)',
 };
 
 const SERVICE_TOOLS: Tool[] = ['psexec', 'paexec', 'remcom', 'csexec', 'impacket-psexec', 'smbexec', 'service'];
@@ -329,6 +336,8 @@ interface Chain {
   wmi: Step[];
   drs: Step[];
   registry: Step[];
+  /** netlogon calls with a zero credential (Zerologon) */
+  netlogon: Step[];
   /** the tool's other files: re-opened or deleted binaries */
   files: Step[];
 }
@@ -339,7 +348,7 @@ const arg = (s: Step, k: string): string | null => s.e.rpc_args?.[k] ?? null;
 const lower = (x: string | null): string => (x ?? '').toLowerCase();
 
 function isServiceDef(s: Step): boolean {
-  return has(s, 'SVC-CREATE') || has(s, 'SVC-MODIFY') || ((has(s, 'IMPACKET-SMBEXEC') || has(s, 'SVC-SHELL-COMMAND')) && s.e.action === 'rpc');
+  return has(s, 'SVC-CREATE') || has(s, 'SVC-MODIFY') || ((has(s, 'IMPACKET-SMBEXEC') || SERVICE_COMMAND_RULES.some((r) => has(s, r))) && s.e.action === 'rpc');
 }
 
 /** a tool's own names outrank impacket's random-name shape, which a real name can happen to fit */
@@ -359,7 +368,7 @@ function analyse(steps: Step[]): Story[] {
   const chain = (tool: Tool): Chain => {
     let c = chains.get(tool);
     if (!c) {
-      c = { tool, uploads: [], services: [], starts: [], pipes: [], outputs: [], tasks: [], runs: [], wmi: [], drs: [], registry: [], files: [] };
+      c = { tool, uploads: [], services: [], starts: [], pipes: [], outputs: [], tasks: [], runs: [], wmi: [], drs: [], registry: [], netlogon: [], files: [] };
       chains.set(tool, c);
     }
     return c;
@@ -419,7 +428,8 @@ function analyse(steps: Step[]): Story[] {
     const marker = markerTool(s);
     if (marker && s.e.action !== 'rpc') {
       const tool = marker === 'remcom' && chains.has('impacket-psexec') ? 'impacket-psexec' : marker;
-      if (shareName(s.e.share) === 'IPC$') chain(tool).pipes.push(s);
+      // a tree connect not seen (or not answered) leaves the share unknown: the name still tells a pipe
+      if (shareName(s.e.share) === 'IPC$' || (s.e.share === null && (PIPE_SHAPE.test(s.e.path ?? '') || /^psexec?svc$/i.test(s.e.path ?? '')))) chain(tool).pipes.push(s);
       else chain(binaryTool.get(base(s.e.path)) ?? tool).files.push(s);
       continue;
     }
@@ -441,6 +451,7 @@ function analyse(steps: Step[]): Story[] {
     if (has(s, 'TSCH-RUN-TASK')) { chain(runOwner(s, steps)).runs.push(s); continue; }
     if (has(s, 'WMI-EXEC-METHOD')) { chain('wmiexec').wmi.push(s); continue; }
     if (has(s, 'DRS-REPLICATION')) { chain('dcsync').drs.push(s); continue; }
+    if (has(s, 'ZEROLOGON')) { chain('zerologon').netlogon.push(s); continue; }
     if (has(s, 'SECRETSDUMP') || has(s, 'REG-SAVE-KEY') || has(s, 'REG-REMOTE-WRITE')) { chain('secretsdump').registry.push(s); continue; }
   }
 
@@ -449,6 +460,13 @@ function analyse(steps: Step[]): Story[] {
   const dc = chains.get('dcsync');
   if (sd && dc) {
     sd.drs.push(...dc.drs);
+    chains.delete('dcsync');
+  }
+  // replication after Zerologon is what the stolen machine account was for
+  const zl = chains.get('zerologon');
+  const dc2 = chains.get('dcsync');
+  if (zl && dc2) {
+    zl.drs.push(...dc2.drs);
     chains.delete('dcsync');
   }
 
@@ -513,16 +531,33 @@ function sentence(parts: string[]): string {
 /** a response whose result cannot be read (RESPONSE_ENCRYPTED: packet privacy): neither done nor failed */
 const UNKNOWN_RESULT = /^RESPONSE/;
 
+/**
+ * A service start answered ERROR_SERVICE_REQUEST_TIMEOUT (1053): the service manager started the
+ * binary, which never reported to it — what a command line or any program that is not a service
+ * does ([MS-SCMR] RStartServiceW). The program ran: smbexec's cmd.exe, a dropped tool.
+ */
+const ranUnanswered = (s: Step): boolean => has(s, 'SVC-START') && s.e.status === 'ERROR_SERVICE_REQUEST_TIMEOUT';
+
+/** answered with an error that means it did not happen */
+const failed = (s: Step): boolean => s.e.status !== null && !OK_STATUS.test(s.e.status) && !UNKNOWN_RESULT.test(s.e.status) && !ranUnanswered(s);
+
+/** an operation as a story names it in a result: with its service when several may be involved */
+function opName(s: Step): string {
+  const svc = s.e.rpc_interface === 'svcctl' && !isServiceDef(s) ? arg(s, 'service_name') : null;
+  return `${s.e.rpc_operation ?? base(s.e.path)}${svc ? ` ${svc}` : ''}`;
+}
+
 function failures(steps: Step[]): string {
-  const f = steps.filter((s) => s.e.status && !OK_STATUS.test(s.e.status) && !UNKNOWN_RESULT.test(s.e.status))
-    .map((s) => `${s.e.rpc_operation ?? base(s.e.path)} ${s.e.status}`);
+  const f = steps.filter(failed).map((s) => `${opName(s)} ${s.e.status}`);
   const hidden = steps.filter((s) => s.e.status === 'RESPONSE_ENCRYPTED').map((s) => s.e.rpc_operation ?? base(s.e.path));
-  return (f.length ? ` [failed: ${listed(f, 3)}]` : '') + (hidden.length ? ` [result encrypted: ${listed(hidden, 3)}]` : '');
+  // no response at all (a capture cut short, or one direction only): the story cannot say it worked
+  const unanswered = steps.length > 0 && steps.every((s) => s.e.status === null);
+  return (f.length ? ` [failed: ${listed(f, 3)}]` : '') + (hidden.length ? ` [result encrypted: ${listed(hidden, 3)}]` : '')
+    + (unanswered ? ' [no response captured: result unknown]' : '');
 }
 
 /** every step was answered with an error: the story says it was tried, not done */
-const refused = (steps: readonly Step[]): boolean =>
-  steps.length > 0 && steps.every((s) => s.e.status !== null && !OK_STATUS.test(s.e.status) && !UNKNOWN_RESULT.test(s.e.status));
+const refused = (steps: readonly Step[]): boolean => steps.length > 0 && steps.every(failed);
 /** "created service" or, when refused, "tried to create service" */
 const did = (steps: readonly Step[], done: string, attempt: string): string => (refused(steps) ? `tried to ${attempt}` : done);
 
@@ -551,17 +586,26 @@ function servicePart(defs: Step[], smbexec: boolean): string {
     return `${verb} ${name}${bin ? ` (${clip(bin)})` : ''}`;
   };
   const uniq = new Map<string, Step>();
+  // services whose name and binary path cannot be read are not one service: they are counted
+  const unreadable: Step[] = [];
   for (const d of defs) {
+    if (arg(d, 'service_name') === null && arg(d, 'binary_path') === null) { unreadable.push(d); continue; }
     const k = `${lower(arg(d, 'service_name'))}|${lower(arg(d, 'binary_path'))}`;
     if (!uniq.has(k)) uniq.set(k, d);
   }
   const all = [...uniq.values()];
-  const shown = all.slice(0, 3).map(one).join('; ');
+  const parts = all.slice(0, 3).map(one);
+  if (unreadable.length === 1) parts.push(one(unreadable[0]));
+  else if (unreadable.length > 1) {
+    const [done, attempt] = unreadable.every((s) => has(s, 'SVC-MODIFY')) ? ['changed', 'change'] : ['created', 'create'];
+    parts.push(`${did(unreadable, done, attempt)} ${unreadable.length} services (names not readable)`);
+  }
+  const shown = parts.join('; ');
   return all.length > 3 ? `${shown} (+${all.length - 3} more services)` : shown;
 }
 
 function tell(c: Chain): Story | null {
-  const all = [...c.uploads, ...c.services, ...c.starts, ...c.pipes, ...c.outputs, ...c.tasks, ...c.runs, ...c.wmi, ...c.drs, ...c.registry, ...c.files]
+  const all = [...c.uploads, ...c.services, ...c.starts, ...c.pipes, ...c.outputs, ...c.tasks, ...c.runs, ...c.wmi, ...c.drs, ...c.registry, ...c.netlogon, ...c.files]
     .sort((a, b) => a.t - b.t);
   if (!all.length) return null;
   const id = STORY_ID[c.tool];
@@ -587,8 +631,14 @@ function tell(c: Chain): Story | null {
     const key = c.services[0] ?? c.starts[0] ?? c.pipes[0] ?? all[0];
     const parts = [uploadPart(c.uploads), servicePart(c.services, c.tool === 'smbexec')];
     if (c.starts.length) {
-      parts.push(c.services.length ? did(c.starts, 'started it', 'start it')
+      const them = c.services.length > 1 ? 'them' : 'it';
+      parts.push(c.services.length ? did(c.starts, `started ${them}`, `start ${them}`)
         : `${did(c.starts, 'started', 'start')} service ${listed(c.starts.map((s) => arg(s, 'service_name') ?? '?'), 3)}`);
+      const ran = c.starts.filter(ranUnanswered);
+      if (ran.length) {
+        const whose = them === 'it' ? 'its program' : `the program of ${listed(ran.map((s) => arg(s, 'service_name') ?? '?'), 3)}`;
+        parts.push(`${whose} ran without answering the service manager (ERROR_SERVICE_REQUEST_TIMEOUT: a command or a program that is not a service)`);
+      }
     }
     if (c.pipes.length) {
       const pipes = c.pipes.map((p) => p.e.path ?? '?');
@@ -621,7 +671,11 @@ function tell(c: Chain): Story | null {
     if (c.uploads.length) parts.unshift(uploadPart(c.uploads));
     if (c.outputs.length) parts.push(`read ${listed(c.outputs.map((o) => o.e.path ?? '?'), 2)} from ${c.outputs[0].e.share ?? '?'}`);
     const strong = c.tasks.length > 0 && (c.tool === 'atexec' || c.runs.length > 0 || c.outputs.length > 0);
-    return { id, strong, key, steps: all, summary: `${who(key.e)} ${sentence(parts)} on ${target(key.e)} — ${label}${failures(c.tasks)}` };
+    // an AT job is T1053.002, a task of the Task Scheduler T1053.005: the story names what was used
+    const attack = c.tool === 'task'
+      ? [...new Set([...c.tasks, ...c.runs].map((t) => (t.e.rpc_operation?.toLowerCase().includes('jobadd') ? 'T1053.002' : 'T1053.005')))].sort()
+      : undefined;
+    return { id, strong, key, steps: all, attack, summary: `${who(key.e)} ${sentence(parts)} on ${target(key.e)} — ${label}${failures(c.tasks)}` };
   }
 
   if (c.tool === 'wmiexec') {
@@ -639,9 +693,12 @@ function tell(c: Chain): Story | null {
     };
   }
 
+  if (c.tool === 'zerologon') return zerologon(c, all);
+
   // secretsdump
   const dump = c.registry.filter((s) => has(s, 'SECRETSDUMP') || has(s, 'REG-SAVE-KEY'));
-  if (!dump.length && !c.drs.length) return null;
+  const runKeys = c.registry.filter((s) => has(s, 'REG-RUN-KEY-WRITE'));
+  if (!dump.length && !c.drs.length) return runKeys.length ? runKeyStory(runKeys) : null;
   if (!dump.length && !c.registry.length) return null;
   const key = dump[0] ?? c.drs[0];
   const parts: string[] = [];
@@ -660,20 +717,54 @@ function tell(c: Chain): Story | null {
   // registry values written in the same episode (a Run key for persistence) are part of what
   // happened: they were refs of the story but missing from its text (found by a new-user trial)
   const writes = c.registry.filter((s) => has(s, 'REG-REMOTE-WRITE'));
-  if (writes.length) {
-    const what = (x: Step): string => {
-      const k = arg(x, 'key'), v = arg(x, 'value_name'), d = arg(x, 'data');
-      return `${k ?? '?'}${v ? `\\${v}` : ''}${d ? ` = ${d}` : ''}`;
-    };
-    parts.push(`${did(writes, 'wrote', 'write')} ${listed(writes.map(what), 3)}`);
-  }
+  if (writes.length) parts.push(`${did(writes, 'wrote', 'write')} ${listed(writes.map(regValue), 3)}`);
   if (c.outputs.length) parts.push(`read ${listed(c.outputs.map((o) => o.e.path ?? '?'), 3)} from ${c.outputs[0].e.share ?? '?'}`);
   if (c.drs.length) parts.push(`requested directory replication (DsGetNCChanges ×${c.drs.length})`);
-  // DCSync's technique only when replication was requested (the rule lists it for that case);
-  // a value written under a Run key is registry persistence
+  // DCSync's technique only when replication was requested (the rule lists it for that case); a
+  // value written under a Run key brings its own (REG-RUN-KEY-WRITE, merged from the step)
   const attack = ruleById(id)!.attack.filter((t) => t !== 'T1003.006' || c.drs.length > 0);
-  if (writes.some((x) => /\\CurrentVersion\\(Policies\\Explorer\\)?Run(Once|OnceEx|Services|ServicesOnce)?$/i.test(arg(x, 'key') ?? ''))) attack.push('T1547.001');
   return { id, strong: true, key, steps: all, attack, summary: `${who(key.e)} ${sentence(parts)} on ${target(key.e)} — ${label}${failures([...saves, ...writes])}` };
+}
+
+const regValue = (x: Step): string => {
+  const k = arg(x, 'key'), v = arg(x, 'value_name'), d = arg(x, 'data');
+  return `${k ?? '?'}${v ? `\\${v}` : ''}${d ? ` = ${d}` : ''}`;
+};
+
+/** values written under a Run key with no credential dumping around them: persistence on its own */
+function runKeyStory(writes: Step[]): Story {
+  const key = writes[0];
+  return {
+    id: 'STORY-RUN-KEY', strong: true, key, steps: writes,
+    summary: `${who(key.e)} ${did(writes, 'wrote', 'write')} ${listed(writes.map(regValue), 3)} on ${target(key.e)} — registry Run-key persistence (runs at every logon or boot)${failures(writes)}`,
+  };
+}
+
+/**
+ * Zerologon: authentications with a zero credential until one is accepted, the machine password
+ * set (to zeros), and what the account was then used for (directory replication).
+ */
+function zerologon(c: Chain, all: Step[]): Story {
+  const tries = c.netlogon.filter((s) => /authenticate/i.test(s.e.rpc_operation ?? ''));
+  const sets = c.netlogon.filter((s) => /passwordset/i.test(s.e.rpc_operation ?? ''));
+  const accepted = tries.filter((s) => s.e.status !== null && OK_STATUS.test(s.e.status));
+  const key = accepted[0] ?? sets[0] ?? c.netlogon[0];
+  const account = arg(key, 'account') ?? arg(c.netlogon[0], 'account');
+  const parts: string[] = [];
+  if (tries.length) {
+    const refusedN = tries.filter(failed).length;
+    parts.push(`sent ${tries.length} netlogon authentication(s) with a zero credential${account ? ` for ${account}` : ''}`
+      + (accepted.length ? ` (${refusedN} refused, then accepted)` : refusedN === tries.length ? ' (all refused)' : ''));
+  }
+  if (sets.length) {
+    const zeros = sets.some((s) => arg(s, 'new_password') === 'all zeros');
+    parts.push(`${did(sets, 'set', 'tried to set')} the machine account's password${zeros ? ' to zeros' : ''} (${sets[0].e.rpc_operation})`);
+  }
+  if (c.drs.length) parts.push(`requested directory replication (DsGetNCChanges ×${c.drs.length})`);
+  return {
+    id: 'STORY-ZEROLOGON', strong: accepted.length > 0 || sets.length > 0, key, steps: all,
+    summary: `${who(key.e)} ${sentence(parts)} on ${target(key.e)} — ${TOOL_LABEL.zerologon}${sets.length ? failures(sets) : ''}`,
+  };
 }
 
 /** rules a story can be made of (for documentation and tests) */

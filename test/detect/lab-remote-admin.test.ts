@@ -52,7 +52,7 @@ describe('lab capture 12-remote-admin-rpc (impacket remote administration agains
     expect(calls(events, 'winreg', 'OpenKey').filter((e) => /Lsa\\(Skew1|GBG|Data)$/.test(e.rpc_args?.key ?? ''))).toEqual([]);
   });
 
-  it('reg.py add: SetValue of a Run value, with the key path traced from OpenHKLM + OpenKey (REG-REMOTE-WRITE)', async () => {
+  it('reg.py add: SetValue of a Run value, with the key path traced from OpenHKLM + OpenKey (REG-RUN-KEY-WRITE, REG-REMOTE-WRITE)', async () => {
     const { events } = await run();
     const set = calls(events, 'winreg', 'SetValue');
     expect(set).toHaveLength(1);
@@ -61,9 +61,10 @@ describe('lab capture 12-remote-admin-rpc (impacket remote administration agains
       value_name: 'LabUpdater', type: 'REG_SZ', data_size: '58', data: 'C:\\Windows\\Temp\\svcupdate.exe',
     });
     expect(set[0].status).toBe('ERROR_SUCCESS');
-    expect(set[0].rules).toEqual(['REG-REMOTE-WRITE']);
-    expect(set[0].severity).toBe('medium');
-    expect(set[0].attack).toEqual(['T1112']);
+    // a Run-key value is persistence on its own (it was T1547.001 only beside a SaveKey: found in review)
+    expect(set[0].rules).toEqual(['REG-RUN-KEY-WRITE', 'REG-REMOTE-WRITE']);
+    expect(set[0].severity).toBe('high');
+    expect(set[0].attack).toEqual(['T1547.001', 'T1112']);
   });
 
   it('reg.py save: OpenKey HKLM\\SAM and SaveKey of HKLM\\SAM, refused with ERROR_BAD_PATHNAME (SECRETSDUMP, REG-SAVE-KEY)', async () => {
@@ -126,7 +127,7 @@ describe('lab capture 12-remote-admin-rpc (impacket remote administration agains
     const counts: Record<string, number> = {};
     for (const e of events) for (const r of e.rules) counts[r] = (counts[r] ?? 0) + 1;
     expect(counts).toEqual({
-      SECRETSDUMP: 3, 'REG-SAVE-KEY': 1, 'REG-REMOTE-WRITE': 1, 'EVENTLOG-CLEAR': 1, 'REMOTE-SHUTDOWN': 2,
+      SECRETSDUMP: 3, 'REG-SAVE-KEY': 1, 'REG-RUN-KEY-WRITE': 1, 'REG-REMOTE-WRITE': 1, 'EVENTLOG-CLEAR': 1, 'REMOTE-SHUTDOWN': 2,
       // secretsdump's samr LookupDomain of an empty name (refused with STATUS_NO_SUCH_DOMAIN)
       'DISCOVERY-ACCOUNTS': 1,
     });
@@ -138,7 +139,7 @@ describe('lab capture 12-remote-admin-rpc (impacket remote administration agains
     expect(stories).toHaveLength(1);
     const [s] = stories;
     expect(s).toMatchObject({ action: 'story', severity: 'high', user: 'alice', domain: 'LAB', src_ip: '198.18.10.21', dst_ip: '198.18.10.10' });
-    expect(s.rules).toEqual(['STORY-SECRETSDUMP', 'SECRETSDUMP', 'REG-REMOTE-WRITE', 'REG-SAVE-KEY']);
+    expect(s.rules).toEqual(['STORY-SECRETSDUMP', 'SECRETSDUMP', 'REG-RUN-KEY-WRITE', 'REG-REMOTE-WRITE', 'REG-SAVE-KEY']);
     // the Run-key value is told too (it was only among the refs: found by a new-user trial)
     expect(s.summary).toBe('198.18.10.21 (LAB\\alice) tried to save HKLM\\SAM to C:\\Windows\\Temp\\SAM.save, opened HKLM\\SYSTEM\\CurrentControlSet\\Control\\Lsa\\JD, HKLM\\SAM and wrote HKLM\\Software\\Microsoft\\Windows\\CurrentVersion\\Run\\LabUpdater = C:\\Windows\\Temp\\svcupdate.exe on 198.18.10.10 — remote credential dumping (impacket secretsdump) [failed: SaveKey ERROR_BAD_PATHNAME]');
     // no DRSUAPI call: no DCSync technique; the Run-key value is registry persistence

@@ -399,10 +399,69 @@ describe('bounded memory', () => {
   });
 });
 
+// Found in the review of the lateral-movement detections on the corpus (helper, 2026-12-02)
+describe('results and single-step chains', () => {
+  const dc = { dst_ip: '10.0.0.1', share: null, path: null, dst_port: 49668 };
+  it('a Run-key value written with nothing else around it is STORY-RUN-KEY (T1547.001)', () => {
+    const stories = run([step(1, rpc('winreg', 'SetValue', { key: 'HKLM\\SOFTWARE\\Microsoft\\Windows\\CurrentVersion\\Run', value_name: 'Osa32', data: 'NTOSA32.EXE' }, { dst_ip: '10.0.0.1' }))]);
+    expect(stories.map((s) => s.rules[0])).toEqual(['STORY-RUN-KEY']);
+    expect(stories[0].attack).toEqual(['T1547.001', 'T1112']);
+    expect(stories[0].summary).toBe('10.0.0.5 (CONTOSO\\admin) wrote HKLM\\SOFTWARE\\Microsoft\\Windows\\CurrentVersion\\Run\\Osa32 = NTOSA32.EXE on 10.0.0.1 — registry Run-key persistence (runs at every logon or boot)');
+    // any other value is a registry change, not a story
+    expect(run([step(2, rpc('winreg', 'SetValue', { key: 'HKLM\\SOFTWARE\\Vendor', value_name: 'x' }, { dst_ip: '10.0.0.1' }))])).toEqual([]);
+  });
+  it('Zerologon: zero-credential authentications, the password set to zeros and the replication that follows are one STORY-ZEROLOGON', () => {
+    const auth = (t: number, status: string) => {
+      const e = rpc('rpc_netlogon', 'NetrServerAuthenticate3', { account: 'DC01$', client_credential: '0000000000000000' }, dc);
+      e.status = status;
+      return step(t, e);
+    };
+    const set = rpc('rpc_netlogon', 'NetrServerPasswordSet2', { account: 'DC01$', authenticator_credential: '0000000000000000', new_password: 'all zeros' }, dc);
+    set.status = 'STATUS_SUCCESS';
+    const stories = run([auth(1, 'STATUS_ACCESS_DENIED'), auth(1.1, 'STATUS_ACCESS_DENIED'), auth(1.2, 'STATUS_SUCCESS'), step(1.3, set),
+      step(5, rpc('drsuapi', 'DsGetNCChanges', null, { ...dc, dst_port: 49667 }))]);
+    expect(stories.map((s) => s.rules[0])).toEqual(['STORY-ZEROLOGON']);
+    expect(stories[0].summary).toBe("10.0.0.5 (CONTOSO\\admin) sent 3 netlogon authentication(s) with a zero credential for DC01$ (2 refused, then accepted), set the machine account's password to zeros (NetrServerPasswordSet2) and requested directory replication (DsGetNCChanges ×1) on 10.0.0.1 — Zerologon (CVE-2020-1472)");
+    expect(stories[0].attack).toEqual(['T1210', 'T1003.006']);
+    expect(stories[0].severity).toBe('high');
+    // every attempt refused: told as such, medium
+    const tried = run([auth(10, 'STATUS_ACCESS_DENIED'), auth(10.1, 'STATUS_ACCESS_DENIED')]);
+    expect(tried[0].summary).toContain('(all refused)');
+    expect(tried[0].severity).toBe('medium');
+  });
+  it('a start answered ERROR_SERVICE_REQUEST_TIMEOUT ran its program: not "tried to start", not a failure', () => {
+    const create = step(1, rpc('svcctl', 'CreateServiceW', { service_name: 'upd', binary_path: 'C:\\Windows\\upd.exe' }, { dst_ip: '10.0.0.1' }));
+    create.status = 'ERROR_SUCCESS';
+    const start = step(2, rpc('svcctl', 'StartServiceW', { service_name: 'upd' }, { dst_ip: '10.0.0.1' }));
+    start.status = 'ERROR_SERVICE_REQUEST_TIMEOUT';
+    const [s] = run([create, start]);
+    expect(s.summary).toBe('10.0.0.5 (CONTOSO\\admin) created service upd (C:\\Windows\\upd.exe), started it and its program ran without answering the service manager (ERROR_SERVICE_REQUEST_TIMEOUT: a command or a program that is not a service) on 10.0.0.1 — remote service execution');
+    // refused for real, the start is named with its service
+    const refusedStart = step(3, rpc('svcctl', 'StartServiceW', { service_name: 'upd' }, { dst_ip: '10.0.0.2' }));
+    refusedStart.status = 'ERROR_FILE_NOT_FOUND';
+    const create2 = step(2.9, rpc('svcctl', 'CreateServiceW', { service_name: 'upd', binary_path: 'C:\\Windows\\upd.exe' }, { dst_ip: '10.0.0.2' }));
+    create2.status = 'ERROR_SUCCESS';
+    expect(run([create2, refusedStart])[0].summary).toMatch(/tried to start it on 10\.0\.0\.2 — remote service execution \[failed: StartServiceW upd ERROR_FILE_NOT_FOUND\]$/);
+  });
+  it('services whose names cannot be read (packet privacy) are counted, not merged into one', () => {
+    const hidden = (t: number, op: string) => {
+      const e = rpc('svcctl', op, null, { dst_ip: '10.0.0.1' });
+      e.status = 'RESPONSE_ENCRYPTED';
+      return step(t, e);
+    };
+    const [s] = run([hidden(1, 'CreateServiceA'), hidden(2, 'StartServiceA'), hidden(3, 'CreateServiceA'), hidden(4, 'StartServiceA')]);
+    expect(s.summary).toBe('10.0.0.5 (CONTOSO\\admin) created 2 services (names not readable) and started them on 10.0.0.1 — remote service execution [result encrypted: CreateServiceA, StartServiceA]');
+  });
+  it('no response captured: the story says the result is unknown', () => {
+    const [s] = run([step(1, rpc('svcctl', 'CreateServiceW', { service_name: 'PSEXESVC', binary_path: '%SystemRoot%\\PSEXESVC.exe' }, { dst_ip: '10.0.0.1', status: null }))]);
+    expect(s.summary).toMatch(/ — PsExec \[no response captured: result unknown\]$/);
+  });
+});
+
 it('every story rule is produced by some test above', () => {
   // kept in step with STORY_RULES: a new story kind needs a test here
   const covered = ['STORY-PSEXEC', 'STORY-IMPACKET-PSEXEC', 'STORY-SMBEXEC', 'STORY-SERVICE-EXEC', 'STORY-ATEXEC', 'STORY-TASK-EXEC', 'STORY-WMIEXEC',
-    'STORY-DCSYNC', 'STORY-SECRETSDUMP', 'STORY-PAEXEC', 'STORY-REMCOM', 'STORY-CSEXEC', 'STORY-ADMIN-SHARE-STAGING'];
+    'STORY-DCSYNC', 'STORY-SECRETSDUMP', 'STORY-PAEXEC', 'STORY-REMCOM', 'STORY-CSEXEC', 'STORY-ADMIN-SHARE-STAGING', 'STORY-RUN-KEY', 'STORY-ZEROLOGON'];
   expect(STORY_RULES.map((r) => r.id).sort()).toEqual(covered.sort());
 });
 

@@ -63,6 +63,9 @@
  * | spoolss:14 | RpcAddPrintProcessor | server, environment, path, print_processor | error |
  * | spoolss:46 | RpcAddMonitor | server, monitor, environment, dll | error |
  * | drsuapi:3 | DsGetNCChanges | version, nc (naming context DN; versions 5, 8, 10, 11) | – |
+ * | rpc_netlogon:4 | NetrServerReqChallenge | server, computer_name, client_challenge (hex) | server_challenge, error |
+ * | rpc_netlogon:15, :26 | NetrServerAuthenticate2/3 | server, account, channel_type, computer_name, client_credential (hex), negotiate_flags | account_rid (26), error |
+ * | rpc_netlogon:6, :30 | NetrServerPasswordSet(2) | server, account, channel_type, computer_name, authenticator_credential (hex), new_password (all zeros / set) | error |
  *
  * ITaskSchedulerService is also looked up as `taskschedulerservice` (src/rpc/interfaces.ts) and `tsch`.
  * Strings longer than 32,768 characters are cut with a `…[N more]` mark; lists stop at 200
@@ -73,6 +76,7 @@ import { Decoder } from './common';
 import { DRSUAPI } from './drsuapi';
 import { EVENTLOG } from './eventlog';
 import { LSARPC } from './lsarpc';
+import { NETLOGON } from './netlogon';
 import { SAMR } from './samr';
 import { SPOOLSS } from './spoolss';
 import { SRVSVC, WKSSVC } from './srvsvc';
@@ -96,6 +100,8 @@ const BY_IFACE: Record<string, Record<number, Decoder>> = {
   eventlog: EVENTLOG,
   spoolss: SPOOLSS,
   drsuapi: DRSUAPI,
+  rpc_netlogon: NETLOGON,
+  netlogon: NETLOGON,
 };
 
 /** `${iface}:${opnum}` → decoder (each one also satisfies the ArgDecoder contract) */
