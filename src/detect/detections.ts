@@ -59,6 +59,8 @@ export const INTERFACE_ALIASES: Record<string, string[]> = {
   even6: ['even6', 'IEventService', 'f6beaff7-1e19-4fbb-9f8f-b89e2018337c'],
   winreg: ['winreg', '338cd001-2244-31f1-aaaa-900038001003'],
   netlogon: ['rpc_netlogon', 'netlogon', '12345678-1234-abcd-ef00-01234567cffb'],
+  dcomactivation: ['isystemactivator', 'ISystemActivator', 'IRemoteSCMActivator', '000001a0-0000-0000-c000-000000000046', 'remact', 'IActivation', '4d9f4ab8-7d1c-11cf-861e-0020af6e7c57'],
+  dispatch: ['dispatch', 'IDispatch', '00020400-0000-0000-c000-000000000046'],
   initshutdown: ['initshutdown', '894de0c0-0d55-11d3-a322-00c04fa321a1'],
   windowsshutdown: ['WindowsShutdown', 'd95afe70-a6d5-4259-822e-2c84da1ddb0d'],
   wmi: ['IWbemServices', '9556dc99-828c-11cf-a37e-00aa003240c7'],
@@ -307,6 +309,21 @@ export const DETECTION_RULES: readonly DetectionRule[] = [
     },
   },
   {
+    id: 'DCOM-EXEC-CLASS', title: 'Remote activation of a DCOM class that can run commands', attack: ['T1021.003'], severity: 'high',
+    description: 'ISystemActivator / IActivation request for MMC20.Application, ShellWindows, ShellBrowserWindow or Excel/Outlook.Application from another host: DCOM lateral movement (impacket dcomexec, Cobalt Strike).',
+    match: { actions: ['rpc'], rpc_interface: ['dcomactivation'], args: [{ keys: ['class'], pattern: /^(MMC20\.Application|ShellWindows|ShellBrowserWindow|Excel\.Application|Outlook\.Application)$/ }] },
+  },
+  {
+    id: 'DCOM-SHELL-COMMAND', title: 'Command line passed to a DCOM object', attack: ['T1021.003', 'T1059'], severity: 'high',
+    description: 'IDispatch::Invoke whose string arguments name a shell, an interpreter or a program (MMC20 ExecuteShellCommand "cmd" "/c …", ShellWindows ShellExecute), or GetIDsOfNames asking for such a method.',
+    match: {
+      any_of: [
+        { actions: ['rpc'], rpc_interface: ['dispatch'], rpc_operation: ['Invoke'], args: [{ keys: ['strings'], pattern: /"([^"]*\\)?(cmd|powershell|pwsh|mshta|rundll32|regsvr32|wscript|cscript)(\.exe)?"|\.(exe|bat|cmd|ps1|vbs|hta)\b/i }] },
+        { actions: ['rpc'], rpc_interface: ['dispatch'], rpc_operation: ['GetIDsOfNames'], args: [{ keys: ['names'], pattern: /\b(ExecuteShellCommand|ShellExecute|DDEInitiate|RegisterXLL)\b/i }] },
+      ],
+    },
+  },
+  {
     id: 'WMI-EXEC-METHOD', title: 'Remote WMI method call', attack: ['T1047'], severity: 'medium',
     description: 'IWbemServices ExecMethod/ExecMethodAsync: how Win32_Process.Create runs a command remotely (wmiexec, Invoke-WmiMethod); management software calls it too.',
     match: { actions: ['rpc'], rpc_interface: ['wmi'], rpc_operation: ['ExecMethod', 'ExecMethodAsync', 'opnum 24', 'opnum 25'] },
@@ -440,8 +457,9 @@ export const STORY_RULES: readonly DetectionRule[] = [
   { id: 'STORY-TASK-EXEC', title: 'Remote scheduled task / AT job execution', attack: ['T1053.005', 'T1053.002'], severity: 'high', description: 'A task or AT job created remotely (and run); medium when only a run was seen.', match: null },
   { id: 'STORY-WMIEXEC', title: 'WMI remote execution with output files', attack: ['T1047', 'T1021.002'], severity: 'high', description: 'WMI ExecMethod calls and __<time> output files read over ADMIN$ (impacket wmiexec/dcomexec).', match: null },
   { id: 'STORY-DCSYNC', title: 'DCSync', attack: ['T1003.006'], severity: 'high', description: 'Directory replication (DsGetNCChanges) requested by a client; allow-list real DCs.', match: null },
+  { id: 'STORY-DCOMEXEC', title: 'DCOM remote execution', attack: ['T1021.003'], severity: 'high', description: 'A class that can run commands activated remotely (MMC20.Application, ShellWindows…), with the command lines passed to it and the output files read over SMB.', match: null },
   { id: 'STORY-RUN-KEY', title: 'Registry Run-key persistence set remotely', attack: ['T1547.001', 'T1112'], severity: 'high', description: 'Values written under a Run key over the remote registry, with no credential dumping around them (told inside STORY-SECRETSDUMP when there is).', match: null },
-  { id: 'STORY-ZEROLOGON', title: 'Zerologon (CVE-2020-1472)', attack: ['T1210'], severity: 'high', description: 'Netlogon authentications with a zero credential until one is accepted, the DC machine password set to zeros, and directory replication with that account when it follows; medium when every attempt was refused.', match: null },
+  { id: 'STORY-ZEROLOGON', title: 'Zerologon (CVE-2020-1472)', attack: ['T1210'], severity: 'high', description: 'Netlogon authentications with a zero credential until one is accepted, the DC machine password set to zeros, and directory replication with that account when it follows. Refused attempts are told as such (and stay high, like their steps).', match: null },
   { id: 'STORY-SECRETSDUMP', title: 'Remote credential dumping (secretsdump shape)', attack: ['T1003.002', 'T1003.004', 'T1003.006'], severity: 'high', description: 'Remote registry hive saves / boot key reads, hive files read over ADMIN$, with or without DCSync.', match: null },
 ];
 

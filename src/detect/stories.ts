@@ -306,13 +306,13 @@ function sortStories(xs: SmbEvent[]): SmbEvent[] {
 
 type Tool =
   | 'psexec' | 'paexec' | 'remcom' | 'csexec' | 'impacket-psexec' | 'smbexec' | 'service'
-  | 'atexec' | 'task' | 'wmiexec' | 'dcsync' | 'secretsdump' | 'zerologon';
+  | 'atexec' | 'task' | 'wmiexec' | 'dcsync' | 'secretsdump' | 'zerologon' | 'dcomexec';
 
 const STORY_ID: Record<Tool, string> = {
   psexec: 'STORY-PSEXEC', paexec: 'STORY-PAEXEC', remcom: 'STORY-REMCOM', csexec: 'STORY-CSEXEC',
   'impacket-psexec': 'STORY-IMPACKET-PSEXEC', smbexec: 'STORY-SMBEXEC', service: 'STORY-SERVICE-EXEC',
   atexec: 'STORY-ATEXEC', task: 'STORY-TASK-EXEC', wmiexec: 'STORY-WMIEXEC', dcsync: 'STORY-DCSYNC', secretsdump: 'STORY-SECRETSDUMP',
-  zerologon: 'STORY-ZEROLOGON',
+  zerologon: 'STORY-ZEROLOGON', dcomexec: 'STORY-DCOMEXEC',
 };
 
 const TOOL_LABEL: Record<Tool, string> = {
@@ -320,6 +320,7 @@ const TOOL_LABEL: Record<Tool, string> = {
   smbexec: 'impacket smbexec.py', service: 'remote service execution', atexec: 'impacket atexec.py',
   task: 'remote scheduled task', wmiexec: 'WMI remote execution with output files (impacket wmiexec/dcomexec)',
   dcsync: 'DCSync', secretsdump: 'remote credential dumping (impacket secretsdump)', zerologon: 'Zerologon (CVE-2020-1472)',
+  dcomexec: 'DCOM remote execution (impacket dcomexec, MMC20/ShellWindows)',
 };
 
 const SERVICE_TOOLS: Tool[] = ['psexec', 'paexec', 'remcom', 'csexec', 'impacket-psexec', 'smbexec', 'service'];
@@ -338,6 +339,8 @@ interface Chain {
   registry: Step[];
   /** netlogon calls with a zero credential (Zerologon) */
   netlogon: Step[];
+  /** DCOM activations and the commands passed to the object */
+  dcom: Step[];
   /** the tool's other files: re-opened or deleted binaries */
   files: Step[];
 }
@@ -368,7 +371,7 @@ function analyse(steps: Step[]): Story[] {
   const chain = (tool: Tool): Chain => {
     let c = chains.get(tool);
     if (!c) {
-      c = { tool, uploads: [], services: [], starts: [], pipes: [], outputs: [], tasks: [], runs: [], wmi: [], drs: [], registry: [], netlogon: [], files: [] };
+      c = { tool, uploads: [], services: [], starts: [], pipes: [], outputs: [], tasks: [], runs: [], wmi: [], drs: [], registry: [], netlogon: [], dcom: [], files: [] };
       chains.set(tool, c);
     }
     return c;
@@ -441,7 +444,8 @@ function analyse(steps: Step[]): Story[] {
     if (has(s, 'IMPACKET-OUTPUT-FILE')) {
       const p = lower(s.e.path);
       if (p === '__output') chain(chains.has('smbexec') ? 'smbexec' : 'service').outputs.push(s);
-      else if (/^__\d/.test(p)) chain('wmiexec').outputs.push(s);
+      // dcomexec names its output files as wmiexec does: the chain seen before them owns them
+      else if (/^__\d/.test(p)) chain(chains.has('dcomexec') ? 'dcomexec' : 'wmiexec').outputs.push(s);
       else if (/system32\\/.test(p)) chain('secretsdump').outputs.push(s);
       else chain(taskOwner(s, steps)).outputs.push(s);
       continue;
@@ -452,6 +456,7 @@ function analyse(steps: Step[]): Story[] {
     if (has(s, 'WMI-EXEC-METHOD')) { chain('wmiexec').wmi.push(s); continue; }
     if (has(s, 'DRS-REPLICATION')) { chain('dcsync').drs.push(s); continue; }
     if (has(s, 'ZEROLOGON')) { chain('zerologon').netlogon.push(s); continue; }
+    if (has(s, 'DCOM-EXEC-CLASS') || has(s, 'DCOM-SHELL-COMMAND')) { chain('dcomexec').dcom.push(s); continue; }
     if (has(s, 'SECRETSDUMP') || has(s, 'REG-SAVE-KEY') || has(s, 'REG-REMOTE-WRITE')) { chain('secretsdump').registry.push(s); continue; }
   }
 
@@ -605,7 +610,7 @@ function servicePart(defs: Step[], smbexec: boolean): string {
 }
 
 function tell(c: Chain): Story | null {
-  const all = [...c.uploads, ...c.services, ...c.starts, ...c.pipes, ...c.outputs, ...c.tasks, ...c.runs, ...c.wmi, ...c.drs, ...c.registry, ...c.netlogon, ...c.files]
+  const all = [...c.uploads, ...c.services, ...c.starts, ...c.pipes, ...c.outputs, ...c.tasks, ...c.runs, ...c.wmi, ...c.drs, ...c.registry, ...c.netlogon, ...c.dcom, ...c.files]
     .sort((a, b) => a.t - b.t);
   if (!all.length) return null;
   const id = STORY_ID[c.tool];
@@ -694,6 +699,7 @@ function tell(c: Chain): Story | null {
   }
 
   if (c.tool === 'zerologon') return zerologon(c, all);
+  if (c.tool === 'dcomexec') return dcomexec(c, all);
 
   // secretsdump
   const dump = c.registry.filter((s) => has(s, 'SECRETSDUMP') || has(s, 'REG-SAVE-KEY'));
@@ -764,6 +770,22 @@ function zerologon(c: Chain, all: Step[]): Story {
   return {
     id: 'STORY-ZEROLOGON', strong: accepted.length > 0 || sets.length > 0, key, steps: all,
     summary: `${who(key.e)} ${sentence(parts)} on ${target(key.e)} — ${TOOL_LABEL.zerologon}${sets.length ? failures(sets) : ''}`,
+  };
+}
+
+/** DCOM: the class activated, the commands passed to it, the output read back */
+function dcomexec(c: Chain, all: Step[]): Story {
+  const act = c.dcom.filter((s) => has(s, 'DCOM-EXEC-CLASS'));
+  const cmds = c.dcom.filter((s) => has(s, 'DCOM-SHELL-COMMAND'));
+  const key = act[0] ?? cmds[0] ?? all[0];
+  const parts: string[] = [];
+  if (act.length) parts.push(`${did(act, 'activated', 'activate')} ${listed(act.map((s) => arg(s, 'class') ?? '?'), 3)}`);
+  const lines = cmds.map((s) => arg(s, 'strings') ?? arg(s, 'names') ?? '?');
+  if (cmds.length) parts.push(`${did(cmds, 'passed it', 'pass it')} ${listed(lines.map((l) => `«${clip(l, 120)}»`), 3)}`);
+  if (c.outputs.length) parts.push(`read command output ${listed(c.outputs.map((o) => `${shareName(o.e.share)}\\${o.e.path}`), 3)}`);
+  return {
+    id: 'STORY-DCOMEXEC', strong: act.length > 0 && (cmds.length > 0 || c.outputs.length > 0), key, steps: all,
+    summary: `${who(key.e)} ${sentence(parts)} on ${target(key.e)} — ${TOOL_LABEL.dcomexec}${failures([...act, ...cmds])}`,
   };
 }
 

@@ -144,6 +144,16 @@ const EXAMPLES: Record<string, { pos: SmbEvent[]; neg: SmbEvent[] }> = {
     neg: [rpc('rpc_netlogon', 'NetrServerAuthenticate3', { client_credential: '8a1b2c3d4e5f6071' }), rpc('rpc_netlogon', 'NetrServerPasswordSet2', { authenticator_credential: '01edd22d7e4efce8', new_password: 'set' }),
       rpc('rpc_netlogon', 'NetrServerReqChallenge', { client_challenge: '0000000000000000' })],
   },
+  'DCOM-EXEC-CLASS': {
+    pos: [rpc('isystemactivator', 'RemoteGetClassObject', { class: 'MMC20.Application' }, { share: null, path: null }), rpc('remact', 'RemoteActivation', { class: 'ShellBrowserWindow' }),
+      rpc('000001a0-0000-0000-c000-000000000046', 'RemoteCreateInstance', { class: 'ShellWindows' })],
+    neg: [rpc('isystemactivator', 'RemoteCreateInstance', { class: 'WbemLevel1Login (WMI)' }), rpc('isystemactivator', 'RemoteCreateInstance'), rpc('dispatch', 'Invoke', { class: 'MMC20.Application' })],
+  },
+  'DCOM-SHELL-COMMAND': {
+    pos: [rpc('dispatch', 'Invoke', { strings: '"cmd", "/c hostname", "7"' }), rpc('dispatch', 'Invoke', { strings: '"C:\\Windows\\System32\\cmd.exe"' }), rpc('dispatch', 'Invoke', { strings: '"c:\\temp\\x.exe"' }),
+      rpc('dispatch', 'GetIDsOfNames', { names: 'ExecuteShellCommand' })],
+    neg: [rpc('dispatch', 'Invoke', { strings: '"Document"' }), rpc('dispatch', 'Invoke'), rpc('dispatch', 'GetIDsOfNames', { names: 'Document, ActiveView' }), rpc('dispatch', 'Invoke', { strings: '"cmdlet"' })],
+  },
   'PRINT-DRIVER-REMOTE-DLL': {
     pos: [rpc('spoolss', 'AddPrinterDriverEx', { data_file: '\\\\ws02.cylera.lab\\security\\mimilib.dll' }), rpc('spoolss', 'RpcAddPrinterDriverEx', { config_file: '\\\\10.0.0.5\\share\\evil.dll' })],
     neg: [rpc('spoolss', 'AddPrinterDriverEx', { driver_path: 'C:\\Windows\\System32\\spool\\drivers\\x64\\3\\unidrv.dll' }), rpc('spoolss', 'AddMonitor', { dll: '\\\\h\\s\\m.dll' })],

@@ -424,7 +424,7 @@ describe('results and single-step chains', () => {
     expect(stories[0].summary).toBe("10.0.0.5 (CONTOSO\\admin) sent 3 netlogon authentication(s) with a zero credential for DC01$ (2 refused, then accepted), set the machine account's password to zeros (NetrServerPasswordSet2) and requested directory replication (DsGetNCChanges ×1) on 10.0.0.1 — Zerologon (CVE-2020-1472)");
     expect(stories[0].attack).toEqual(['T1210', 'T1003.006']);
     expect(stories[0].severity).toBe('high');
-    // every attempt refused: told as such, medium
+    // every attempt refused: told as such (a weak chain for the builder; storiesFrom raises it to its high steps)
     const tried = run([auth(10, 'STATUS_ACCESS_DENIED'), auth(10.1, 'STATUS_ACCESS_DENIED')]);
     expect(tried[0].summary).toContain('(all refused)');
     expect(tried[0].severity).toBe('medium');
@@ -458,10 +458,26 @@ describe('results and single-step chains', () => {
   });
 });
 
+describe('DCOM', () => {
+  it('an MMC20.Application activation, the command passed to it and its __<time> output file are one STORY-DCOMEXEC', () => {
+    const o = { dst_ip: '10.0.0.1', share: null, path: null, dst_port: 135 };
+    const stories = run([
+      step(1, rpc('isystemactivator', 'RemoteGetClassObject', { clsid: '49b2791a-b1ae-4c90-9b8e-e860ba07f889', class: 'MMC20.Application' }, o)),
+      step(2, rpc('dispatch', 'Invoke', { strings: '"cmd.exe", "/Q /c hostname 1> \\\\127.0.0.1\\ADMIN$\\__1714557600.12 2>&1", "7"' }, { ...o, dst_port: 49724 })),
+      step(3, open('ADMIN$', '__1714557600.12', { dst_ip: '10.0.0.1', action: 'read' })),
+    ]);
+    expect(stories.map((s) => s.rules[0])).toEqual(['STORY-DCOMEXEC']);
+    expect(stories[0].summary).toBe('10.0.0.5 (CONTOSO\\admin) activated MMC20.Application, passed it «"cmd.exe", "/Q /c hostname 1> \\\\127.0.0.1\\ADMIN$\\__1714557600.12 2>&1", "7"» and read command output ADMIN$\\__1714557600.12 on 10.0.0.1 — DCOM remote execution (impacket dcomexec, MMC20/ShellWindows)');
+    expect(stories[0].attack).toEqual(expect.arrayContaining(['T1021.003', 'T1059']));
+    // WMI's own class is not a DCOM execution class
+    expect(run([step(5, rpc('isystemactivator', 'RemoteCreateInstance', { class: 'WbemLevel1Login (WMI)' }, { ...o, dst_ip: '10.0.0.9' }))])).toEqual([]);
+  });
+});
+
 it('every story rule is produced by some test above', () => {
   // kept in step with STORY_RULES: a new story kind needs a test here
   const covered = ['STORY-PSEXEC', 'STORY-IMPACKET-PSEXEC', 'STORY-SMBEXEC', 'STORY-SERVICE-EXEC', 'STORY-ATEXEC', 'STORY-TASK-EXEC', 'STORY-WMIEXEC',
-    'STORY-DCSYNC', 'STORY-SECRETSDUMP', 'STORY-PAEXEC', 'STORY-REMCOM', 'STORY-CSEXEC', 'STORY-ADMIN-SHARE-STAGING', 'STORY-RUN-KEY', 'STORY-ZEROLOGON'];
+    'STORY-DCSYNC', 'STORY-SECRETSDUMP', 'STORY-PAEXEC', 'STORY-REMCOM', 'STORY-CSEXEC', 'STORY-ADMIN-SHARE-STAGING', 'STORY-RUN-KEY', 'STORY-ZEROLOGON', 'STORY-DCOMEXEC'];
   expect(STORY_RULES.map((r) => r.id).sort()).toEqual(covered.sort());
 });
 

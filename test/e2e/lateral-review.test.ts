@@ -79,6 +79,22 @@ describe.skipIf(!present)('lateral movement on real captures (review)', () => {
     expect(ps!.summary).toContain('VICTIM-PC');
   });
 
+  it('impacket dcomexec (MMC20.Application ExecuteShellCommand "cmd" "/c hostname") is detected (dcerpc-ctxids #14, #516)', async () => {
+    // #14 ISystemActivator RemoteGetClassObject of CLSID 49b2791a-b1ae-4c90-9b8e-e860ba07f889
+    // (MMC20.Application), #516 IDispatch::Invoke with "cmd" and "/c hostname": T1021.003
+    const { events, stories } = await analysed(`${SV}/dcerpc+dcerpc-ctxids__input.pcap`);
+    const act = events.find((e) => e.frame === 14);
+    expect(act?.rpc_args).toEqual({ clsid: '49b2791a-b1ae-4c90-9b8e-e860ba07f889', class: 'MMC20.Application' });
+    expect(act!.rules).toEqual(['DCOM-EXEC-CLASS']);
+    // ExecuteShellCommand(Command, Directory, Parameters, WindowState): DISPPARAMS holds them last to first
+    const inv = events.find((e) => e.frame === 516);
+    expect(inv?.rpc_args).toEqual({ strings: '"cmd", "/c hostname", "7"' });
+    expect(inv!.rules).toEqual(['DCOM-SHELL-COMMAND']);
+    // the property reads before it (#204, #308) pass no strings
+    expect(events.filter((e) => [204, 308].includes(e.frame)).map((e) => e.rpc_args)).toEqual([null, null]);
+    expect(stories.filter((s) => s.attack.includes('T1021.003')).map((s) => s.rules[0])).toEqual(['STORY-DCOMEXEC']);
+  });
+
   it('Zerologon (CVE-2020-1472): NetrServerAuthenticate3 refused 20 times, then accepted, then NetrServerPasswordSet2 (zerologon #581)', async () => {
     const { events } = await analysed(`${SV}/dcerpc+zerologon__input.pcap`);
     const set = events.find((e) => e.frame === 581);

@@ -63,6 +63,9 @@
  * | spoolss:14 | RpcAddPrintProcessor | server, environment, path, print_processor | error |
  * | spoolss:46 | RpcAddMonitor | server, monitor, environment, dll | error |
  * | drsuapi:3 | DsGetNCChanges | version, nc (naming context DN; versions 5, 8, 10, 11) | – |
+ * | isystemactivator:3, :4, remact:0 | RemoteGetClassObject, RemoteCreateInstance, RemoteActivation | clsid, class (only the classes used for lateral movement: MMC20.Application, ShellWindows, ShellBrowserWindow, Excel/Outlook.Application, WMI's WbemLevel1Login) | – |
+ * | dispatch:5 | IDispatch::GetIDsOfNames | names (", "-joined) | – |
+ * | dispatch:6 | IDispatch::Invoke | strings (the BSTR arguments, quoted, in the call's order) | – |
  * | rpc_netlogon:4 | NetrServerReqChallenge | server, computer_name, client_challenge (hex) | server_challenge, error |
  * | rpc_netlogon:15, :26 | NetrServerAuthenticate2/3 | server, account, channel_type, computer_name, client_credential (hex), negotiate_flags | account_rid (26), error |
  * | rpc_netlogon:6, :30 | NetrServerPasswordSet(2) | server, account, channel_type, computer_name, authenticator_credential (hex), new_password (all zeros / set) | error |
@@ -72,6 +75,7 @@
  * items with `…(+N)`.
  */
 import { ATSVC } from './atsvc';
+import { DISPATCH, ISYSTEMACTIVATOR, REMACT } from './dcom';
 import { Decoder } from './common';
 import { DRSUAPI } from './drsuapi';
 import { EVENTLOG } from './eventlog';
@@ -102,6 +106,9 @@ const BY_IFACE: Record<string, Record<number, Decoder>> = {
   drsuapi: DRSUAPI,
   rpc_netlogon: NETLOGON,
   netlogon: NETLOGON,
+  isystemactivator: ISYSTEMACTIVATOR,
+  remact: REMACT,
+  dispatch: DISPATCH,
 };
 
 /** `${iface}:${opnum}` → decoder (each one also satisfies the ArgDecoder contract) */
