@@ -234,6 +234,68 @@ srv_stop() {
   kill_pidfile "$f"
 }
 
+# ---------------------------------------------------------------- samba AD domain controller
+# A throwaway Samba AD DC (realm LAB.TEST, NetBIOS domain LAB, host DC01) at $SRV_IP, for the
+# scenarios that need one. Same namespaces, mounts and pidfile as smbd above (srv_stop and
+# lab_cleanup stop it); its provision lives in $DC_DIR (--targetdir), removed by dc_stop.
+DC_NAME=DC01
+DC_REALM=LAB.TEST
+DC_ADMIN=Administrator
+DC_PASS='Autumn2024!dcAdmin'
+DC_DIR="$LAB_WORK/server/dc"
+# fixed identifiers: the same domain SID and GUIDs in every run (objectGUIDs of users stay random)
+DC_SID=S-1-5-21-1001001001-2002002002-3003003003
+DC_DOMAIN_GUID=5ab1ab1a-0000-4000-8000-000000000001
+DC_NTDS_GUID=5ab1ab1a-0000-4000-8000-000000000002
+DC_INVOCATION=5ab1ab1a-0000-4000-8000-000000000003
+
+# dc_start: provision a fresh domain (no DNS server, no NetBIOS), then run `samba` as PID 1 of a
+# private PID namespace, listening only on $SRV_IP: smbd (s3fs), the RPC server (endpoint mapper
+# on 135, ncacn_ip_tcp endpoints from 49152, netlogon and drsuapi among them) and winbindd, which
+# the DC's smbd needs to turn SIDs into unix ids (without it every SMB session setup fails with
+# NT_STATUS_INTERNAL_ERROR). No LDAP, KDC, NBT or DNS service: the scenarios use NTLM only.
+dc_start() {
+  local t missing=()
+  for t in samba samba-tool winbindd; do command -v "$t" >/dev/null 2>&1 || missing+=("$t"); done
+  [ ${#missing[@]} = 0 ] || die "missing: ${missing[*]} (apt-get install samba samba-ad-provision winbind)"
+  rm -rf "$LAB_WORK/server"
+  mkdir -p "$LAB_WORK/server/var/log/samba" "$LAB_WORK/server/run/samba"
+  local R="$LAB_WORK/server" conf="$DC_DIR/etc/smb.conf"
+  # provision in the server namespaces too (private /etc/samba, /var/lib/samba, ...; no network use)
+  ip netns exec "$NS_SRV" unshare --mount --fork "$LAB_DIR/nsroot.sh" server \
+    samba-tool domain provision --targetdir="$DC_DIR" --realm="$DC_REALM" --domain="$LAB_DOMAIN" \
+      --server-role=dc --dns-backend=NONE --host-name="$DC_NAME" --host-ip="$SRV_IP" \
+      --adminpass="$DC_PASS" --krbtgtpass='Krbtgt2024!lab-fixed' --machinepass='Dc01Machine2024!lab-fixed' \
+      --domain-sid="$DC_SID" --domain-guid="$DC_DOMAIN_GUID" --ntds-guid="$DC_NTDS_GUID" \
+      --invocationid="$DC_INVOCATION" --function-level=2008_R2 \
+      --option="interfaces = $SRV_IP/$NET_PREFIX" --option="bind interfaces only = yes" \
+      >"$R/provision.log" 2>&1 || { tail -20 "$R/provision.log" >&2; die "samba-tool domain provision failed"; }
+  [ -f "$conf" ] || die "provision wrote no $conf"
+  # provision writes its own 'server services' (everything but dns): keep what the lab needs
+  sed -i '/^[[:space:]]*server services[[:space:]]*=/d' "$conf"
+  sed -i "/^\[global\]/a\\
+\tserver services = s3fs, rpc, winbindd\\
+\tsmb ports = 445\\
+\tdisable netbios = yes\\
+\tserver min protocol = SMB2_02\\
+\tserver smb encrypt = off\\
+\tlog level = 1\\
+\tmax log size = 0" "$conf"
+  ip netns exec "$NS_SRV" unshare --mount --pid --fork --kill-child=SIGTERM --mount-proc \
+    "$LAB_DIR/nsroot.sh" server samba --foreground --no-process-group -s "$conf" </dev/null >"$R/samba.out" 2>&1 &
+  echo $! >"$LAB_WORK/run/smbd.pid"
+  local i ok
+  for i in $(seq 1 200); do
+    ok=$(ip netns exec "$NS_SRV" ss -Hltn "( sport = :445 or sport = :135 )" 2>/dev/null | wc -l)
+    [ "$ok" -ge 2 ] && [ -S "$R/run/samba/winbindd/pipe" ] && { sleep 0.5; return 0; }
+    kill -0 "$(cat "$LAB_WORK/run/smbd.pid")" 2>/dev/null || { cat "$R/samba.out" >&2; tail -20 "$R/var/log/samba/log.samba" >&2 2>/dev/null; die "samba exited"; }
+    sleep 0.1
+  done
+  cat "$R/samba.out" >&2; tail -20 "$R/var/log/samba/log.samba" >&2 2>/dev/null
+  die "samba (AD DC) did not listen on 445 and 135, or winbindd did not start"
+}
+dc_stop() { srv_stop; rm -rf "$DC_DIR"; }
+
 # ---------------------------------------------------------------- clients
 cli_conf() {
   local R="$LAB_WORK/client"

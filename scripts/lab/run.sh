@@ -3,7 +3,8 @@
 # scripts/lab/run.sh cleanup         remove every trace of the lab (namespaces, daemons, temp files)
 # scripts/lab/run.sh list            list the scenarios
 #
-# Needs root and the Debian packages samba smbclient python3-impacket tcpdump tshark ethtool iproute2.
+# Needs root and the Debian packages samba smbclient python3-impacket tcpdump tshark ethtool iproute2
+# (and samba-ad-provision winbind for 14-samba-dc-zerologon-dcsync, whose server is a Samba AD DC).
 # Real SMB traffic between a private smbd and real clients (smbclient, impacket) in two network
 # namespaces (198.18.10.0/24, no route anywhere else). Each scenario: fresh smbd + fresh shares,
 # tcpdump -s 0 on the server-side veth, one capture in $OUT (default: <repo>/captures), then
@@ -30,6 +31,7 @@ SCENARIOS=(
   11-benign-baseline
   12-remote-admin-rpc
   13-psexec-clones
+  14-samba-dc-zerologon-dcsync
 )
 
 D="$LAB_WORK/client/data"   # client-side files (same path inside the client namespace)
@@ -200,21 +202,39 @@ s_13-psexec-clones() {
   }
 }
 
+s_14-samba-dc-zerologon-dcsync() {
+  # the server is a freshly provisioned Samba AD DC (DC01, LAB.TEST) instead of FS01's smbd
+  SRV_EXTRA=""; FMT=pcap; SRV_START=dc_start; SRV_STOP=dc_stop
+  run() {
+    # Zerologon: ept_map on 135, then 30 x (NetrServerReqChallenge, NetrServerAuthenticate3 with a
+    # zero credential for DC01$) on netlogon's dynamic port; Samba refuses each one
+    cli 60 -- "$PY" "$LAB_DIR/zerologon_attempt.py" "$DC_NAME" "$SRV_IP" 30 >"$LAB_WORK/zerologon.log" 2>&1 || true
+    # DCSync of krbtgt with the domain admin's password: SMB session, then drsuapi over
+    # ncacn_ip_tcp (DsBind, DsDomainControllerInfo, DsCrackNames, DsGetNCChanges; packet privacy)
+    IMPK_TIMEOUT=60 impk secretsdump.py -target-ip "$SRV_IP" -just-dc-user "$LAB_DOMAIN/krbtgt" \
+      "$LAB_DOMAIN/$DC_ADMIN:$DC_PASS@$DC_NAME" </dev/null >"$LAB_WORK/secretsdump.log" 2>&1 || true
+    # and a look at the DC's shares over SMB
+    cli 60 -- smbclient -s /etc/samba/smb.conf -I "$SRV_IP" -U "$LAB_DOMAIN/$DC_ADMIN%$DC_PASS" --use-kerberos=off \
+      "//$DC_NAME/sysvol" -c "ls; cd ${DC_REALM,,}; ls; cd Policies; ls" >"$LAB_WORK/smbclient.log" 2>&1 || true
+  }
+}
+
 # ------------------------------------------------------------------------------------------
 run_scenario() {
   local name=$1 fn="s_$1" cap
   declare -F "$fn" >/dev/null || die "unknown scenario: $name (try: ${SCENARIOS[*]})"
+  SRV_START=srv_start; SRV_STOP=srv_stop   # a scenario may name other ones (dc_start, dc_stop)
   "$fn"
   cap="$OUT/$name.$FMT"
   log "scenario $name -> $cap"
   reset_shares
   client_data
-  srv_start "$SRV_EXTRA"
+  "$SRV_START" "$SRV_EXTRA"
   cap_start "$LAB_WORK/$name.pcap"
   local t0=$SECONDS
   run
   cap_stop
-  srv_stop
+  "$SRV_STOP"
   rm -f "$OUT/$name.pcap" "$OUT/$name.pcapng" "$OUT/$name.pcap.truth.json" "$OUT/$name.pcapng.truth.json"
   if [ "$FMT" = pcapng ]; then editcap -F pcapng "$LAB_WORK/$name.pcap" "$cap"; else cp "$LAB_WORK/$name.pcap" "$cap"; fi
   "$PY" "$LAB_DIR/truth.py" "$cap" --name "$(basename "$cap")" >"$cap.truth.json"
