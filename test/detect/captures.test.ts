@@ -30,6 +30,22 @@ const lab = (name: string): string => path.join(CAPTURES, name);
 const hits = (events: SmbEvent[], rule: string): SmbEvent[] => events.filter((e) => e.rules.includes(rule));
 
 describe('stories on the lab captures', () => {
+  it('Samba AD DC (14): 30 zero-credential NetrServerAuthenticate3 refused, then a DCSync, told as one Zerologon story', async () => {
+    const { events, stories } = await run(lab('14-samba-dc-zerologon-dcsync.pcap'));
+    const zl = hits(events, 'ZEROLOGON');
+    expect(zl).toHaveLength(30);
+    for (const e of zl) {
+      expect(e).toMatchObject({ rpc_interface: 'rpc_netlogon', rpc_operation: 'NetrServerAuthenticate3', status: 'STATUS_ACCESS_DENIED' });
+      expect(e.rpc_args).toMatchObject({ account: 'DC01$', client_credential: '0000000000000000', negotiate_flags: '0x212fffff' });
+    }
+    const drs = hits(events, 'DRS-REPLICATION');
+    expect(drs.map((e) => [e.rpc_operation, e.user])).toEqual([['DsGetNCChanges', 'Administrator']]);
+    expect(stories.map((s) => s.rules[0])).toEqual(['STORY-ZEROLOGON']);
+    expect(stories[0].summary).toBe('198.18.10.21 sent 30 netlogon authentication(s) with a zero credential for DC01$ (all refused) and requested directory replication (DsGetNCChanges ×1) on 198.18.10.10 — Zerologon (CVE-2020-1472)');
+    expect(stories[0].attack).toEqual(['T1210', 'T1003.006']);
+    expect(stories[0].refs).toHaveLength(31);
+  });
+
   it('PsExec footprint: one high story naming PSEXESVC, its binary path and pipes, with the frames of each step', async () => {
     const { stories } = await run(lab('07-psexec-footprint.pcap'));
     expect(stories).toHaveLength(1);
