@@ -47,8 +47,9 @@ export function forTerminal(s: string): string {
 // OWASP ASVS 1.2.10).
 const FORMULA_FIRST = /^[=+\-@\t\r\x00]/;
 // Spreadsheets may trim leading whitespace before deciding whether a cell is a formula, so
-// ` =1+1` is treated like `=1+1`.
-const FORMULA_AFTER_SPACE = /^[\s\x00]+[=+\-@]/;
+// ` =1+1` is treated like `=1+1`; importers that strip quotes make `"=1+1` one too (found by
+// fuzzing: a share named `"=…` kept no prefix).
+const FORMULA_AFTER_SPACE = /^[\s\x00"']+[=+\-@]/;
 const NEEDS_QUOTES = /[",\r\n]/;
 
 /**

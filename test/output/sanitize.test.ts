@@ -115,4 +115,15 @@ describe('forCsvCell', () => {
     expect(isFormulaLike('\u3000=1')).toBe(true); // ideographic space is whitespace too
     expect(isFormulaLike('a=1')).toBe(false);
   });
+
+  // Found by fuzzing (2026-12-02): a share, path or domain starting with `"=` kept no prefix;
+  // importers that strip quotes then read a formula
+  it('a formula behind leading quotes is neutralised too', () => {
+    expect(forCsvCell('"=198.18.10.10\\IP')).toBe(`"'""=198.18.10.10\\IP"`);
+    expect(forCsvCell(' "=1+1')).toBe(`"' ""=1+1"`);
+    expect(forCsvCell('""=1')).toBe(`"'""""=1"`);
+    expect(forCsvCell("'@SUM(A1)")).toBe("''@SUM(A1)");
+    expect(isFormulaLike('" -2D0F0A866')).toBe(true);
+    expect(isFormulaLike('"quoted" name')).toBe(false);
+  });
 });
