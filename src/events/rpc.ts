@@ -7,7 +7,7 @@
 import type { Packet } from '../capture/packet';
 import type { Flow } from '../tcp/flows';
 import type { StreamConsumer } from '../tcp/reassembly';
-import { RpcPipe } from '../rpc/pipe';
+import { RpcPipe, RpcPipeLimits } from '../rpc/pipe';
 import { decodeArgs } from '../rpc/args';
 import { ntName, win32Name } from '../rpc/args/common';
 import type { RpcCall } from '../rpc/types';
@@ -98,6 +98,8 @@ function nameHandles(iface: string, args: Record<string, string>, handles: Handl
 
 /** callEvent keeps nothing of a stub: arguments come out as strings */
 const REUSE = { reuseStubs: true };
+/** the scan's pipes share one budget of held stub bytes */
+const limitsOf = (scan: ScanState): Partial<RpcPipeLimits> => (scan.rpcHeld ? { ...REUSE, held: scan.rpcHeld } : REUSE);
 
 function callEvent(scan: ScanState, place: Place, handles: Handles, c: RpcCall<At>): void {
   let args: Record<string, string> | null = null;
@@ -143,7 +145,7 @@ export function createPipeTap(scan: ScanState): PipeTap {
       const place = (): Place => ({ conn: f.conn, session: f.session, tree: f.tree, path: f.path });
       st = {
         handles,
-        pipe: new RpcPipe<At>({ onCall: (c) => callEvent(scan, place(), handles, c), anomaly: (k) => scan.anomaly(k) }, REUSE),
+        pipe: new RpcPipe<At>({ onCall: (c) => callEvent(scan, place(), handles, c), anomaly: (k) => scan.anomaly(k) }, limitsOf(scan)),
       };
       pipes.set(f, st);
     }
@@ -186,7 +188,7 @@ export function rpcOverTcp(scan: ScanState, flow: Flow): { consumers: [StreamCon
     onCall: (c) => { callEvent(scan, { conn: conn(), session: null, tree: null, path: null, who }, handles, c); },
     onAuth: (token) => { who = ntlmAuthenticate(token) ?? who; },
     anomaly: (k) => scan.anomaly(k),
-  }, REUSE);
+  }, limitsOf(scan));
   const side = (fromA: boolean): StreamConsumer => ({
     data(buf: Buffer, off: number, len: number, at: Packet) {
       // no handshake captured: a PDU's type says who sent it (a capture that starts mid-stream

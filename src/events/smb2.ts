@@ -37,6 +37,8 @@ export interface ScanState {
   pipes: PipeTap;
   /** requests waiting for their answer, all connections together (pending.ts MAX_PENDING_TOTAL) */
   pendingTotal?: number;
+  /** DCE/RPC stub bytes held by every pipe and RPC connection together (RpcPipeLimits.held) */
+  rpcHeld?: { limit: number; used: number };
 }
 
 /** the previous message of a compound chain, for related operations (MS-SMB2 3.2.4.1.4) */

@@ -105,7 +105,9 @@ export function createCapturePipeline(
   // evicted while its connections lived is counted, one retired after they ended is not
   const flushSession = (s: Session): void => { for (const f of new Set(s.files.values())) flushTransfers(scan, f); };
   const sessions = new SessionTable(MAX_SESSIONS, (s) => { anomaly('sessions_evicted'); flushSession(s); }, MAX_RETIRED_SESSIONS, flushSession);
-  const scan: ScanState = { capture, sessions, emit, anomaly, seq: 0, smbMessages: 0, pipes: NO_PIPES, pendingTotal: 0 };
+  // DCE/RPC stubs being assembled or awaiting their answer, every pipe together: 16 MiB of stub
+  // bytes (up to twice that in buffers); a stub beyond is reported as null and counted
+  const scan: ScanState = { capture, sessions, emit, anomaly, seq: 0, smbMessages: 0, pipes: NO_PIPES, pendingTotal: 0, rpcHeld: { limit: 16 << 20, used: 0 } };
   scan.pipes = createPipeTap(scan);
   let smbConnections = 0;
   let lastPacket: Packet | null = null;

@@ -454,6 +454,31 @@ describe('bounds', () => {
     expect(r.anomalies).toContain(RPC_ANOMALY.stubTooLarge);
   });
 
+  // Found by fuzzing (2026-12-02): each pipe kept under its own maxBuffered, but 90 connections
+  // holding unfinished calls took 449 MB; the scan's pipes now share one budget (held)
+  it('the stubs of all pipes together stay under the shared held budget; what is beyond is counted', () => {
+    const held = { limit: 1 << 20, used: 0 };
+    const runs = Array.from({ length: 5 }, () => run([], { close: false, limits: { held } }));
+    for (const [i, r] of runs.entries()) {
+      for (let id = 1; id <= 4; id++) {
+        const b = request(id, 0, Buffer.alloc(60000), { flags: PFC_FIRST_FRAG });
+        r.pipe.clientData(b, 0, b.length, i);
+        expect(held.used).toBeLessThanOrEqual(held.limit);
+      }
+    }
+    expect(held.used).toBeGreaterThan(900_000);
+    expect(runs.flatMap((r) => r.anomalies)).toContain(RPC_ANOMALY.stubsHeldBudget);
+    // closing gives the bytes back: the budget is the stubs still held, not a running total
+    for (const r of runs) r.pipe.close();
+    expect(held.used).toBe(0);
+    const again = run([], { close: false, limits: { held } });
+    const b = request(1, 0, Buffer.alloc(60000));
+    again.pipe.clientData(b, 0, b.length, 9);
+    again.pipe.serverData(response(1, Buffer.from('ok')), 0, 26, 10);
+    expect(again.calls[0].request?.length).toBe(60000);
+    expect(held.used).toBe(0);
+  });
+
   it('more than maxCalls unanswered calls: the oldest are reported unanswered, the count stays bounded', () => {
     const r = run([], { close: false });
     for (let id = 1; id <= 1000; id++) {
