@@ -256,9 +256,13 @@ export async function readExternal(
       else if (child.stdout !== null) stoppedEarly = await parseStream(child.stdout, parser);
     }
   } catch (e) {
+    // the start is not a capture: a damaged file often decompresses into garbage before the
+    // tool's check fails, so the damage is named rather than the garbage (found by fuzzing)
+    const damage = e instanceof CaptureError && !parser.started && pipe !== null && child.failedToStart() === null
+      ? await damageBehind(child, d, pipe.readFd, parser.info) : null;
     child.kill();
     if (pipe !== null) fs.closeSync(pipe.errFd);
-    throw e;
+    throw damage ?? e;
   } finally {
     if (stoppedEarly) child.kill();
     if (pipe !== null) fs.closeSync(pipe.readFd);
@@ -272,6 +276,53 @@ export async function readExternal(
     if (pipe !== null) fs.closeSync(pipe.errFd);
   }
   return finish(d, parser, result, messages, stoppedEarly, child.failedToStart());
+}
+
+/** decompressed bytes read past a start that is not a capture, to see whether the tool then fails */
+const DRAIN_LIMIT = 8 << 20;
+
+/**
+ * Lets the decompressor go on (its output discarded, DRAIN_LIMIT at most): the error it ends
+ * with, as a CaptureError, or null when it ends well or has more to say than DRAIN_LIMIT.
+ */
+async function damageBehind(child: Child, d: Decompressor, fd: number, info: CaptureInfo): Promise<CaptureError | null> {
+  let drained = 0;
+  const discard: CaptureParser = {
+    info, started: false,
+    push: (b) => (drained += b.length) < DRAIN_LIMIT,
+    abort() {},
+    end: () => info,
+  };
+  try {
+    if (await parsePipe(fd, discard)) return null;
+  } catch {
+    return null;
+  }
+  const { code, signal } = await child.closed;
+  if (code === 0 || code === null || signal !== null) return null;
+  return new CaptureError(`corrupt ${d.name} data (${reason(d, child.stderrText(), code)})`);
+}
+
+/**
+ * Whether the file decompresses with an error within DRAIN_LIMIT bytes of output (inputs.ts: a
+ * compressed file in a directory whose start is not a capture is a damaged capture, to be
+ * named, when the tool fails on it; a log that decompresses well is skipped).
+ */
+export async function failsToDecompress(fd: number, d: Decompressor): Promise<boolean> {
+  const child = start(d, fd);
+  let got = 0;
+  try {
+    for await (const chunk of child.stdout ?? []) {
+      got += chunk.length;
+      if (got >= DRAIN_LIMIT) break;
+    }
+  } catch {
+    child.kill();
+    return true;
+  }
+  if (got >= DRAIN_LIMIT) child.kill();
+  const { code } = await child.closed;
+  return child.failedToStart() === null && got < DRAIN_LIMIT && code !== 0;
 }
 
 /** what the decompressor's end says about the file */

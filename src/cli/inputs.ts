@@ -7,7 +7,7 @@
 import { promises as fs } from 'fs';
 import * as path from 'path';
 import * as zlib from 'zlib';
-import { decompressorFor, peekExternal } from '../capture/external';
+import { decompressorFor, failsToDecompress, peekExternal } from '../capture/external';
 import { sniffCaptureFormat } from '../capture/reader';
 import { numberAlike } from '../util/numbered';
 
@@ -170,7 +170,17 @@ async function decompressedStart(file: FilePath, first: Buffer): Promise<Buffer 
   let h: fs.FileHandle | undefined;
   try {
     h = await fs.open(file, 'r');
-    return await peekExternal(h.fd, d, 12);
+    const start = await peekExternal(h.fd, d, 12);
+    // a damaged file decompresses into garbage before the tool's check fails: one that fails is
+    // kept (and named with the damage), one that decompresses well into something else skipped
+    if (start === null || (start.length >= 4 && sniffCaptureFormat(start) !== null)) return start;
+    // (a descriptor of its own: the first tool moved the shared file offset)
+    const again = await fs.open(file, 'r');
+    try {
+      return await failsToDecompress(again.fd, d) ? null : start;
+    } finally {
+      await again.close().catch(() => undefined);
+    }
   } catch {
     return null;
   } finally {
