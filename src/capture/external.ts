@@ -309,20 +309,32 @@ async function damageBehind(child: Child, d: Decompressor, fd: number, info: Cap
  * named, when the tool fails on it; a log that decompresses well is skipped).
  */
 export async function failsToDecompress(fd: number, d: Decompressor): Promise<boolean> {
+  const r = await readOutput(fd, d, DRAIN_LIMIT, false);
+  return r === 'failed' || (r.got < DRAIN_LIMIT && r.code !== 0 && r.started);
+}
+
+/**
+ * Runs the decompressor until it has written `n` bytes (kept when `keep`) or ended: what it
+ * wrote and how it ended ('failed' when its output could not be read).
+ */
+async function readOutput(fd: number, d: Decompressor, n: number, keep: boolean): Promise<'failed' | { parts: Buffer[]; got: number; code: number | null; started: boolean }> {
   const child = start(d, fd);
+  const parts: Buffer[] = [];
   let got = 0;
   try {
     for await (const chunk of child.stdout ?? []) {
+      if (keep) parts.push(chunk);
       got += chunk.length;
-      if (got >= DRAIN_LIMIT) break;
+      if (got >= n) break;
     }
   } catch {
     child.kill();
-    return true;
+    return 'failed';
   }
-  if (got >= DRAIN_LIMIT) child.kill();
+  // stopped by us once it has said enough; otherwise its exit status tells whether all was well
+  if (got >= n) child.kill();
   const { code } = await child.closed;
-  return child.failedToStart() === null && got < DRAIN_LIMIT && code !== 0;
+  return { parts, got, code, started: child.failedToStart() === null };
 }
 
 /** what the decompressor's end says about the file */
@@ -355,22 +367,7 @@ function finish(
  * or failed (the file is then kept, to be named with the reason).
  */
 export async function peekExternal(fd: number, d: Decompressor, n: number): Promise<Buffer | null> {
-  const child = start(d, fd);
-  const parts: Buffer[] = [];
-  let got = 0;
-  try {
-    for await (const chunk of child.stdout ?? []) {
-      parts.push(chunk);
-      got += chunk.length;
-      if (got >= n) break;
-    }
-  } catch {
-    child.kill();
-    return null;
-  }
-  // stopped by us once it has said enough; otherwise its exit status tells whether all was well
-  if (got >= n) child.kill();
-  const { code } = await child.closed;
-  if (child.failedToStart() !== null || (got < n && code !== 0)) return null;
-  return Buffer.concat(parts).subarray(0, n);
+  const r = await readOutput(fd, d, n, true);
+  if (r === 'failed' || !r.started || (r.got < n && r.code !== 0)) return null;
+  return Buffer.concat(r.parts).subarray(0, n);
 }
