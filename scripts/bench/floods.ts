@@ -122,9 +122,9 @@ function createResp(mid: number, sid: bigint, id: number): Buffer {
 }
 
 /** DCE/RPC PDU: version 5.0, little-endian, one fragment */
-function rpcPdu(ptype: number, callId: number, body: Buffer): Buffer {
+function rpcPdu(ptype: number, callId: number, body: Buffer, pfcFlags = 0x03): Buffer {
   const h = Buffer.alloc(16);
-  h[0] = 5; h[2] = ptype; h[3] = 0x03; h[4] = 0x10;
+  h[0] = 5; h[2] = ptype; h[3] = pfcFlags; h[4] = 0x10;
   h.writeUInt16LE(16 + body.length, 8);
   h.writeUInt32LE(callId, 12);
   return Buffer.concat([h, body]);
@@ -139,11 +139,12 @@ function rpcBind(): Buffer {
   uuidBytes(NDR, true).copy(b, 36); b.writeUInt32LE(2, 52);
   return rpcPdu(11, 1, b);
 }
-function rpcRequest(callId: number, opnum: number, stub: Buffer): Buffer {
+/** a request PDU; `pfcFlags` 0x03 is a whole call, 0x01 its first fragment, 0x00 a middle one */
+function rpcRequest(callId: number, opnum: number, stub: Buffer, pfcFlags = 0x03): Buffer {
   const b = Buffer.alloc(8);
   b.writeUInt32LE(stub.length, 0);
   b.writeUInt16LE(opnum, 6);
-  return rpcPdu(0, callId, Buffer.concat([b, stub]));
+  return rpcPdu(0, callId, Buffer.concat([b, stub]), pfcFlags);
 }
 
 /** `count` connections of one handshake and one CREATE each, never closed; addresses from `base` */
@@ -159,6 +160,18 @@ function loggedOn(out: PcapOut, count: number): Conn[] {
   const conns = Array.from({ length: count }, (_, i) => new Conn(out, ip(i), SERVER, 40000).handshake());
   conns.forEach((c, i) => logon(c, BigInt(i + 1), 'share', SHARE_TYPE.DISK));
   return conns;
+}
+
+/** `count` connections, each logged on as session i + 1 to IPC$ with the svcctl pipe open (file id 7) */
+function loggedOnPipes(out: PcapOut, count: number): Conn[] {
+  return Array.from({ length: count }, (_, i) => {
+    const c = new Conn(out, ip(i), SERVER, 40000).handshake();
+    const sid = BigInt(i + 1);
+    const mid = logon(c, sid, 'IPC$', SHARE_TYPE.PIPE);
+    c.send(true, req({ command: CMD.CREATE, messageId: mid, sessionId: sid, treeId: 1 }, createRequestBody({ name: 'svcctl', access: 0x0012019f, disposition: DISPOSITION.OPEN })));
+    c.send(false, createResp(mid, sid, 7));
+    return c;
+  });
 }
 
 interface Flood {
@@ -310,10 +323,8 @@ const FLOODS: Flood[] = [
     name: 'rpc-calls', what: '80,000 DCE/RPC calls of 16 KB written to an svcctl pipe, never answered',
     make(dir, k) {
       const out = new PcapOut(path.join(dir, 'rpc-calls.pcap'));
-      const c = new Conn(out, ip(1), SERVER, 40000).handshake();
-      let mid = logon(c, 1n, 'IPC$', SHARE_TYPE.PIPE);
-      c.send(true, req({ command: CMD.CREATE, messageId: mid, sessionId: 1n, treeId: 1 }, createRequestBody({ name: 'svcctl', access: 0x0012019f, disposition: DISPOSITION.OPEN })));
-      c.send(false, createResp(mid++, 1n, 7));
+      const [c] = loggedOnPipes(out, 1);
+      let mid = 100;
       c.send(true, req({ command: CMD.WRITE, messageId: mid, sessionId: 1n, treeId: 1 }, writeRequestBody(fileId(7), rpcBind())));
       c.send(false, resp({ command: CMD.WRITE, messageId: mid++, sessionId: 1n, treeId: 1 }, writeResponseBody(72)));
       const stub = Buffer.alloc(16 << 10, 0x41);
@@ -324,6 +335,25 @@ const FLOODS: Flood[] = [
       }
       c.send(true, req({ command: CMD.CLOSE, messageId: mid, sessionId: 1n, treeId: 1 }, closeRequestBody(fileId(7))));
       c.fin();
+      out.close();
+      return [out.file];
+    },
+  },
+  {
+    name: 'rpc-unfinished', what: '100 connections each holding 4 DCE/RPC calls of 11 fragments of 60 KB on an svcctl pipe, never finished',
+    make(dir, k) {
+      const out = new PcapOut(path.join(dir, 'rpc-unfinished.pcap'));
+      const stub = Buffer.alloc(60 << 10, 0x42);
+      for (const [i, c] of loggedOnPipes(out, k(100)).entries()) {
+        let mid = 100;
+        const sid = BigInt(i + 1);
+        const write = (pdu: Buffer): void => {
+          c.send(true, req({ command: CMD.WRITE, messageId: mid, sessionId: sid, treeId: 1 }, writeRequestBody(fileId(7), pdu)));
+          c.send(false, resp({ command: CMD.WRITE, messageId: mid++, sessionId: sid, treeId: 1 }, writeResponseBody(pdu.length)));
+        };
+        write(rpcBind());
+        for (let call = 2; call < 6; call++) for (let f = 0; f < 11; f++) write(rpcRequest(call, 12, stub, f === 0 ? 0x01 : 0x00));
+      }
       out.close();
       return [out.file];
     },
