@@ -504,6 +504,35 @@ const FIXTURES = {
       '0600000000000000080000000000000008000000a9439cc403000000060000000300000063006d0064000000000000000000000000000000',
     response: null,
   },
+  /** suricata-verify/bug-5162__input.pcap, request frame 6, response frame 7: two towers answered */
+  epm_netlogon: {
+    iface: 'epm',
+    opnum: 3,
+    ndr64: false,
+    request:
+      '0100000000000000000000000000000000000000020000004b0000004b000000050013000d785634123412cdabef0001234567cffb01000200000013' +
+      '000d045d888aeb1cc9119fe808002b10486002000200000001000b02000000010007020000870100090400c0a8386600000000000000000000000000' +
+      '000000000000000004000000',
+    response:
+      '00000000000000000000000000000000000000000200000004000000000000000200000003000000040000004b0000004b000000050013000d785634' +
+      '123412cdabef0001234567cffb01000200000013000d045d888aeb1cc9119fe808002b10486002000200000001000b020000000100070200c20a0100' +
+      '090400c0a83866004b0000004b000000050013000d785634123412cdabef0001234567cffb01000200000013000d045d888aeb1cc9119fe808002b10' +
+      '486002000200000001000b020000000100070200c2030100090400c0a838660000000000',
+  },
+  /** suricata-verify/bug-5162__input.pcap, request frame 2897, response frame 2898: before the DCSync */
+  epm_drsuapi: {
+    iface: 'epm',
+    opnum: 3,
+    ndr64: false,
+    request:
+      '0100000000000000000000000000000000000000020000004b0000004b000000050013000d354251e3064bd111ab0400c04fc2dcd204000200000013' +
+      '000d045d888aeb1cc9119fe808002b10486002000200000001000b020000000100070200008701000904000000000000000000000000000000000000' +
+      '000000000000000004000000',
+    response:
+      '000000000000000000000000000000000000000001000000040000000000000001000000030000004b0000004b000000050013000d354251e3064bd1' +
+      '11ab0400c04fc2dcd204000200000013000d045d888aeb1cc9119fe808002b10486002000200000001000b020000000100070200c2030100090400c0' +
+      'a838660000000000',
+  },
 } satisfies Record<string, Fixture>;
 
 type Name = keyof typeof FIXTURES;
@@ -1071,5 +1100,17 @@ describe('netlogon and DCOM on real stubs', () => {
     expect(at).toBeGreaterThan(0);
     other[at] ^= 0xff;
     expect(decodeArgs('isystemactivator', 3, other, null, true)).toBeNull();
+  });
+});
+
+describe('endpoint mapper on real stubs', () => {
+  it('ept_map: the interface looked up and the first port answered (tshark: epm.uuid, epm.proto.tcp_port 49674,49667)', () => {
+    expect(run('epm_netlogon')).toEqual({ interface: 'rpc_netlogon', port: '49674' });
+    expect(run('epm_drsuapi')).toEqual({ interface: 'drsuapi', port: '49667' });
+    // an interface smbtrail does not know is named by its UUID
+    const req = Buffer.from(FIXTURES.epm_drsuapi.request, 'hex');
+    const at = req.indexOf(Buffer.from([0x13, 0x00, 0x0d])) + 3;
+    req[at] ^= 0xff;
+    expect(decodeArgs('epm', 3, req, null, true)).toEqual({ interface: 'e35142ca-4b06-11d1-ab04-00c04fc2dcd2' });
   });
 });

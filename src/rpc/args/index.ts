@@ -63,6 +63,7 @@
  * | spoolss:14 | RpcAddPrintProcessor | server, environment, path, print_processor | error |
  * | spoolss:46 | RpcAddMonitor | server, monitor, environment, dll | error |
  * | drsuapi:3 | DsGetNCChanges | version, nc (naming context DN; versions 5, 8, 10, 11) | – |
+ * | epm:3 | ept_map | interface (the name of the interface looked up, or its UUID) | port (the TCP port of the first tower returned) |
  * | isystemactivator:3, :4, remact:0 | RemoteGetClassObject, RemoteCreateInstance, RemoteActivation | clsid, class (only the classes used for lateral movement: MMC20.Application, ShellWindows, ShellBrowserWindow, Excel/Outlook.Application, WMI's WbemLevel1Login) | – |
  * | dispatch:5 | IDispatch::GetIDsOfNames | names (", "-joined) | – |
  * | dispatch:6 | IDispatch::Invoke | strings (the BSTR arguments, quoted, in the call's order) | – |
@@ -78,6 +79,7 @@ import { ATSVC } from './atsvc';
 import { DISPATCH, ISYSTEMACTIVATOR, REMACT } from './dcom';
 import { Decoder } from './common';
 import { DRSUAPI } from './drsuapi';
+import { EPM } from './epm';
 import { EVENTLOG } from './eventlog';
 import { LSARPC } from './lsarpc';
 import { NETLOGON } from './netlogon';
@@ -109,6 +111,7 @@ const BY_IFACE: Record<string, Record<number, Decoder>> = {
   isystemactivator: ISYSTEMACTIVATOR,
   remact: REMACT,
   dispatch: DISPATCH,
+  epm: EPM,
 };
 
 /** `${iface}:${opnum}` → decoder (each one also satisfies the ArgDecoder contract) */
