@@ -766,7 +766,11 @@ function zerologon(c: Chain, all: Step[]): Story {
     const zeros = sets.some((s) => arg(s, 'new_password') === 'all zeros');
     parts.push(`${did(sets, 'set', 'tried to set')} the machine account's password${zeros ? ' to zeros' : ''} (${sets[0].e.rpc_operation})`);
   }
-  if (c.drs.length) parts.push(`requested directory replication (DsGetNCChanges ×${c.drs.length})`);
+  if (c.drs.length) {
+    // the netlogon calls carry no user; the replication is made as the account the attack gave
+    const as = c.drs.find((s) => s.e.user)?.e;
+    parts.push(`requested directory replication (DsGetNCChanges ×${c.drs.length}${as ? `, as ${as.domain ? `${as.domain}\\` : ''}${as.user}` : ''})`);
+  }
   return {
     id: 'STORY-ZEROLOGON', strong: accepted.length > 0 || sets.length > 0, key, steps: all,
     summary: `${who(key.e)} ${sentence(parts)} on ${target(key.e)} — ${TOOL_LABEL.zerologon}${sets.length ? failures(sets) : ''}`,

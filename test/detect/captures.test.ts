@@ -41,7 +41,7 @@ describe('stories on the lab captures', () => {
     const drs = hits(events, 'DRS-REPLICATION');
     expect(drs.map((e) => [e.rpc_operation, e.user])).toEqual([['DsGetNCChanges', 'Administrator']]);
     expect(stories.map((s) => s.rules[0])).toEqual(['STORY-ZEROLOGON']);
-    expect(stories[0].summary).toBe('198.18.10.21 sent 30 netlogon authentication(s) with a zero credential for DC01$ (all refused) and requested directory replication (DsGetNCChanges ×1) on 198.18.10.10 — Zerologon (CVE-2020-1472)');
+    expect(stories[0].summary).toBe('198.18.10.21 sent 30 netlogon authentication(s) with a zero credential for DC01$ (all refused) and requested directory replication (DsGetNCChanges ×1, as LAB\\Administrator) on 198.18.10.10 — Zerologon (CVE-2020-1472)');
     expect(stories[0].attack).toEqual(['T1210', 'T1003.006']);
     expect(stories[0].refs).toHaveLength(31);
   });
