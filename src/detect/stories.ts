@@ -467,12 +467,18 @@ function analyse(steps: Step[]): Story[] {
     sd.drs.push(...dc.drs);
     chains.delete('dcsync');
   }
-  // replication after Zerologon is what the stolen machine account was for
+  // replication after an accepted Zerologon, as the machine account it emptied (or as no known
+  // account), is what the attack was for: told in its story. Any other replication keeps its own
+  // story and its account (refused attempts then a DCSync as Administrator: found in review)
   const zl = chains.get('zerologon');
   const dc2 = chains.get('dcsync');
   if (zl && dc2) {
-    zl.drs.push(...dc2.drs);
-    chains.delete('dcsync');
+    const won = zl.netlogon.filter((s) => /authenticate/i.test(s.e.rpc_operation ?? '') && s.e.status !== null && OK_STATUS.test(s.e.status));
+    const machine = new Set(zl.netlogon.map((s) => lower(arg(s, 'account')).replace(/\$$/, '')));
+    const byIt = (s: Step): boolean => won.length > 0 && s.t >= won[0].t && (!s.e.user || machine.has(lower(s.e.user).replace(/\$$/, '')));
+    zl.drs.push(...dc2.drs.filter(byIt));
+    dc2.drs = dc2.drs.filter((s) => !byIt(s));
+    if (!dc2.drs.length) chains.delete('dcsync');
   }
 
   const stories: Story[] = [];
@@ -636,7 +642,9 @@ function tell(c: Chain): Story | null {
     const key = c.services[0] ?? c.starts[0] ?? c.pipes[0] ?? all[0];
     const parts = [uploadPart(c.uploads), servicePart(c.services, c.tool === 'smbexec')];
     if (c.starts.length) {
-      const them = c.services.length > 1 ? 'them' : 'it';
+      // services, not steps: the same creation seen twice (overlapping captures) is one service
+      const them = new Set(c.services.map((s) => `${lower(arg(s, 'service_name'))}|${lower(arg(s, 'binary_path'))}`)).size > 1
+        || c.services.filter((s) => arg(s, 'service_name') === null && arg(s, 'binary_path') === null).length > 1 ? 'them' : 'it';
       parts.push(c.services.length ? did(c.starts, `started ${them}`, `start ${them}`)
         : `${did(c.starts, 'started', 'start')} service ${listed(c.starts.map((s) => arg(s, 'service_name') ?? '?'), 3)}`);
       const ran = c.starts.filter(ranUnanswered);
@@ -760,11 +768,11 @@ function zerologon(c: Chain, all: Step[]): Story {
   if (tries.length) {
     const refusedN = tries.filter(failed).length;
     parts.push(`sent ${tries.length} netlogon authentication(s) with a zero credential${account ? ` for ${account}` : ''}`
-      + (accepted.length ? ` (${refusedN} refused, then accepted)` : refusedN === tries.length ? ' (all refused)' : ''));
+      + (accepted.length ? (refusedN ? ` (${refusedN} refused, then accepted)` : ' (accepted)') : refusedN === tries.length ? ' (all refused)' : ''));
   }
   if (sets.length) {
     const zeros = sets.some((s) => arg(s, 'new_password') === 'all zeros');
-    parts.push(`${did(sets, 'set', 'tried to set')} the machine account's password${zeros ? ' to zeros' : ''} (${sets[0].e.rpc_operation})`);
+    parts.push(`${did(sets, 'set', 'set')} the machine account's password${zeros ? ' to zeros' : ''} (${sets[0].e.rpc_operation})`);
   }
   if (c.drs.length) {
     // the netlogon calls carry no user; the replication is made as the account the attack gave

@@ -419,9 +419,9 @@ describe('results and single-step chains', () => {
     const set = rpc('rpc_netlogon', 'NetrServerPasswordSet2', { account: 'DC01$', authenticator_credential: '0000000000000000', new_password: 'all zeros' }, dc);
     set.status = 'STATUS_SUCCESS';
     const stories = run([auth(1, 'STATUS_ACCESS_DENIED'), auth(1.1, 'STATUS_ACCESS_DENIED'), auth(1.2, 'STATUS_SUCCESS'), step(1.3, set),
-      step(5, rpc('drsuapi', 'DsGetNCChanges', null, { ...dc, dst_port: 49667 }))]);
+      step(5, rpc('drsuapi', 'DsGetNCChanges', null, { ...dc, dst_port: 49667, user: 'DC01$', domain: 'CONTOSO' }))]);
     expect(stories.map((s) => s.rules[0])).toEqual(['STORY-ZEROLOGON']);
-    expect(stories[0].summary).toBe("10.0.0.5 (CONTOSO\\admin) sent 3 netlogon authentication(s) with a zero credential for DC01$ (2 refused, then accepted), set the machine account's password to zeros (NetrServerPasswordSet2) and requested directory replication (DsGetNCChanges ×1, as CONTOSO\\admin) on 10.0.0.1 — Zerologon (CVE-2020-1472)");
+    expect(stories[0].summary).toBe("10.0.0.5 (CONTOSO\\admin) sent 3 netlogon authentication(s) with a zero credential for DC01$ (2 refused, then accepted), set the machine account's password to zeros (NetrServerPasswordSet2) and requested directory replication (DsGetNCChanges ×1, as CONTOSO\\DC01$) on 10.0.0.1 — Zerologon (CVE-2020-1472)");
     expect(stories[0].attack).toEqual(['T1210', 'T1003.006']);
     expect(stories[0].severity).toBe('high');
     // every attempt refused: told as such (a weak chain for the builder; storiesFrom raises it to its high steps)

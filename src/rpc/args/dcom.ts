@@ -44,13 +44,28 @@ const MAX_STRINGS = 16;
 const MAX_UNITS = 32_768;
 const quoted = (xs: string[]): string => xs.map((x) => `"${x}"`).join(', ');
 
-/** BSTRs of a stub: u32 n, u32 2n, u32 n, n UTF-16 units (4-aligned from the stub's start) */
+/** units of text taken from one stub in all: the arguments that matter are command lines */
+const MAX_TOTAL_UNITS = 64 << 10;
+
+/**
+ * BSTRs of a stub: u32 n, u32 byte count (2n, or 2n − 1 for an odd-length BSTR: [MS-OAUT]
+ * 2.2.23.1), u32 n, n UTF-16 units; 4-aligned from the stub's start. Empty ones (0, 0, 0) cannot
+ * be told from padding and are not listed.
+ */
 export function bstrs(stub: Buffer): string[] {
   const out: string[] = [];
-  for (let i = 0; i + 12 <= stub.length && out.length < MAX_STRINGS; i += 4) {
+  let units = 0;
+  for (let i = 0; i + 12 <= stub.length && out.length < MAX_STRINGS && units < MAX_TOTAL_UNITS; i += 4) {
     const n = stub.readUInt32LE(i);
-    if (n === 0 || n > MAX_UNITS || stub.readUInt32LE(i + 4) !== 2 * n || stub.readUInt32LE(i + 8) !== n || i + 12 + 2 * n > stub.length) continue;
-    out.push(stub.toString('utf16le', i + 12, i + 12 + 2 * n).replace(/\0+$/, ''));
+    if (n === 0 || n > MAX_UNITS || stub.readUInt32LE(i + 8) !== n || i + 12 + 2 * n > stub.length) continue;
+    const bytes = stub.readUInt32LE(i + 4);
+    if (bytes !== 2 * n && bytes !== 2 * n - 1) continue;
+    // trailing NULs cut by a loop: a regular expression backtracks quadratically on NULs that
+    // end in another unit (found in review: 8 s for a hostile 1 MiB stub)
+    let end = i + 12 + 2 * Math.min(n, MAX_TOTAL_UNITS - units);
+    while (end > i + 12 && stub[end - 1] === 0 && stub[end - 2] === 0) end -= 2;
+    out.push(stub.toString('utf16le', i + 12, end));
+    units += n;
     i += 8 + ((2 * n + 3) & ~3);
   }
   return out;

@@ -50,8 +50,9 @@ function authenticate(withRid: boolean) {
   });
 }
 
-/** NETLOGON_AUTHENTICATOR: Credential (8 bytes), Timestamp */
+/** NETLOGON_AUTHENTICATOR: Credential (8 bytes), Timestamp; 4-aligned for its DWORD ([MS-NRPC] 2.2.1.1.5) */
 function authenticator(r: NdrReader, out: Out): void {
+  r.align(4);
   out.authenticator_credential = hex(r.bytes(8));
   r.u32();
 }
@@ -67,6 +68,7 @@ function passwordSet(size: number) {
     out.new_password = r.bytes(size).every((b) => b === 0) ? 'all zeros' : 'set';
   }, (r, out) => {
     // the server's return authenticator: the request's is the one that tells
+    r.align(4);
     r.bytes(8);
     r.u32();
     ntResult(r, out);
