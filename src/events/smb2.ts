@@ -5,6 +5,7 @@
  */
 import type { Packet } from '../capture/packet';
 import type { Flow } from '../tcp/flows';
+import type { HeldStubs } from '../rpc/pipe';
 import { PEEK } from '../smb/framer';
 import { ntlmAuthenticate } from '../smb/ntlmssp';
 import {
@@ -38,7 +39,7 @@ export interface ScanState {
   /** requests waiting for their answer, all connections together (pending.ts MAX_PENDING_TOTAL) */
   pendingTotal?: number;
   /** DCE/RPC stub bytes held by every pipe and RPC connection together (RpcPipeLimits.held) */
-  rpcHeld?: { limit: number; used: number };
+  rpcHeld?: HeldStubs;
 }
 
 /** the previous message of a compound chain, for related operations (MS-SMB2 3.2.4.1.4) */

@@ -63,8 +63,27 @@ export interface RpcPipeLimits {
    * does not bound a capture of many connections each holding unfinished calls (found by
    * fuzzing: 4 MB a connection, 90 connections 449 MB)
    */
-  held?: { limit: number; used: number };
+  held?: HeldStubs;
 }
+
+/**
+ * The stub bytes of a scan's pipes together. When a new stub does not fit, the calls held longest
+ * give theirs up (reported with a null stub when they end): refusing the new one instead let
+ * connections that never finish their calls blind every later call of the capture (found in
+ * review).
+ */
+export interface HeldStubs {
+  limit: number;
+  used: number;
+  /** pipes holding stub bytes, the one holding longest first */
+  holders: Set<StubHolder>;
+}
+export interface StubHolder {
+  /** drops the stubs of this pipe's oldest call that holds any (not `keep`'s); false when none */
+  evictOldest(keep: Stub): boolean;
+}
+
+export const heldStubs = (limit: number): HeldStubs => ({ limit, used: 0, holders: new Set() });
 
 export const DEFAULT_RPC_LIMITS = (): RpcPipeLimits => ({
   maxStub: 1 << 20,
@@ -99,7 +118,7 @@ export const RPC_ANOMALY = {
 } as const;
 
 /** A stub assembled from fragments in one growing buffer (never one Buffer per fragment). */
-class Stub {
+export class Stub {
   buf: Buffer | null = null;
   len = 0;
   /** false once data was lost (bound, missing fragment, encryption): the stub reports null */
@@ -153,7 +172,7 @@ class Direction {
   tentative = false;
 }
 
-export class RpcPipe<T> {
+export class RpcPipe<T> implements StubHolder {
   private readonly limits: RpcPipeLimits;
   private readonly client = new Direction();
   private readonly server = new Direction();
@@ -170,6 +189,16 @@ export class RpcPipe<T> {
   /** bytes of stubs being assembled (partial PDUs, at most 64 KiB per direction, not counted) */
   get bufferedBytes(): number {
     return this.buffered;
+  }
+
+  evictOldest(keep: Stub): boolean {
+    for (const call of this.calls.values()) {
+      const stubs = [call.request, call.response];
+      if (stubs.includes(keep) || !stubs.some((x) => x !== null && x.len > 0)) continue;
+      for (const x of stubs) if (x !== null) this.drop(x);
+      return true;
+    }
+    return false;
   }
 
   /** calls awaiting their answer */
@@ -549,9 +578,16 @@ export class RpcPipe<T> {
     }
     const held = this.limits.held;
     if (held !== undefined && held.used + n > held.limit) {
-      this.cb.anomaly(RPC_ANOMALY.stubsHeldBudget);
-      this.drop(s);
-      return;
+      // the longest-held calls make room, this pipe's older ones included
+      for (const p of held.holders) {
+        while (held.used + n > held.limit && p.evictOldest(s)) this.cb.anomaly(RPC_ANOMALY.stubsHeldBudget);
+        if (held.used + n <= held.limit) break;
+      }
+      if (held.used + n > held.limit) {
+        this.cb.anomaly(RPC_ANOMALY.stubsHeldBudget);
+        this.drop(s);
+        return;
+      }
     }
     const cap = s.buf === null ? 0 : s.buf.length;
     if (need > cap) {
@@ -567,6 +603,7 @@ export class RpcPipe<T> {
     }
     buf.copy(s.buf as Buffer, s.len, start, end);
     s.len = need;
+    if (this.buffered === 0 && held !== undefined) held.holders.add(this);
     this.buffered += n;
     if (held !== undefined) held.used += n;
   }
@@ -582,7 +619,11 @@ export class RpcPipe<T> {
     const b = s.buf;
     if (b === null) return;
     this.buffered -= s.len;
-    if (this.limits.held !== undefined) this.limits.held.used -= s.len;
+    const held = this.limits.held;
+    if (held !== undefined) {
+      held.used -= s.len;
+      if (this.buffered === 0) held.holders.delete(this);
+    }
     s.buf = null;
     s.len = 0;
     if (reuse && this.limits.reuseStubs) giveStubBuffer(b);

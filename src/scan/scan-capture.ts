@@ -11,6 +11,7 @@ import { KeptBudget, MessageSink, SmbFramer } from '../smb/framer';
 import { flushAllTransfers, flushTransfers, ScanState, Smb2Connection } from '../events/smb2';
 import { MAX_RETIRED_SESSIONS, MAX_SESSIONS, Session, SessionTable } from '../events/state';
 import { createPipeTap, rpcOverTcp } from '../events/rpc';
+import { heldStubs } from '../rpc/pipe';
 import { looksLikeDcerpc } from '../rpc/sniff';
 import type { StreamConsumer } from '../tcp/reassembly';
 import { NO_PIPES } from '../events/pipes';
@@ -106,8 +107,8 @@ export function createCapturePipeline(
   const flushSession = (s: Session): void => { for (const f of new Set(s.files.values())) flushTransfers(scan, f); };
   const sessions = new SessionTable(MAX_SESSIONS, (s) => { anomaly('sessions_evicted'); flushSession(s); }, MAX_RETIRED_SESSIONS, flushSession);
   // DCE/RPC stubs being assembled or awaiting their answer, every pipe together: 16 MiB of stub
-  // bytes (up to twice that in buffers); a stub beyond is reported as null and counted
-  const scan: ScanState = { capture, sessions, emit, anomaly, seq: 0, smbMessages: 0, pipes: NO_PIPES, pendingTotal: 0, rpcHeld: { limit: 16 << 20, used: 0 } };
+  // bytes (up to twice that in buffers); beyond, the calls held longest give theirs up (counted)
+  const scan: ScanState = { capture, sessions, emit, anomaly, seq: 0, smbMessages: 0, pipes: NO_PIPES, pendingTotal: 0, rpcHeld: heldStubs(16 << 20) };
   scan.pipes = createPipeTap(scan);
   let smbConnections = 0;
   let lastPacket: Packet | null = null;

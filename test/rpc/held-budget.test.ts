@@ -7,7 +7,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { PFC_FIRST_FRAG, PFC_LAST_FRAG, PTYPE } from '../../src/rpc/pdu';
-import { RpcPipe } from '../../src/rpc/pipe';
+import { heldStubs, RpcPipe } from '../../src/rpc/pipe';
 
 function pdu(ptype: number, callId: number, body: Buffer, flags: number, authLevel?: number): Buffer {
   const auth = authLevel !== undefined ? Buffer.concat([Buffer.from([10, authLevel, 0, 0, 0, 0, 0, 0]), Buffer.alloc(16, 0xee)]) : Buffer.alloc(0);
@@ -31,7 +31,7 @@ function rng(seed: number): () => number {
 describe('shared stub budget accounting (review of c233187..HEAD)', () => {
   it('random calls through many pipes: held.used = Σ bufferedBytes at every step, 0 after close', () => {
     for (const reuseStubs of [true, false]) {
-      const held = { limit: 2 << 20, used: 0 };
+      const held = heldStubs(2 << 20);
       const kinds: Record<string, number> = {};
       const r = rng(reuseStubs ? 7 : 11);
       const pipes = Array.from({ length: 40 }, () => new RpcPipe<number>({ onCall() {}, anomaly(k) { kinds[k] = (kinds[k] ?? 0) + 1; } },

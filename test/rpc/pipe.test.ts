@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { parseCaptureBuffer } from '../../src/capture';
 import { createDecoder } from '../../src/net/decode';
 import { PFC_FIRST_FRAG, PFC_LAST_FRAG, PTYPE } from '../../src/rpc/pdu';
-import { RPC_ANOMALY, RpcPipe, RpcPipeLimits } from '../../src/rpc/pipe';
+import { heldStubs, RPC_ANOMALY, RpcPipe, RpcPipeLimits } from '../../src/rpc/pipe';
 import type { RpcCall, RpcContext } from '../../src/rpc/types';
 import { NDR, uuidBytes } from './wire';
 
@@ -457,7 +457,7 @@ describe('bounds', () => {
   // Found by fuzzing (2026-12-02): each pipe kept under its own maxBuffered, but 90 connections
   // holding unfinished calls took 449 MB; the scan's pipes now share one budget (held)
   it('the stubs of all pipes together stay under the shared held budget; what is beyond is counted', () => {
-    const held = { limit: 1 << 20, used: 0 };
+    const held = heldStubs(1 << 20);
     const runs = Array.from({ length: 5 }, () => run([], { close: false, limits: { held } }));
     for (const [i, r] of runs.entries()) {
       for (let id = 1; id <= 4; id++) {
