@@ -602,7 +602,9 @@ function servicePart(defs: Step[], smbexec: boolean): string {
   for (const d of defs) {
     if (arg(d, 'service_name') === null && arg(d, 'binary_path') === null) { unreadable.push(d); continue; }
     const k = `${lower(arg(d, 'service_name'))}|${lower(arg(d, 'binary_path'))}`;
-    if (!uniq.has(k)) uniq.set(k, d);
+    // a creation refused then retried with success was done (found in review)
+    const seen = uniq.get(k);
+    if (seen === undefined || (failed(seen) && !failed(d))) uniq.set(k, d);
   }
   const all = [...uniq.values()];
   const parts = all.slice(0, 3).map(one);

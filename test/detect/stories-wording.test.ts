@@ -66,3 +66,12 @@ describe('story wording (review of c233187..HEAD)', () => {
     expect(s.summary).not.toContain('0 refused');
   });
 });
+
+it('a CreateService refused, then retried with success, is told as created (review of c233187..HEAD)', () => {
+  const o = { dst_ip: '10.0.0.7' };
+  const first = step(1, rpc('svcctl', 'CreateServiceW', { service_name: 'upd', binary_path: 'C:\\Windows\\upd.exe' }, { ...o, status: 'ERROR_SERVICE_MARKED_FOR_DELETE' }));
+  const again = step(2, rpc('svcctl', 'CreateServiceW', { service_name: 'upd', binary_path: 'C:\\Windows\\upd.exe' }, { ...o, status: 'ERROR_SUCCESS' }));
+  const [s] = run([first, again]);
+  expect(s.summary).toMatch(/^10\.0\.0\.5 \(CONTOSO\\admin\) created service upd \(C:\\Windows\\upd\.exe\) on 10\.0\.0\.7/);
+  expect(s.summary).toContain('[failed: CreateServiceW ERROR_SERVICE_MARKED_FOR_DELETE]');
+});
