@@ -17,7 +17,7 @@ import {
   IPPROTO_TCP, ipv4, nbss, PSH, req, resp, SHARE_TYPE, SYN, tcp, treeConnectRequestBody, treeConnectResponseBody,
   writeRequestBody, writeResponseBody,
 } from '../../test/helpers/build';
-import { NDR, uuidBytes } from '../../test/rpc/wire';
+import { NDR, rpcPdu, uuidBytes } from '../../test/rpc/wire';
 import { treeConnect as smb1TreeConnect, treeConnectResponse as smb1TreeConnectResponse } from '../../test/events/smb1-helpers';
 import { T0, writeHostileHits } from '../../test/helpers/hostile-hits';
 
@@ -121,14 +121,6 @@ function createResp(mid: number, sid: bigint, id: number): Buffer {
   return resp({ command: CMD.CREATE, messageId: mid, sessionId: sid, treeId: 1 }, createResponseBody(fileId(id)));
 }
 
-/** DCE/RPC PDU: version 5.0, little-endian, one fragment */
-function rpcPdu(ptype: number, callId: number, body: Buffer, pfcFlags = 0x03): Buffer {
-  const h = Buffer.alloc(16);
-  h[0] = 5; h[2] = ptype; h[3] = pfcFlags; h[4] = 0x10;
-  h.writeUInt16LE(16 + body.length, 8);
-  h.writeUInt32LE(callId, 12);
-  return Buffer.concat([h, body]);
-}
 const SVCCTL = '367abb81-9844-35f1-ad32-98f038001003';
 function rpcBind(): Buffer {
   const b = Buffer.alloc(12 + 44);

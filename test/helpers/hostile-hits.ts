@@ -8,17 +8,11 @@
 import * as fs from 'fs';
 import { CaptureBuilder, Smb2Client, T0 } from './conversation';
 import { ACCESS, DISPOSITION, fileId } from './build';
-import { uuidBytes, NDR } from '../rpc/wire';
+import { rpcPdu, uuidBytes, NDR } from '../rpc/wire';
 
 const SVCCTL_UUID = '367abb81-9844-35f1-ad32-98f038001003';
 
-function pdu(ptype: number, callId: number, body: Buffer, flags = 0x03): Buffer {
-  const h = Buffer.alloc(16);
-  h[0] = 5; h[2] = ptype; h[3] = flags; h[4] = 0x10;
-  h.writeUInt16LE(16 + body.length, 8);
-  h.writeUInt32LE(callId, 12);
-  return Buffer.concat([h, body]);
-}
+const pdu = (ptype: number, callId: number, body: Buffer, flags = 0x03): Buffer => rpcPdu(ptype, callId, body, flags);
 const u16 = (v: number): Buffer => { const b = Buffer.alloc(2); b.writeUInt16LE(v); return b; };
 const u32 = (v: number): Buffer => { const b = Buffer.alloc(4); b.writeUInt32LE(v >>> 0); return b; };
 

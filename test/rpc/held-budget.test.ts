@@ -8,16 +8,9 @@
 import { describe, expect, it } from 'vitest';
 import { PFC_FIRST_FRAG, PFC_LAST_FRAG, PTYPE } from '../../src/rpc/pdu';
 import { heldStubs, RpcPipe } from '../../src/rpc/pipe';
+import { rpcPdu } from './wire';
 
-function pdu(ptype: number, callId: number, body: Buffer, flags: number, authLevel?: number): Buffer {
-  const auth = authLevel !== undefined ? Buffer.concat([Buffer.from([10, authLevel, 0, 0, 0, 0, 0, 0]), Buffer.alloc(16, 0xee)]) : Buffer.alloc(0);
-  const h = Buffer.alloc(16);
-  h[0] = 5; h[2] = ptype; h[3] = flags; h[4] = 0x10;
-  h.writeUInt16LE(16 + body.length + auth.length, 8);
-  h.writeUInt16LE(auth.length > 0 ? 16 : 0, 10);
-  h.writeUInt32LE(callId, 12);
-  return Buffer.concat([h, body, auth]);
-}
+const pdu = (ptype: number, callId: number, body: Buffer, flags: number, authLevel?: number): Buffer => rpcPdu(ptype, callId, body, flags, authLevel);
 const head = (n: number, a: number, b: number): Buffer => { const x = Buffer.alloc(8); x.writeUInt32LE(n, 0); x.writeUInt16LE(a, 4); x.writeUInt16LE(b, 6); return x; };
 const request = (id: number, stub: Buffer, flags: number, auth?: number): Buffer => pdu(PTYPE.REQUEST, id, Buffer.concat([head(stub.length, 0, 1), stub]), flags, auth);
 const response = (id: number, stub: Buffer, flags: number, auth?: number): Buffer => pdu(PTYPE.RESPONSE, id, Buffer.concat([head(stub.length, 0, 0), stub]), flags, auth);

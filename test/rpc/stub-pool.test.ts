@@ -7,17 +7,9 @@ import { describe, expect, it } from 'vitest';
 import { PFC_FIRST_FRAG, PFC_LAST_FRAG, PTYPE } from '../../src/rpc/pdu';
 import { RpcPipe } from '../../src/rpc/pipe';
 import type { RpcCall } from '../../src/rpc/types';
-import { NDR, uuidBytes } from '../rpc/wire';
+import { NDR, rpcPdu, uuidBytes } from '../rpc/wire';
 
-function pdu(ptype: number, callId: number, body: Buffer, flags = PFC_FIRST_FRAG | PFC_LAST_FRAG, authLevel?: number): Buffer {
-  const auth = authLevel !== undefined ? Buffer.concat([Buffer.from([10, authLevel, 0, 0, 0, 0, 0, 0]), Buffer.alloc(16, 0xee)]) : Buffer.alloc(0);
-  const h = Buffer.alloc(16);
-  h[0] = 5; h[2] = ptype; h[3] = flags; h[4] = 0x10;
-  h.writeUInt16LE(16 + body.length + auth.length, 8);
-  h.writeUInt16LE(auth.length > 0 ? 16 : 0, 10);
-  h.writeUInt32LE(callId, 12);
-  return Buffer.concat([h, body, auth]);
-}
+const pdu = (ptype: number, callId: number, body: Buffer, flags = PFC_FIRST_FRAG | PFC_LAST_FRAG, authLevel?: number): Buffer => rpcPdu(ptype, callId, body, flags, authLevel);
 const u16 = (v: number): Buffer => { const b = Buffer.alloc(2); b.writeUInt16LE(v); return b; };
 const u32 = (v: number): Buffer => { const b = Buffer.alloc(4); b.writeUInt32LE(v); return b; };
 const SVCCTL = '367abb81-9844-35f1-ad32-98f038001003';
