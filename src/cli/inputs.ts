@@ -177,9 +177,10 @@ async function decompressedStart(file: FilePath, first: Buffer): Promise<Buffer 
   try {
     h = await fs.open(file, 'r');
     const start = await peekExternal(h.fd, d, 12);
-    // a damaged file decompresses into garbage before the tool's check fails: one that fails is
-    // kept (and named with the damage), one that decompresses well into something else skipped
-    // text is a log, cut short or not (a rotated log copied while written fails to decompress)
+    // a capture, or text (a log, cut short or not: a rotated log copied while written fails to
+    // decompress), is judged by its start; anything else may be a damaged capture, whose stream
+    // turns into garbage before the tool's check fails: kept (named with the damage) when the
+    // tool fails on it, skipped when it decompresses well
     if (start === null || (start.length >= 4 && sniffCaptureFormat(start) !== null) || looksLikeText(start)) return start;
     // (a descriptor of its own: the first tool moved the shared file offset)
     const again = await fs.open(file, 'r');

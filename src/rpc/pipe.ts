@@ -103,7 +103,7 @@ export const RPC_ANOMALY = {
   truncated: 'rpc_truncated_pdu',
   /** a stub exceeded maxStub or the pipe's maxBuffered: the stub is reported as null */
   stubTooLarge: 'rpc_stub_too_large',
-  /** the stubs of all pipes together reached the scan's limit (held): the stub is reported as null */
+  /** the stubs of all pipes together reached the scan's limit (held): the longest-held call's stubs were dropped (reported as null) */
   stubsHeldBudget: 'rpc_stubs_budget_exceeded',
   /** more than maxCalls unanswered calls: the oldest was reported unanswered */
   callsEvicted: 'rpc_calls_evicted',
